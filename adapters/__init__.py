@@ -1,0 +1,1 @@
+"""Adapters: the ways into and out of the ledger (CLI, storage configuration)."""

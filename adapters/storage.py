@@ -1,0 +1,82 @@
+"""Storage: turn a ``--db`` value into the library's persistence settings.
+
+The ledger keeps its events through the ``eventsourcing`` library's own
+recorders: a SQLite file by default (embedded, WAL, durable commits) or a
+PostgreSQL server named by URL (``postgresql://user@host:port/dbname``).
+Nothing here reads or writes events itself.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from domain.ledger import Ledger
+
+DEFAULT_DB = "claims-ledger.db"
+DB_ENV = "CLAIMS_LEDGER_DB"
+
+
+class StorageError(Exception):
+    """The database named by the user cannot be used."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def persistence_env(db: str) -> dict[str, str]:
+    """The library's persistence settings for a database path or URL."""
+    if os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").lower() in ("y", "yes", "1", "true"):
+        msg = (
+            "POSTGRES_ENABLE_DB_FUNCTIONS is set: its insert takes no table lock, so "
+            "readers following the log can skip events. Unset it."
+        )
+        raise StorageError(msg)
+    if is_postgres(db):
+        url = urlparse(db)
+        if not url.path.strip("/"):
+            msg = f"{db}: name the database, e.g. postgresql://user@127.0.0.1:5432/ledger"
+            raise StorageError(msg)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+        schema = parse_qs(url.query).get("schema")
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema[0]
+        return env
+    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else db
+    if path != ":memory:":
+        parent = Path(path).resolve().parent
+        if not parent.is_dir():
+            msg = f"{db}: the folder {parent} does not exist"
+            raise StorageError(msg)
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+
+
+def open_ledger(db: str) -> Ledger:
+    """A ledger on the database ``db`` with the system clock and random command ids."""
+    try:
+        return Ledger(persistence_env(db), clock=system_clock, new_id=new_command_id)
+    except StorageError:
+        raise
+    except Exception as exc:  # the library's connection errors vary by backend
+        msg = f"{db}: cannot open the ledger database: {exc}"
+        raise StorageError(msg) from exc

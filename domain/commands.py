@@ -1,0 +1,233 @@
+"""Command contract v1: the commands every adapter sends, as pydantic models.
+
+One JSON object per command, told apart by its ``command`` field; the CLI's
+``apply`` reads them one per line and the HTTP API takes the same bodies.
+Parsing is strict: integers stay integers (no ``1.5`` or ``"100"`` yen),
+booleans stay booleans, unknown fields are refused. ``parse_command`` turns a
+pydantic validation failure into an ``InvalidCommand`` naming each field and
+rule. Rules that need the terms or the ledger's state (eligibility, causes,
+exclusion codes, policy periods) are checked by the decisions, not here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from domain.errors import InvalidCommand, Violation
+from domain.money import Yen
+from domain.terms import Coverage, FirewallOption
+
+CONTRACT_VERSION = 1
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="1-64 characters: letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit",
+        examples=["P-2024-0001"],
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    command_id: Identifier | None = Field(
+        default=None,
+        description="Idempotency key: re-sending a command with the same id "
+        "returns the first result and appends nothing more",
+    )
+
+
+class AttachCoverage(_Command):
+    """Enrol a policy: coverage attaches to a shared/dedicated firewall option."""
+
+    command: Literal["attach_coverage"]
+    policy_id: Identifier
+    customer_id: Identifier
+    customer_name: Name
+    financial_institution: bool
+    screening_passed: bool
+    firewall_option: FirewallOption
+    firewall_applied_on: date
+    service_start: date
+    service_end: date | None = None
+
+
+class EndService(_Command):
+    """The private-server service ended: the policy period ends that day."""
+
+    command: Literal["end_service"]
+    policy_id: Identifier
+    service_end: date
+
+
+class FileClaim(_Command):
+    """A claim for one incident under one coverage."""
+
+    command: Literal["file_claim"]
+    claim_id: Identifier
+    policy_id: Identifier
+    coverage: Coverage
+    cause: Annotated[str, Field(min_length=1, max_length=64)]
+    incident_date: date
+    claim_made_on: date | None = Field(
+        default=None,
+        description="it_liability only: the day the third party made its claim",
+    )
+    loss_amount: Yen
+    description: Text
+
+
+class AssessLoss(_Command):
+    """Re-assess the loss of a claim (restoration cost, damages and legal costs)."""
+
+    command: Literal["assess_loss"]
+    claim_id: Identifier
+    loss_amount: Yen
+    reason: Text | None = None
+
+
+class ApplyExclusion(_Command):
+    """Deny a claim under one of its coverage's exclusions (免責事項)."""
+
+    command: Literal["apply_exclusion"]
+    claim_id: Identifier
+    exclusion: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Text
+
+
+class IssuePayout(_Command):
+    """Pay what the payout rule allows, or a smaller interim amount."""
+
+    command: Literal["issue_payout"]
+    claim_id: Identifier
+    amount: Yen | None = Field(
+        default=None, description="optional: pay less than is payable (interim)"
+    )
+
+
+class ReversePayout(_Command):
+    """Correct a payout by reversing it; the annual limit is restored."""
+
+    command: Literal["reverse_payout"]
+    claim_id: Identifier
+    payout_id: Identifier
+    reason: Text
+
+
+class CloseClaim(_Command):
+    """Close a claim: no more payouts, re-assessments or exclusions."""
+
+    command: Literal["close_claim"]
+    claim_id: Identifier
+    reason: Text
+
+
+class WithdrawClaim(_Command):
+    """The customer withdrew the claim (allowed while nothing is paid on it)."""
+
+    command: Literal["withdraw_claim"]
+    claim_id: Identifier
+    reason: Text
+
+
+Command = Annotated[
+    AttachCoverage
+    | EndService
+    | FileClaim
+    | AssessLoss
+    | ApplyExclusion
+    | IssuePayout
+    | ReversePayout
+    | CloseClaim
+    | WithdrawClaim,
+    Field(discriminator="command"),
+]
+
+COMMAND_TYPES: tuple[type[_Command], ...] = (
+    AttachCoverage,
+    EndService,
+    FileClaim,
+    AssessLoss,
+    ApplyExclusion,
+    IssuePayout,
+    ReversePayout,
+    CloseClaim,
+    WithdrawClaim,
+)
+
+_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+def _violation(error: Any) -> Violation:
+    loc = [str(p) for p in error["loc"]]
+    # The discriminated union puts the command name first in the location.
+    if len(loc) > 1 and loc[0] in _NAMES:
+        loc = loc[1:]
+    field = ".".join(loc) or None
+    kind = error["type"]
+    rule, message = _RULES.get(kind, (kind, error["msg"]))
+    if kind == "union_tag_invalid":
+        field = "command"
+        message = f"{message}; expected one of: {', '.join(sorted(_NAMES))}"
+    elif kind == "union_tag_not_found":
+        field = "command"
+    elif kind in ("enum", "literal_error"):
+        message = f"must be one of {error['ctx']['expected']}"
+    elif kind == "less_than_equal":
+        message = f"must be at most {error['ctx']['le']:,}"
+    return Violation(field, rule, message)
+
+
+_RULES: dict[str, tuple[str, str]] = {
+    "missing": ("required", "is required"),
+    "extra_forbidden": ("unknown_field", "is not a field of this command"),
+    "int_type": ("integer_yen", "must be a whole number of yen (an integer)"),
+    "greater_than_equal": ("non_negative", "must not be negative"),
+    "less_than_equal": ("maximum", "is too large"),
+    "string_pattern_mismatch": (
+        "identifier_format",
+        "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+        "or digit",
+    ),
+    "string_too_short": ("required", "must not be empty"),
+    "string_too_long": ("too_long", "is too long"),
+    "bool_type": ("boolean", "must be true or false"),
+    "date_parsing": ("date_format", "must be a date written YYYY-MM-DD"),
+    "date_from_datetime_parsing": ("date_format", "must be a date written YYYY-MM-DD"),
+    "date_type": ("date_format", "must be a date written YYYY-MM-DD"),
+    "enum": ("allowed_values", "must be one of the allowed values"),
+    "literal_error": ("allowed_values", "must be one of the allowed values"),
+    "union_tag_invalid": ("unknown_command", "unknown command"),
+    "union_tag_not_found": ("required", "is required: it names the command"),
+    "json_invalid": ("json", "is not valid JSON"),
+    "model_type": ("json_object", "a command must be a JSON object"),
+    "dict_type": ("json_object", "a command must be a JSON object"),
+    "string_type": ("text", "must be a string"),
+}
+
+
+_NAMES = frozenset(
+    t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
+    for t in COMMAND_TYPES
+)
+
+
+def parse_command(data: str | bytes | dict[str, Any]) -> Command:
+    """Validate one command (a JSON text or an already decoded object)."""
+    try:
+        if isinstance(data, dict):
+            # Decoded JSON: dates arrive as strings, so validate in JSON mode.
+            return _ADAPTER.validate_json(json.dumps(data))
+        return _ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        violations = [_violation(e) for e in exc.errors()]
+        raise InvalidCommand(*violations) from None

@@ -1,0 +1,125 @@
+"""What every ledger event is, how events are named, and how they are stored.
+
+Events are frozen pydantic models. Each carries, beside its business facts, who
+recorded it (``actor``), under which command (``command_id``) and when
+(``timestamp``, the recorded time, UTC). Each concrete event declares a stable
+``event_name`` that is stored instead of its Python location, so modules can be
+moved without breaking old logs, and a ``class_version``; a stored event of an
+older version is upcast with the class's ``upcast_vN_vN+1`` static methods.
+
+``PydanticEventMapper`` extends the library's ``Mapper`` for these events; any
+other event (the library's own) goes through the library's mapping unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar, cast
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from pydantic import BaseModel, ConfigDict
+
+_REGISTRY: dict[str, type[LedgerEvent]] = {}
+
+
+class LedgerEvent(BaseModel):
+    """Base of every event the ledger records."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    actor: str
+    command_id: str
+
+    event_name: ClassVar[str] = ""
+    class_version: ClassVar[int] = 1
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        name = cls.__dict__.get("event_name")
+        if not name:
+            return
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not cls:
+            msg = f"event name {name!r} used by {existing} and {cls}"
+            raise TypeError(msg)
+        _REGISTRY[name] = cls
+
+
+TEvent = TypeVar("TEvent", bound=LedgerEvent)
+
+
+def event_class(name: str) -> type[LedgerEvent]:
+    """The event class stored under ``name``."""
+    return _REGISTRY[name]
+
+
+def event_names() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+class EventStamp(BaseModel):
+    """Who records events, under which command, and when: the same for every
+    event one command appends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str
+    command_id: str
+    recorded_at: datetime
+
+    def fields(self, originator_id: str, originator_version: int) -> dict[str, Any]:
+        return {
+            "originator_id": originator_id,
+            "originator_version": originator_version,
+            "timestamp": self.recorded_at,
+            "actor": self.actor,
+            "command_id": self.command_id,
+        }
+
+
+_KEYS = frozenset({"originator_id", "originator_version"})
+
+
+class PydanticEventMapper(Mapper[str]):
+    """Stores ``LedgerEvent`` models as JSON under their stable ``event_name``."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if not isinstance(domain_event, LedgerEvent):
+            return super().to_stored_event(domain_event)
+        cls = type(domain_event)
+        state = domain_event.model_dump(mode="json", exclude=_KEYS)
+        if cls.class_version > 1:
+            state["class_version"] = cls.class_version
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=cls.event_name,
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        cls = _REGISTRY.get(stored_event.topic)
+        if cls is None:
+            return super().to_domain_event(stored_event)
+        data = stored_event.state
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        state = cast(dict[str, Any], self.transcoder.decode(data))
+        version = state.pop("class_version", 1)
+        while version < cls.class_version:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+            version += 1
+        state["originator_id"] = str(stored_event.originator_id)
+        state["originator_version"] = stored_event.originator_version
+        return cls.model_validate(state)

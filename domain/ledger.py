@@ -1,0 +1,353 @@
+"""The ledger service: a thin ``eventsourcing`` Application over the domain.
+
+``Ledger.execute`` runs one command: it loads the aggregates the command reads,
+asks the pure decision functions for events, and saves every event of the
+command in one atomic ``save``. A concurrent writer that got there first makes
+the save fail on a version conflict; the ledger then re-reads and decides again
+(a bounded number of times). Time and ids are inputs: the clock and the id
+source are passed in by whoever builds the ledger.
+
+Reads here replay aggregates from the log; they are the reference that
+projections are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from pydantic import BaseModel, ConfigDict
+
+from domain import claim as claim_module
+from domain import command_record, policy_year
+from domain import policy as policy_module
+from domain.claim import Claim
+from domain.command_record import CommandAccepted, command_record_id, fingerprint
+from domain.commands import (
+    ApplyExclusion,
+    AssessLoss,
+    AttachCoverage,
+    CloseClaim,
+    Command,
+    EndService,
+    FileClaim,
+    IssuePayout,
+    ReversePayout,
+    WithdrawClaim,
+)
+from domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InvalidCommand,
+    NotFound,
+)
+from domain.events import EventStamp, LedgerEvent, PydanticEventMapper
+from domain.policy import Policy, policy_id_of
+from domain.policy_year import PolicyYear, policy_year_id
+from domain.terms import JST
+
+S = TypeVar("S")
+
+
+class AppendedEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    position: int | None
+    aggregate_id: str
+    version: int
+    event: str
+
+
+class Outcome(BaseModel):
+    """What a command did: the events it appended and a summary of the result.
+
+    ``replayed`` is true when the command id had been applied before: the first
+    outcome is returned and nothing new is appended (positions are then not
+    known to the command side and are ``None``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command: str
+    command_id: str
+    replayed: bool
+    events: tuple[AppendedEvent, ...]
+    result: dict[str, Any]
+
+
+class Ledger(Application[str]):
+    """The claims ledger: commands in, events out, aggregates replayed."""
+
+    name = "claims_ledger"
+    env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 (the library's API)
+    max_attempts = 20
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._clock = clock
+        self._new_id = new_id
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[str]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticEventMapper
+        )
+
+    # Commands ---------------------------------------------------------------
+
+    def execute(self, command: Command, *, actor: str) -> Outcome:
+        """Run one command as ``actor``; raise a ``LedgerError`` if refused."""
+        if not actor.strip():
+            raise InvalidCommand.of("actor", "required", "an actor name is required")
+        for _ in range(self.max_attempts):
+            if command.command_id is not None:
+                previous = self._accepted(command)
+                if previous is not None:
+                    return previous
+            stamp = EventStamp(
+                actor=actor,
+                command_id=command.command_id or self._new_id(),
+                recorded_at=self._clock(),
+            )
+            events, result = self._decide(command, stamp)
+            appended = list(events)
+            if command.command_id is not None:
+                appended.append(self._acceptance(command, stamp, events, result))
+            try:
+                recordings = self.save(*appended)
+            except IntegrityError:
+                continue
+            return Outcome(
+                command=command.command,
+                command_id=stamp.command_id,
+                replayed=False,
+                events=tuple(
+                    AppendedEvent(
+                        position=r.notification.id,
+                        aggregate_id=r.domain_event.originator_id,
+                        version=r.domain_event.originator_version,
+                        event=type(r.domain_event).event_name,  # type: ignore[attr-defined]
+                    )
+                    for r in recordings
+                    if not isinstance(r.domain_event, CommandAccepted)
+                ),
+                result=result,
+            )
+        raise ConcurrencyConflict.of(
+            None,
+            "retries_exhausted",
+            f"other writers changed the same records {self.max_attempts} times "
+            "in a row; try again",
+        )
+
+    def _accepted(self, command: Command) -> Outcome | None:
+        assert command.command_id is not None
+        record = self._get(command_record_id(command.command_id), command_record.project)
+        if record is None:
+            return None
+        accepted = record.accepted
+        if accepted.fingerprint != fingerprint(_content(command)):
+            raise IdempotencyConflict.of(
+                "command_id",
+                "same_command_same_id",
+                f"command id {command.command_id} was already used for a different "
+                f"{accepted.command['command']} command",
+            )
+        return Outcome(
+            command=command.command,
+            command_id=command.command_id,
+            replayed=True,
+            events=tuple(AppendedEvent(position=None, **e) for e in accepted.events),
+            result=accepted.result,
+        )
+
+    def _acceptance(
+        self,
+        command: Command,
+        stamp: EventStamp,
+        events: list[LedgerEvent],
+        result: dict[str, Any],
+    ) -> CommandAccepted:
+        assert command.command_id is not None
+        content = _content(command)
+        return CommandAccepted(
+            **stamp.fields(command_record_id(command.command_id), 1),
+            command=content,
+            fingerprint=fingerprint(content),
+            events=[
+                {
+                    "aggregate_id": e.originator_id,
+                    "version": e.originator_version,
+                    "event": e.event_name,
+                }
+                for e in events
+            ],
+            result=result,
+        )
+
+    def _decide(
+        self, command: Command, stamp: EventStamp
+    ) -> tuple[list[LedgerEvent], dict[str, Any]]:
+        if isinstance(command, AttachCoverage):
+            if self.find_policy(command.policy_id) is not None:
+                raise AlreadyExists.of(
+                    "policy_id",
+                    "new_policy",
+                    f"policy {command.policy_id} is already enrolled",
+                )
+            events = policy_module.enrol(command, stamp)
+            policy = policy_module.project(None, events[:2])
+            assert policy is not None
+            year = policy.years[0]
+            return events, {
+                "policy_id": policy.policy_id,
+                "policy_year": 1,
+                "period_start": year.start.isoformat(),
+                "period_end": year.end.isoformat(),
+            }
+        if isinstance(command, EndService):
+            policy = self.get_policy(command.policy_id)
+            events = policy_module.end_service(policy, command, stamp)
+            return events, {
+                "policy_id": policy.policy_id,
+                "service_end": command.service_end.isoformat(),
+            }
+        if isinstance(command, FileClaim):
+            if self.find_claim(command.claim_id) is not None:
+                raise AlreadyExists.of(
+                    "claim_id", "new_claim", f"claim {command.claim_id} is already filed"
+                )
+            policy = self.get_policy(command.policy_id)
+            events = claim_module.file_claim(
+                policy, command, stamp, stamp.recorded_at.astimezone(JST).date()
+            )
+            claim = _evolve_claim(None, events)
+            return events, _claim_result(claim)
+        if isinstance(command, IssuePayout | ReversePayout):
+            claim = self.get_claim(command.claim_id)
+            year = self.get_policy_year(claim.policy_id, claim.policy_year)
+            if isinstance(command, IssuePayout):
+                events = claim_module.issue_payout(claim, year, command, stamp)
+            else:
+                events = claim_module.reverse_payout(claim, year, command, stamp)
+            after = _evolve_claim(claim, events)
+            payout = after.payout(events[0].payout_id)  # type: ignore[attr-defined]
+            assert payout is not None
+            return events, {
+                **_claim_result(after),
+                "payout_id": payout.payout_id,
+                "amount": int(payout.amount),
+                "breakdown": payout.breakdown.model_dump(mode="json"),
+            }
+        claim = self.get_claim(command.claim_id)
+        decide: Any = {
+            AssessLoss: claim_module.assess_loss,
+            ApplyExclusion: claim_module.apply_exclusion,
+            CloseClaim: claim_module.close_claim,
+            WithdrawClaim: claim_module.withdraw_claim,
+        }[type(command)]
+        events = decide(claim, command, stamp)
+        return events, _claim_result(_evolve_claim(claim, events))
+
+    # Reads (replayed from the log) -------------------------------------------
+
+    def _get(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
+        try:
+            state: S = self.repository.get(aggregate_id, projector_func=projector)
+        except AggregateNotFoundError:
+            return None
+        return state
+
+    def find_policy(self, policy_id: str) -> Policy | None:
+        return self._get(policy_id_of(policy_id), policy_module.project)
+
+    def get_policy(self, policy_id: str) -> Policy:
+        policy = self.find_policy(policy_id)
+        if policy is None:
+            raise NotFound.of(
+                "policy_id", "policy_exists", f"no policy {policy_id} is enrolled"
+            )
+        return policy
+
+    def get_policy_year(self, policy_id: str, year: int) -> PolicyYear:
+        state = self._get(policy_year_id(policy_id, year), policy_year.project)
+        if state is None:
+            raise NotFound.of(
+                "policy_year",
+                "policy_year_exists",
+                f"policy {policy_id} has no policy year {year}",
+            )
+        return state
+
+    def find_claim(self, claim_id: str) -> Claim | None:
+        return self._get(claim_module.claim_id_of(claim_id), claim_module.project)
+
+    def get_claim(self, claim_id: str) -> Claim:
+        claim = self.find_claim(claim_id)
+        if claim is None:
+            raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed")
+        return claim
+
+    def events_of(self, aggregate_id: str) -> list[LedgerEvent]:
+        return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
+
+    def notifications(
+        self, topics: tuple[str, ...] = (), page: int = 1000
+    ) -> Iterator[Notification]:
+        """Every stored event in log order (optionally only some event names)."""
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=page, topics=topics
+            )
+            yield from batch
+            if len(batch) < page:
+                return
+            start = batch[-1].id + 1
+
+    def policy_ids(self) -> list[str]:
+        return [
+            self.mapper.to_domain_event(n).policy_id  # type: ignore[attr-defined]
+            for n in self.notifications(("PolicyEnrolled",))
+        ]
+
+    def claim_ids_of(self, policy_id: str) -> list[str]:
+        found = []
+        for n in self.notifications(("ClaimFiled",)):
+            event = self.mapper.to_domain_event(n)
+            if event.policy_id == policy_id:  # type: ignore[attr-defined]
+                found.append(event.claim_id)  # type: ignore[attr-defined]
+        return found
+
+
+def _content(command: Command) -> dict[str, Any]:
+    return command.model_dump(mode="json", exclude={"command_id"})
+
+
+def _evolve_claim(claim: Claim | None, events: list[LedgerEvent]) -> Claim:
+    mine = [e for e in events if e.originator_id.startswith("claim:")]
+    state = claim_module.project(claim, mine)
+    assert state is not None
+    return state
+
+
+def _claim_result(claim: Claim) -> dict[str, Any]:
+    return {
+        "claim_id": claim.claim_id,
+        "policy_id": claim.policy_id,
+        "policy_year": claim.policy_year,
+        "coverage": str(claim.coverage),
+        "status": str(claim.status),
+        "loss_amount": int(claim.loss),
+        "payable": int(claim.payable),
+        "paid": int(claim.paid),
+        "exclusion": claim.exclusion,
+    }

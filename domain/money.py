@@ -1,0 +1,66 @@
+"""Money: the ``Yen`` value type, whole yen only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+MAX_YEN = 10**13
+"""The largest amount the ledger accepts (ten trillion yen): far above any limit,
+and well inside a signed 64-bit column."""
+
+
+class NegativeYen(ValueError):
+    """Raised when a subtraction would leave a negative amount of yen."""
+
+
+class Yen(int):
+    """A non-negative whole number of yen.
+
+    Arithmetic stays in ``Yen``: ``+`` adds, ``-`` refuses to go below zero
+    (use :meth:`less` to floor at zero), ``min`` and comparisons are ``int``'s.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, value: int = 0) -> Yen:
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"yen must be an integer, not {type(value).__name__}"
+            raise TypeError(msg)
+        if value < 0:
+            msg = f"yen cannot be negative: {value}"
+            raise NegativeYen(msg)
+        return super().__new__(cls, value)
+
+    def __add__(self, other: int) -> Yen:
+        return Yen(int(self) + int(other))
+
+    def __sub__(self, other: int) -> Yen:
+        return Yen(int(self) - int(other))
+
+    def less(self, other: int) -> Yen:
+        """``self - other``, floored at zero (a deductible larger than the loss)."""
+        return Yen(max(int(self) - int(other), 0))
+
+    def __repr__(self) -> str:
+        return f"Yen({int(self)})"
+
+    def __str__(self) -> str:
+        return f"{int(self):,}円"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.int_schema(strict=True, ge=0, le=MAX_YEN),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                int, return_schema=core_schema.int_schema()
+            ),
+        )
+
+
+ZERO = Yen(0)

@@ -1,0 +1,107 @@
+"""The payout rule, as a pure function that shows its working.
+
+For one claim (one incident):
+
+- payable for the incident = min(assessed loss − deductible, per-incident limit),
+  never below zero; the deductible applies once per incident however many
+  payouts are made;
+- a payout pays what is still payable on the claim (payable for the incident −
+  already paid, net of reversals), capped by what remains of the policy year's
+  annual limit for that coverage;
+- an interim payout may ask for less; never more.
+
+``calculate_payout`` returns the whole breakdown, which ``PayoutIssued`` records.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import PayoutRefused
+from domain.money import Yen
+
+
+class PayoutBreakdown(BaseModel):
+    """Every figure of one payout decision, in the order the rule uses them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loss: Yen
+    deductible: Yen
+    loss_after_deductible: Yen
+    per_incident_limit: Yen
+    payable_for_incident: Yen
+    paid_before: Yen
+    payable_on_claim: Yen
+    annual_limit: Yen
+    annual_remaining_before: Yen
+    requested: Yen | None
+    amount: Yen
+    annual_remaining_after: Yen
+
+
+def payable_for_incident(loss: Yen, deductible: Yen, per_incident_limit: Yen) -> Yen:
+    """min(loss − deductible, per-incident limit), never below zero."""
+    return min(loss.less(deductible), per_incident_limit)
+
+
+def calculate_payout(
+    *,
+    loss: Yen,
+    deductible: Yen,
+    per_incident_limit: Yen,
+    paid_before: Yen,
+    annual_limit: Yen,
+    annual_remaining: Yen,
+    requested: Yen | None = None,
+) -> PayoutBreakdown:
+    """Decide one payout; raise ``PayoutRefused`` naming the rule that stops it."""
+    for_incident = payable_for_incident(loss, deductible, per_incident_limit)
+    on_claim = for_incident.less(paid_before)
+    available = min(on_claim, annual_remaining)
+    if available == 0:
+        if for_incident == 0:
+            raise PayoutRefused.of(
+                "loss_amount",
+                "deductible",
+                f"the loss of {loss} does not exceed the deductible of {deductible}",
+            )
+        if on_claim == 0:
+            raise PayoutRefused.of(
+                "amount",
+                "payable_on_claim",
+                f"{paid_before} is already paid: all that is payable for this "
+                "incident",
+            )
+        raise PayoutRefused.of(
+            "amount",
+            "annual_limit",
+            f"the annual limit of {annual_limit} for this policy year is used up",
+        )
+    if requested is not None:
+        if requested == 0:
+            raise PayoutRefused.of("amount", "positive_amount", "must be more than 0")
+        if requested > available:
+            binding = "annual_limit" if annual_remaining < on_claim else "payable_on_claim"
+            raise PayoutRefused.of(
+                "amount",
+                binding,
+                f"{requested} is more than the {available} payable "
+                f"(payable on the claim {on_claim}, annual limit remaining "
+                f"{annual_remaining})",
+            )
+    amount = available if requested is None else requested
+    return PayoutBreakdown(
+        loss=loss,
+        deductible=deductible,
+        loss_after_deductible=loss.less(deductible),
+        per_incident_limit=per_incident_limit,
+        payable_for_incident=for_incident,
+        paid_before=paid_before,
+        payable_on_claim=on_claim,
+        annual_limit=annual_limit,
+        annual_remaining_before=annual_remaining,
+        requested=requested,
+        amount=amount,
+        annual_remaining_after=annual_remaining - amount,
+    )
