@@ -278,12 +278,12 @@ def cmd_claim(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
     for key in ("claim_id", "policy_id", "policy_year", "coverage", "cause", "incident_date",
                 "claim_made_on", "status"):
         if data[key] is not None:
-            print(f"{key:<16}{data[key]}", file=out)
+            print(f"{key:<20}{data[key]}", file=out)
     for key in ("loss_amount", "deductible", "per_incident_limit", "payable", "paid"):
-        print(f"{key:<16}{yen(data[key])}", file=out)
+        print(f"{key:<20}{yen(data[key])}", file=out)
     if data["exclusion"]:
         w = data["exclusion_wording"] or {}
-        print(f"{'exclusion':<16}{data['exclusion']} ({w.get('ja', '')})", file=out)
+        print(f"{'exclusion':<20}{data['exclusion']} ({w.get('ja', '')})", file=out)
     if data["payouts"]:
         print(file=out)
         table(
@@ -343,7 +343,7 @@ def event_json(position: int, event: LedgerEvent) -> dict[str, Any]:
 
 
 def _summary(payload: dict[str, Any]) -> str:
-    skip = ("breakdown", "description", "customer_name", "wording_en", "wording_ja", "command",
+    skip = ("policy_id", "claim_id", "breakdown", "description", "customer_name", "wording_en", "wording_ja", "command",
             "events", "result", "fingerprint")
     return " ".join(f"{k}={v}" for k, v in payload.items() if k not in skip and v is not None)
 
@@ -462,7 +462,16 @@ ACTIONS: dict[str, Callable[[Ledger, argparse.Namespace, TextIO], int]] = {
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+    try:
+        return run(argv, out or sys.stdout)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def run(argv: list[str] | None, out: TextIO) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
     args.actor = (getattr(args, "actor", None) or os.environ.get("CLAIMS_LEDGER_ACTOR")

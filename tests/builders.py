@@ -1,0 +1,126 @@
+"""Command builders with sensible defaults, and a fake clock and id source."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+NOW = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)  # 2026-01-15 12:00 in Japan
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._n = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"cmd-{next(self._n)}"
+
+
+def attach(policy_id: str = "P1", **over: Any) -> dict[str, Any]:
+    return {
+        "command": "attach_coverage",
+        "policy_id": policy_id,
+        "customer_id": "CU1",
+        "customer_name": "株式会社テスト",
+        "financial_institution": False,
+        "screening_passed": True,
+        "firewall_option": "shared",
+        "firewall_applied_on": "2024-04-01",
+        "service_start": "2024-04-01",
+        **over,
+    }
+
+
+def file_data_media(
+    claim_id: str = "C1", loss: int = 800_000, incident: str = "2024-06-01", **over: Any
+) -> dict[str, Any]:
+    return {
+        "command": "file_claim",
+        "claim_id": claim_id,
+        "policy_id": "P1",
+        "coverage": "data_media",
+        "cause": "virus",
+        "incident_date": incident,
+        "loss_amount": loss,
+        "description": "data damaged by a virus",
+        **over,
+    }
+
+
+def file_liability(
+    claim_id: str = "L1",
+    loss: int = 1_800_000,
+    incident: str = "2024-06-01",
+    made_on: str = "2024-06-20",
+    **over: Any,
+) -> dict[str, Any]:
+    return {
+        "command": "file_claim",
+        "claim_id": claim_id,
+        "policy_id": "P1",
+        "coverage": "it_liability",
+        "cause": "virus",
+        "incident_date": incident,
+        "claim_made_on": made_on,
+        "loss_amount": loss,
+        "description": "a customer's partner claims damages",
+        **over,
+    }
+
+
+def pay(claim_id: str = "C1", amount: int | None = None, **over: Any) -> dict[str, Any]:
+    cmd: dict[str, Any] = {"command": "issue_payout", "claim_id": claim_id, **over}
+    if amount is not None:
+        cmd["amount"] = amount
+    return cmd
+
+
+def reverse(claim_id: str = "C1", payout_id: str = "payout-1", **over: Any) -> dict[str, Any]:
+    return {
+        "command": "reverse_payout",
+        "claim_id": claim_id,
+        "payout_id": payout_id,
+        "reason": "paid in error",
+        **over,
+    }
+
+
+def assess(claim_id: str = "C1", loss: int = 500_000, **over: Any) -> dict[str, Any]:
+    return {"command": "assess_loss", "claim_id": claim_id, "loss_amount": loss, **over}
+
+
+def exclude(claim_id: str = "C1", code: str = "natural_disaster", **over: Any) -> dict[str, Any]:
+    return {
+        "command": "apply_exclusion",
+        "claim_id": claim_id,
+        "exclusion": code,
+        "reason": "caused by an earthquake",
+        **over,
+    }
+
+
+def close(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
+    return {"command": "close_claim", "claim_id": claim_id, "reason": "settled", **over}
+
+
+def withdraw(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
+    return {"command": "withdraw_claim", "claim_id": claim_id, "reason": "customer withdrew",
+            **over}
+
+
+def end_service(policy_id: str = "P1", on: str = "2025-09-30", **over: Any) -> dict[str, Any]:
+    return {"command": "end_service", "policy_id": policy_id, "service_end": on, **over}
