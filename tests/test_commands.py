@@ -1,0 +1,127 @@
+"""Command contract v1: bad input is refused field by field, by rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.commands import COMMAND_TYPES, parse_command
+from domain.errors import InvalidCommand
+from tests.builders import (
+    assess,
+    attach,
+    close,
+    end_service,
+    exclude,
+    file_data_media,
+    file_liability,
+    pay,
+    reverse,
+    withdraw,
+)
+
+VALID: list[dict[str, Any]] = [
+    attach(), end_service(), file_data_media(), file_liability(), assess(), exclude(),
+    pay(amount=1), reverse(), close(), withdraw(),
+]
+
+
+def refusal(command: Any) -> list[tuple[str | None, str]]:
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command(command)
+    return [(v.field, v.rule) for v in caught.value.violations]
+
+
+def test_every_command_of_the_contract_has_a_valid_example() -> None:
+    assert {c["command"] for c in VALID} == {
+        t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
+        for t in COMMAND_TYPES
+    }
+    for command in VALID:
+        assert parse_command(command).command == command["command"]
+
+
+REQUIRED = [
+    (c, field)
+    for c in VALID
+    for field, info in type(parse_command(c)).model_fields.items()
+    if info.is_required() and field != "command"
+]
+
+
+@pytest.mark.parametrize(("command", "field"), REQUIRED,
+                         ids=[f"{c['command']}-{f}" for c, f in REQUIRED])
+def test_a_missing_required_field_is_named(command: dict[str, Any], field: str) -> None:
+    broken = {k: v for k, v in command.items() if k != field}
+    assert (field, "required") in refusal(broken)
+
+
+YEN_FIELDS = [(c, f) for c in VALID for f in ("loss_amount", "amount") if f in c]
+
+
+@pytest.mark.parametrize(("command", "field"), YEN_FIELDS,
+                         ids=[f"{c['command']}-{f}" for c, f in YEN_FIELDS])
+@pytest.mark.parametrize(("value", "rule"), [
+    (-1, "non_negative"), (1.5, "integer_yen"), (100.0, "integer_yen"), ("100", "integer_yen"),
+    (10**14, "maximum"),
+])
+def test_yen_must_be_a_whole_non_negative_number(command, field, value, rule) -> None:  # type: ignore[no-untyped-def]
+    assert (field, rule) in refusal({**command, field: value})
+
+
+DATE_FIELDS = [(c, f) for c in VALID for f in
+               ("firewall_applied_on", "service_start", "service_end", "incident_date",
+                "claim_made_on") if f in c]
+
+
+@pytest.mark.parametrize(("command", "field"), DATE_FIELDS,
+                         ids=[f"{c['command']}-{f}" for c, f in DATE_FIELDS])
+@pytest.mark.parametrize("value", ["2024-02-30", "15/01/2024", 20240101, ""])
+def test_dates_must_be_real_iso_dates(command, field, value) -> None:  # type: ignore[no-untyped-def]
+    assert (field, "date_format") in refusal({**command, field: value})
+
+
+ID_FIELDS = [(c, f) for c in VALID for f in
+             ("policy_id", "claim_id", "customer_id", "payout_id") if f in c]
+
+
+@pytest.mark.parametrize(("command", "field"), ID_FIELDS,
+                         ids=[f"{c['command']}-{f}" for c, f in ID_FIELDS])
+@pytest.mark.parametrize("value", ["", "has space", "x" * 65, "-leading", "a:b"])
+def test_identifiers_are_short_plain_names(command, field, value) -> None:  # type: ignore[no-untyped-def]
+    rules = dict(refusal({**command, field: value}))
+    assert rules[field] in ("identifier_format",)
+
+
+@pytest.mark.parametrize("command", VALID, ids=[c["command"] for c in VALID])
+def test_unknown_fields_are_refused_by_name(command: dict[str, Any]) -> None:
+    assert ("amount_usd", "unknown_field") in refusal({**command, "amount_usd": 1})
+
+
+def test_booleans_must_be_json_booleans() -> None:
+    assert ("financial_institution", "boolean") in refusal(
+        attach(financial_institution="no"))
+    assert ("screening_passed", "boolean") in refusal(attach(screening_passed=1))
+
+
+def test_unknown_coverage_is_refused_with_the_allowed_values() -> None:
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command(file_data_media(coverage="fire"))
+    assert caught.value.field == "coverage" and "data_media" in str(caught.value)
+
+
+def test_an_unknown_or_missing_command_name_is_refused() -> None:
+    assert refusal({"command": "delete_claim", "claim_id": "C1"}) == [
+        ("command", "unknown_command")]
+    assert refusal({"claim_id": "C1"}) == [("command", "required")]
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"text"', "{"])
+def test_lines_that_are_not_json_objects_are_refused(text: str) -> None:
+    assert refusal(text)[0][1] in ("json", "json_object")
+
+
+def test_empty_reasons_and_descriptions_are_refused() -> None:
+    assert ("reason", "required") in refusal(close(reason=""))
+    assert ("description", "required") in refusal(file_data_media(description=""))

@@ -1,0 +1,159 @@
+"""The ledger service: atomic commands, idempotent retries, concurrency, replay."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.storage import persistence_env
+from domain.commands import parse_command
+from domain.errors import IdempotencyConflict, InvalidCommand, NotFound
+from domain.ledger import Ledger
+from tests.builders import FakeClock, attach, file_data_media, pay
+from tests.conftest import Harness, make_ledger
+
+
+def test_every_event_records_the_actor_the_command_id_and_the_recorded_time(h: Harness):
+    outcome = h.when(attach(command_id="enrol-1"), actor="svc:sales")
+    events = h.events_after(0)
+    business = [e for e in events if e.event_name != "CommandAccepted"]
+    assert len(business) == len(outcome.events) == 4
+    assert {(e.actor, e.command_id, e.timestamp) for e in events} == {
+        ("svc:sales", "enrol-1", h.clock.now)}
+    assert [e.position for e in outcome.events] == [1, 2, 3, 4]
+
+
+def test_a_command_without_an_id_gets_one_from_the_id_source(h: Harness):
+    outcome = h.when(attach())
+    assert outcome.command_id == "cmd-1"
+    assert {e.command_id for e in h.events_after(0)} == {"cmd-1"}
+
+
+def test_a_resent_command_id_returns_the_first_outcome_and_appends_nothing(h: Harness):
+    h.given(attach(), file_data_media())
+    first = h.when(pay(command_id="pay-1"))
+    position = h.position()
+    h.clock.advance(minutes=5)
+    again = h.when(pay(command_id="pay-1"))
+    assert h.position() == position
+    assert again.replayed and not first.replayed
+    assert again.result == first.result
+    assert [(e.aggregate_id, e.version, e.event) for e in again.events] == [
+        (e.aggregate_id, e.version, e.event) for e in first.events]
+    assert int(h.ledger.get_claim("C1").paid) == 700_000
+
+
+def test_a_command_id_reused_for_a_different_command_is_refused(h: Harness):
+    h.given(attach(), file_data_media(), pay(command_id="pay-1", amount=100_000))
+    h.then_refused(pay(command_id="pay-1", amount=200_000), IdempotencyConflict,
+                   "command_id", "same_command_same_id")
+
+
+def test_a_refused_command_with_an_id_can_be_sent_again_once_it_is_valid(h: Harness):
+    h.given(attach())
+    h.then_refused(pay(command_id="p-1"), NotFound, "claim_id", "claim_exists")
+    h.given(file_data_media())
+    assert not h.when(pay(command_id="p-1")).replayed
+
+
+def test_an_empty_actor_is_refused(h: Harness):
+    with pytest.raises(InvalidCommand) as caught:
+        h.when(attach(), actor=" ")
+    assert caught.value.field == "actor" and h.position() == 0
+
+
+class RacingLedger(Ledger):
+    """A ledger that lets a rival writer commit just before its first save."""
+
+    rival: Ledger
+    race: dict[str, Any]
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        if self.race:
+            command, self.race = self.race, {}
+            self.rival.execute(parse_command(command), actor="rival")
+        return super().save(*objs, **kwargs)
+
+
+def test_a_payout_that_loses_a_race_is_decided_again_on_fresh_state(tmp_path: Path):
+    env = persistence_env(str(tmp_path / "ledger.db"))
+    clock = FakeClock()
+    setup = make_ledger(env, clock)
+    for command in (attach(), file_data_media("C1"), file_data_media("C2")):
+        setup.execute(parse_command(command), actor="t")
+    racer = RacingLedger(env, clock=clock, new_id=lambda: "racer")
+    racer.rival = setup
+    racer.race = pay("C2")  # the rival pays 700,000 first
+    outcome = racer.execute(parse_command(pay("C1")), actor="t")
+    assert outcome.result["amount"] == 300_000  # decided again: only 300,000 remained
+    year = setup.get_policy_year("P1", 1)
+    assert int(year.coverage("data_media").remaining) == 0  # type: ignore[arg-type]
+    assert [int(setup.get_claim(c).paid) for c in ("C1", "C2")] == [300_000, 700_000]
+
+
+def _pay_many(db: str, claims: list[str], queue: Any) -> None:
+    ledger = Ledger(persistence_env(db), clock=FakeClock(), new_id=lambda: "w")
+    accepted = []
+    for claim_id in claims:
+        for _ in range(3):
+            try:
+                outcome = ledger.execute(parse_command(pay(claim_id, amount=50_000)), actor="w")
+            except Exception:
+                continue
+            accepted.append((claim_id, outcome.result["payout_id"]))
+    queue.put(accepted)
+
+
+def test_concurrent_processes_never_pay_more_than_the_annual_limit(tmp_path: Path):
+    db = str(tmp_path / "ledger.db")
+    setup = make_ledger(persistence_env(db))
+    setup.execute(parse_command(attach()), actor="t")
+    claims = [f"C{n}" for n in range(8)]
+    for claim_id in claims:
+        setup.execute(parse_command(file_data_media(claim_id)), actor="t")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_pay_many, args=(db, claims, queue)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    accepted = [item for _ in workers for item in queue.get(timeout=120)]
+    for w in workers:
+        w.join(timeout=60)
+    paid = {c: int(setup.get_claim(c).paid) for c in claims}
+    year = setup.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
+    assert sum(paid.values()) == int(year.drawn) <= 1_000_000
+    assert len(accepted) == 1_000_000 // 50_000  # every acknowledged payout is in the log
+    recorded = {(c, p.payout_id) for c in claims for p in setup.get_claim(c).payouts}
+    assert recorded == set(accepted)
+
+
+def test_replaying_the_log_in_a_new_ledger_gives_identical_aggregates(tmp_path: Path):
+    env = persistence_env(str(tmp_path / "ledger.db"))
+    first = make_ledger(env)
+    for command in (attach(), file_data_media("C1"), pay("C1"),
+                    file_data_media("C2", incident="2025-05-01"), pay("C2", amount=1000)):
+        first.execute(parse_command(command), actor="t")
+    second = make_ledger(env)
+    assert second.get_policy("P1") == first.get_policy("P1")
+    for year in (1, 2):
+        assert second.get_policy_year("P1", year) == first.get_policy_year("P1", year)
+    for claim_id in ("C1", "C2"):
+        assert second.get_claim(claim_id) == first.get_claim(claim_id)
+
+
+@pytest.mark.postgres
+def test_the_ledger_runs_the_same_on_postgresql(pg_schema: str):
+    from adapters.storage import open_ledger
+
+    ledger = open_ledger(pg_schema)
+    for command in (attach(), file_data_media("C1"), file_data_media("C2"),
+                    pay("C1", command_id="pg-pay-1"), pay("C2")):
+        ledger.execute(parse_command(command), actor="t")
+    again = ledger.execute(parse_command(pay("C1", command_id="pg-pay-1")), actor="t")
+    assert again.replayed
+    assert [int(ledger.get_claim(c).paid) for c in ("C1", "C2")] == [700_000, 300_000]
+    assert ledger.recorder.max_notification_id() == 4 + 2 + 2 + 1 + 2
+    ledger.close()
