@@ -1,0 +1,123 @@
+"""Invariants over random command sequences (hypothesis).
+
+Whatever commands arrive, in whatever order: paid never exceeds a claim's
+payable amount or the per-incident limit; a year's drawn never exceeds its
+annual limit (remaining never negative); what claims paid adds up to what the
+years drew; a refused command appends nothing; and replaying the stored events
+rebuilds exactly the aggregates the ledger decided with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.storage import persistence_env
+from domain import claim as claim_module
+from domain import policy as policy_module
+from domain import policy_year as policy_year_module
+from domain.commands import parse_command
+from domain.errors import LedgerError
+from domain.events import LedgerEvent
+from tests.builders import (
+    assess,
+    attach,
+    close,
+    exclude,
+    file_data_media,
+    file_liability,
+    pay,
+    reverse,
+    withdraw,
+)
+from tests.conftest import make_ledger
+
+CLAIMS = ["C1", "C2", "C3", "C4", "L1", "L2", "L3"]
+loss = st.one_of(
+    st.sampled_from([0, 100_000, 300_000, 600_000, 700_000, 800_000, 1_800_000, 3_000_000]),
+    st.integers(min_value=0, max_value=3_500_000),
+)
+incident = st.sampled_from(["2024-04-01", "2024-12-31", "2025-03-31", "2025-04-01",
+                            "2024-03-15"])
+
+
+@st.composite
+def commands(draw: Any, kinds: tuple[str, ...] = (
+        "file", "pay", "pay", "pay", "interim", "interim", "reverse", "assess", "exclude",
+        "close", "withdraw")) -> dict[str, Any]:
+    claim_id = draw(st.sampled_from(CLAIMS))
+    kind = draw(st.sampled_from(kinds))
+    if kind == "file":
+        if claim_id.startswith("C"):
+            return file_data_media(claim_id, loss=draw(loss), incident=draw(incident))
+        made = draw(st.sampled_from(["2024-05-01", "2025-01-10", "2025-06-01"]))
+        return file_liability(claim_id, loss=draw(loss), incident="2024-03-20"
+                              if draw(st.booleans()) and made > "2024-05" else "2024-04-20",
+                              made_on=made)
+    if kind == "pay":
+        return pay(claim_id)
+    if kind == "interim":
+        return pay(claim_id, amount=draw(st.integers(min_value=0, max_value=1_500_000)))
+    if kind == "reverse":
+        return reverse(claim_id, payout_id=f"payout-{draw(st.integers(1, 3))}")
+    if kind == "assess":
+        return assess(claim_id, loss=draw(loss))
+    if kind == "exclude":
+        code = "natural_disaster" if draw(st.booleans()) else "ip_infringement"
+        return exclude(claim_id, code=code)
+    return close(claim_id) if kind == "close" else withdraw(claim_id)
+
+
+def fold(events: list[LedgerEvent]) -> dict[str, Any]:
+    """Rebuild every aggregate from events with the domain's own evolve functions."""
+    states: dict[str, Any] = {}
+    for e in events:
+        aid = e.originator_id
+        if aid.startswith("claim:"):
+            states[aid] = claim_module.evolve(states.get(aid), e)
+        elif ":year:" in aid:
+            states[aid] = policy_year_module.evolve(states.get(aid), e)
+        elif aid.startswith("policy:"):
+            states[aid] = policy_module.evolve(states.get(aid), e)
+    return states
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands(kinds=("file",)), min_size=3, max_size=10),
+       st.lists(commands(), min_size=5, max_size=50))
+def test_no_command_sequence_breaks_the_limits_and_replay_rebuilds_the_same_state(
+    filings: list[dict[str, Any]], sequence: list[dict[str, Any]],
+) -> None:
+    ledger = make_ledger(persistence_env(":memory:"))
+    ledger.execute(parse_command(attach()), actor="t")
+    for command in filings + sequence:
+        before = ledger.recorder.max_notification_id()
+        try:
+            ledger.execute(parse_command(command), actor="t")
+        except LedgerError:
+            assert ledger.recorder.max_notification_id() == before
+    events = [ledger.mapper.to_domain_event(n)
+              for n in ledger.recorder.select_notifications(1, 100_000)]
+    states = fold(events)
+    drawn: dict[tuple[int, str], int] = {}
+    for aid, state in states.items():
+        if aid.startswith("claim:"):
+            assert state.paid <= state.payable <= state.per_incident_limit
+            assert state == ledger.get_claim(state.claim_id)
+            key = (state.policy_year, str(state.coverage))
+            drawn[key] = drawn.get(key, 0) + int(state.paid)
+        elif ":year:" in aid:
+            assert state == ledger.get_policy_year(state.policy_id, state.year)
+            for c in state.coverages:
+                assert 0 <= c.drawn <= c.annual_limit
+                assert c.remaining == c.annual_limit - c.drawn
+        else:
+            assert state == ledger.get_policy(state.policy_id)
+    for aid, state in states.items():
+        if ":year:" in aid:
+            for c in state.coverages:
+                assert drawn.get((state.year, str(c.coverage)), 0) == int(c.drawn)
+    ledger.close()
