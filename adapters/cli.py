@@ -316,10 +316,10 @@ def history_events(
         if n.originator_id in wanted or (
             policy and str(n.originator_id).startswith(f"policy:{entity_id}:year:")
         ):
-            found.append((n.id, ledger.mapper.to_domain_event(n)))
+            found.append((n.id, ledger.decode(n)))
         elif policy and n.topic == "ClaimFiled":
-            event = ledger.mapper.to_domain_event(n)
-            if event.policy_id == entity_id:
+            event = ledger.decode(n)
+            if event.policy_id == entity_id:  # type: ignore[attr-defined]
                 wanted.add(event.originator_id)
                 found.append((n.id, event))
     return found
@@ -343,8 +343,8 @@ def event_json(position: int, event: LedgerEvent) -> dict[str, Any]:
 
 
 def _summary(payload: dict[str, Any]) -> str:
-    skip = ("policy_id", "claim_id", "breakdown", "description", "customer_name", "wording_en", "wording_ja", "command",
-            "events", "result", "fingerprint")
+    skip = ("policy_id", "claim_id", "breakdown", "description", "customer_name", "wording_en",
+            "wording_ja", "command", "events", "result", "fingerprint")
     return " ".join(f"{k}={v}" for k, v in payload.items() if k not in skip and v is not None)
 
 

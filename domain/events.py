@@ -81,7 +81,7 @@ class EventStamp(BaseModel):
         }
 
 
-_KEYS = frozenset({"originator_id", "originator_version"})
+_KEYS = {"originator_id", "originator_version"}
 
 
 class PydanticEventMapper(Mapper[str]):

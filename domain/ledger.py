@@ -206,12 +206,12 @@ class Ledger(Application[str]):
             events = policy_module.enrol(command, stamp)
             policy = policy_module.project(None, events[:2])
             assert policy is not None
-            year = policy.years[0]
+            first = policy.years[0]
             return events, {
                 "policy_id": policy.policy_id,
                 "policy_year": 1,
-                "period_start": year.start.isoformat(),
-                "period_end": year.end.isoformat(),
+                "period_start": first.start.isoformat(),
+                "period_end": first.end.isoformat(),
             }
         if isinstance(command, EndService):
             policy = self.get_policy(command.policy_id)
@@ -313,19 +313,17 @@ class Ledger(Application[str]):
                 return
             start = batch[-1].id + 1
 
+    def decode(self, notification: Notification) -> LedgerEvent:
+        event = self.mapper.to_domain_event(notification)
+        assert isinstance(event, LedgerEvent), type(event)
+        return event
+
     def policy_ids(self) -> list[str]:
+        """Every enrolled policy, in the order they enrolled."""
         return [
-            self.mapper.to_domain_event(n).policy_id  # type: ignore[attr-defined]
+            self.decode(n).policy_id  # type: ignore[attr-defined]
             for n in self.notifications(("PolicyEnrolled",))
         ]
-
-    def claim_ids_of(self, policy_id: str) -> list[str]:
-        found = []
-        for n in self.notifications(("ClaimFiled",)):
-            event = self.mapper.to_domain_event(n)
-            if event.policy_id == policy_id:  # type: ignore[attr-defined]
-                found.append(event.claim_id)  # type: ignore[attr-defined]
-        return found
 
 
 def _content(command: Command) -> dict[str, Any]:

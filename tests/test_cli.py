@@ -1,0 +1,153 @@
+"""The claims-ledger CLI, used as a user would: a real process on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.builders import attach, file_data_media, file_liability, pay, reverse
+
+ENV = {**os.environ, "CLAIMS_LEDGER_ACTOR": "test:cli"}
+
+
+def cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
+        input=stdin, capture_output=True, text=True, env=ENV, cwd=cwd, timeout=60,
+        check=False,
+    )
+
+
+def jsonl(*commands: dict[str, Any]) -> str:
+    return "\n".join(json.dumps(c, ensure_ascii=False) for c in commands) + "\n"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "ledger.db")
+
+
+def test_apply_reports_each_line_and_refused_lines_append_nothing(db: str, tmp_path: Path):
+    source = tmp_path / "cmds.jsonl"
+    source.write_text(jsonl(attach(), file_data_media(loss=800_000),
+                            pay(amount=-5), pay(), {"command": "bogus"}), encoding="utf-8")
+    run = cli("--db", db, "apply", str(source), "--json")
+    assert run.returncode == 1, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(r["line"], r["ok"]) for r in lines] == [
+        (1, True), (2, True), (3, False), (4, True), (5, False)]
+    assert lines[2]["violations"] == [
+        {"field": "amount", "rule": "non_negative", "message": "must not be negative"}]
+    assert lines[3]["result"]["amount"] == 700_000
+    assert lines[4]["violations"][0]["field"] == "command"
+    history = json.loads(cli("--db", db, "history", "C1", "--json").stdout)
+    assert [e["event"] for e in history] == ["ClaimFiled", "PayoutIssued"]
+    assert {e["actor"] for e in history} == {"test:cli"}
+
+
+def test_apply_reads_standard_input_and_exits_zero_when_all_lines_apply(db: str):
+    run = cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media()))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "line 2: ok" in run.stdout
+
+
+def test_apply_skips_blank_lines_but_keeps_line_numbers(db: str):
+    run = cli("--db", db, "apply", "-", "--json", stdin="\n" + json.dumps(attach()) + "\n\n")
+    assert [json.loads(x)["line"] for x in run.stdout.splitlines()] == [2]
+
+
+def test_apply_of_a_missing_file_is_a_usage_error(db: str):
+    run = cli("--db", db, "apply", "/nonexistent/cmds.jsonl")
+    assert run.returncode == 2 and "cannot read" in run.stderr
+
+
+def test_refusals_name_the_field_and_the_rule_for_people_too(db: str):
+    run = cli("--db", db, "apply", "-", stdin=jsonl(attach(financial_institution=True)))
+    assert run.returncode == 1
+    assert "financial_institution:" in run.stdout and "[not_financial_institution]" in run.stdout
+
+
+def test_limits_json_lists_each_year_and_coverage(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(
+        attach(), file_data_media(), pay(), file_liability(), pay("L1"),
+        file_data_media("C2", incident="2025-06-01")))
+    rows = json.loads(cli("--db", db, "limits", "--json").stdout)
+    got = {(r["policy_id"], r["policy_year"], r["coverage"]):
+           (r["annual_limit"], r["paid"], r["remaining"]) for r in rows}
+    assert got == {
+        ("P1", 1, "data_media"): (1_000_000, 700_000, 300_000),
+        ("P1", 1, "it_liability"): (5_000_000, 1_500_000, 3_500_000),
+        ("P1", 2, "data_media"): (1_000_000, 0, 1_000_000),
+        ("P1", 2, "it_liability"): (5_000_000, 0, 5_000_000),
+    }
+    table = cli("--db", db, "limits", "--policy", "P1").stdout
+    assert "3,500,000" in table
+
+
+def test_claim_json_shows_status_payouts_net_paid_and_exclusion(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(
+        attach(), file_data_media(), pay(amount=100_000), pay(), reverse(payout_id="payout-1")))
+    data = json.loads(cli("--db", db, "claim", "C1", "--json").stdout)
+    assert (data["claim_id"], data["coverage"], data["status"], data["paid"],
+            data["exclusion"]) == ("C1", "data_media", "open", 600_000, None)
+    assert [(p["payout_id"], p["amount"], p["reversed"]) for p in data["payouts"]] == [
+        ("payout-1", 100_000, True), ("payout-2", 600_000, False)]
+    assert data["payouts"][1]["breakdown"]["paid_before"] == 100_000
+
+
+def test_reading_an_unknown_claim_exits_3(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(attach()))
+    run = cli("--db", db, "claim", "NOPE")
+    assert run.returncode == 3 and "no claim NOPE" in run.stderr
+    run = cli("--db", db, "claim", "NOPE", "--json")
+    assert json.loads(run.stdout)["violations"][0]["rule"] == "claim_exists"
+
+
+def test_history_of_a_policy_includes_its_years_and_claims_in_log_order(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
+    events = json.loads(cli("--db", db, "history", "P1", "--json").stdout)
+    assert [e["event"] for e in events] == [
+        "PolicyEnrolled", "PolicyYearOpened", "CoverageAttached", "CoverageAttached",
+        "ClaimFiled", "PayoutIssued", "AnnualLimitDrawn"]
+    positions = [e["position"] for e in events]
+    assert positions == sorted(positions)
+
+
+def test_demo_loads_the_terms_cases_once(tmp_path: Path):
+    db = str(tmp_path / "demo.db")
+    run = cli("--db", db, "demo", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    amounts = {r["result"]["claim_id"]: r["result"]["amount"]
+               for r in data["applied"] if r["command"] == "issue_payout"}
+    assert amounts == {"C-DEMO-1": 700_000, "C-DEMO-2": 1_500_000, "C-DEMO-3": 300_000,
+                       "C-DEMO-4": 300_000, "C-DEMO-5": 600_000}
+    again = cli("--db", db, "demo")
+    assert again.returncode == 2 and "fresh database" in again.stderr
+
+
+def test_a_database_in_a_missing_folder_is_reported(tmp_path: Path):
+    run = cli("--db", str(tmp_path / "no" / "such" / "x.db"), "limits")
+    assert run.returncode == 5 and "does not exist" in run.stderr
+
+
+def test_terms_lists_the_exclusion_codes_with_their_japanese_wording():
+    data = json.loads(cli("terms", "--json").stdout)
+    liability = next(c for c in data[0]["coverages"] if c["coverage"] == "it_liability")
+    assert any(e["code"] == "unapproved_settlement" for e in liability["exclusions"])
+    assert "特別な約定" in cli("terms").stdout
+
+
+def test_the_db_option_may_follow_the_command_and_defaults_to_the_working_folder(tmp_path: Path):
+    run = cli("apply", "-", "--db", str(tmp_path / "a.db"), stdin=jsonl(attach()))
+    assert run.returncode == 0
+    run = cli("apply", "-", stdin=jsonl(attach()), cwd=tmp_path)
+    assert run.returncode == 0 and (tmp_path / "claims-ledger.db").exists()
