@@ -58,6 +58,8 @@ def persistence_env(db: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
+        if "POSTGRES_CONNECT_TIMEOUT" not in os.environ:
+            env["POSTGRES_CONNECT_TIMEOUT"] = "5"  # fail fast when the server is down
         schema = parse_qs(url.query).get("schema")
         if schema:
             env["POSTGRES_SCHEMA"] = schema[0]
@@ -78,5 +80,6 @@ def open_ledger(db: str) -> Ledger:
     except StorageError:
         raise
     except Exception as exc:  # the library's connection errors vary by backend
-        msg = f"{db}: cannot open the ledger database: {exc}"
+        hint = " (is the server running and the database created?)" if is_postgres(db) else ""
+        msg = f"{db}: cannot open the ledger database: {exc}{hint}"
         raise StorageError(msg) from exc
