@@ -38,5 +38,5 @@ def test_the_unlocked_postgresql_insert_function_is_refused(monkeypatch) -> None
 
 def test_an_unreachable_server_is_a_storage_error_naming_the_url(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT", "1")
-    with pytest.raises(StorageError, match="127.0.0.1:1/x"):
+    with pytest.raises(StorageError, match=r"127\.0\.0\.1:1/x"):
         open_ledger("postgresql://nobody@127.0.0.1:1/x")
