@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from domain.commands import (
     ApplyExclusion,
@@ -51,13 +52,19 @@ class ClaimStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class ClaimFiled(LedgerEvent):
-    event_name = "ClaimFiled"
+class ClaimEvent(LedgerEvent):
+    """An event of one claim; it names the claim, its policy, year and coverage, so
+    readers of the log need no lookup to place it."""
 
     claim_id: str
     policy_id: str
     policy_year: int
     coverage: Coverage
+
+
+class ClaimFiled(ClaimEvent):
+    event_name = "ClaimFiled"
+
     cause: str
     incident_date: date
     claim_made_on: date | None
@@ -68,7 +75,7 @@ class ClaimFiled(LedgerEvent):
     per_incident_limit: Yen
 
 
-class LossAssessed(LedgerEvent):
+class LossAssessed(ClaimEvent):
     event_name = "LossAssessed"
 
     loss_before: Yen
@@ -76,7 +83,7 @@ class LossAssessed(LedgerEvent):
     reason: str | None
 
 
-class ExclusionApplied(LedgerEvent):
+class ExclusionApplied(ClaimEvent):
     event_name = "ExclusionApplied"
 
     exclusion: str
@@ -85,33 +92,29 @@ class ExclusionApplied(LedgerEvent):
     reason: str
 
 
-class PayoutIssued(LedgerEvent):
+class PayoutIssued(ClaimEvent):
     event_name = "PayoutIssued"
 
     payout_id: str
-    policy_year: int
-    coverage: Coverage
     amount: Yen
     breakdown: PayoutBreakdown
 
 
-class PayoutReversed(LedgerEvent):
+class PayoutReversed(ClaimEvent):
     event_name = "PayoutReversed"
 
     payout_id: str
-    policy_year: int
-    coverage: Coverage
     amount: Yen
     reason: str
 
 
-class ClaimClosed(LedgerEvent):
+class ClaimClosed(ClaimEvent):
     event_name = "ClaimClosed"
 
     reason: str
 
 
-class ClaimWithdrawn(LedgerEvent):
+class ClaimWithdrawn(ClaimEvent):
     event_name = "ClaimWithdrawn"
 
     reason: str
@@ -156,6 +159,17 @@ class Claim:
 
     def payout(self, payout_id: str) -> Payout | None:
         return next((p for p in self.payouts if p.payout_id == payout_id), None)
+
+
+def _claim_fields(claim: Claim, stamp: EventStamp) -> dict[str, Any]:
+    """The fields every new event of ``claim`` starts with."""
+    return {
+        **stamp.fields(claim.id, claim.version + 1),
+        "claim_id": claim.claim_id,
+        "policy_id": claim.policy_id,
+        "policy_year": claim.policy_year,
+        "coverage": claim.coverage,
+    }
 
 
 def _require_open(claim: Claim) -> None:
@@ -249,6 +263,10 @@ def file_claim(
         events.append(
             ExclusionApplied(
                 **stamp.fields(aggregate_id, 2),
+                claim_id=command.claim_id,
+                policy_id=policy.policy_id,
+                policy_year=year,
+                coverage=command.coverage,
                 exclusion=prior.code,
                 wording_ja=prior.ja,
                 wording_en=prior.en,
@@ -277,7 +295,7 @@ def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[Le
         )
     return [
         LossAssessed(
-            **stamp.fields(claim.id, claim.version + 1),
+            **_claim_fields(claim, stamp),
             loss_before=claim.loss,
             loss_amount=command.loss_amount,
             reason=command.reason,
@@ -307,7 +325,7 @@ def apply_exclusion(
         )
     return [
         ExclusionApplied(
-            **stamp.fields(claim.id, claim.version + 1),
+            **_claim_fields(claim, stamp),
             exclusion=wording.code,
             wording_ja=wording.ja,
             wording_en=wording.en,
@@ -333,15 +351,15 @@ def issue_payout(
     payout_id = f"payout-{len(claim.payouts) + 1}"
     return [
         PayoutIssued(
-            **stamp.fields(claim.id, claim.version + 1),
+            **_claim_fields(claim, stamp),
             payout_id=payout_id,
-            policy_year=claim.policy_year,
-            coverage=claim.coverage,
             amount=breakdown.amount,
             breakdown=breakdown,
         ),
         AnnualLimitDrawn(
             **stamp.fields(year.id, year.version + 1),
+            policy_id=year.policy_id,
+            policy_year=year.year,
             coverage=claim.coverage,
             claim_id=claim.claim_id,
             payout_id=payout_id,
@@ -371,15 +389,15 @@ def reverse_payout(
     remaining = year.coverage(claim.coverage).remaining
     return [
         PayoutReversed(
-            **stamp.fields(claim.id, claim.version + 1),
+            **_claim_fields(claim, stamp),
             payout_id=payout.payout_id,
-            policy_year=claim.policy_year,
-            coverage=claim.coverage,
             amount=payout.amount,
             reason=command.reason,
         ),
         AnnualLimitRestored(
             **stamp.fields(year.id, year.version + 1),
+            policy_id=year.policy_id,
+            policy_year=year.year,
             coverage=claim.coverage,
             claim_id=claim.claim_id,
             payout_id=payout.payout_id,
@@ -392,7 +410,7 @@ def reverse_payout(
 
 def close_claim(claim: Claim, command: CloseClaim, stamp: EventStamp) -> list[LedgerEvent]:
     _require_open(claim)
-    return [ClaimClosed(**stamp.fields(claim.id, claim.version + 1), reason=command.reason)]
+    return [ClaimClosed(**_claim_fields(claim, stamp), reason=command.reason)]
 
 
 def withdraw_claim(
@@ -407,7 +425,7 @@ def withdraw_claim(
             "withdrawing it",
         )
     return [
-        ClaimWithdrawn(**stamp.fields(claim.id, claim.version + 1), reason=command.reason)
+        ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason)
     ]
 
 

@@ -110,6 +110,12 @@ class PydanticEventMapper(Mapper[str]):
         cls = _REGISTRY.get(stored_event.topic)
         if cls is None:
             return super().to_domain_event(stored_event)
+        return cls.model_validate(self.to_state(stored_event))
+
+    def to_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+        """The event's fields as plain JSON values, upcast to the current version,
+        without building the model: for readers that only need the data."""
+        cls = _REGISTRY[stored_event.topic]
         data = stored_event.state
         if self.cipher:
             data = self.cipher.decrypt(data)
@@ -122,4 +128,4 @@ class PydanticEventMapper(Mapper[str]):
             version += 1
         state["originator_id"] = str(stored_event.originator_id)
         state["originator_version"] = stored_event.originator_version
-        return cls.model_validate(state)
+        return state

@@ -24,11 +24,16 @@ def policy_year_id(policy_id: str, year: int) -> str:
     return f"policy:{policy_id}:year:{year}"
 
 
-class CoverageAttached(LedgerEvent):
-    event_name = "CoverageAttached"
+class PolicyYearEvent(LedgerEvent):
+    """An event of one policy year; it names the policy and the year."""
 
     policy_id: str
     policy_year: int
+
+
+class CoverageAttached(PolicyYearEvent):
+    event_name = "CoverageAttached"
+
     period_start: date
     period_end: date
     coverage: Coverage
@@ -39,7 +44,7 @@ class CoverageAttached(LedgerEvent):
     trigger: Trigger
 
 
-class AnnualLimitDrawn(LedgerEvent):
+class AnnualLimitDrawn(PolicyYearEvent):
     event_name = "AnnualLimitDrawn"
 
     coverage: Coverage
@@ -50,7 +55,7 @@ class AnnualLimitDrawn(LedgerEvent):
     remaining_after: Yen
 
 
-class AnnualLimitRestored(LedgerEvent):
+class AnnualLimitRestored(PolicyYearEvent):
     event_name = "AnnualLimitRestored"
 
     coverage: Coverage
