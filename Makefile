@@ -22,10 +22,10 @@ run: install
 	$(BIN)/claims-ledger --db var/demo.db demo
 
 lint: install
-	$(BIN)/ruff check domain adapters tests
+	$(BIN)/ruff check domain projections adapters tests
 
 typecheck: install
-	$(BIN)/mypy domain adapters
+	$(BIN)/mypy domain projections adapters
 
 importlint: install
 	$(BIN)/lint-imports

@@ -1,25 +1,32 @@
-"""The ``claims-ledger`` command line: apply commands, read limits, claims and history.
+"""The ``claims-ledger`` command line.
 
-Exit status: 0 done; 1 a command was refused by a rule (nothing appended for it);
-2 bad usage or unreadable input; 3 the policy or claim does not exist;
-4 a conflict (command id reused, or concurrent writers); 5 the database cannot
-be used.
+Commands are applied to the event log; reads come from the read models, which
+are caught up with the log before every read (and after every ``apply``), so
+the CLI never shows a stale answer. ``--as-of`` reads replay the log instead.
+
+Exit status: 0 done; 1 a command was refused by a rule (nothing appended for
+it), or ``verify`` found differences; 2 bad usage or unreadable input; 3 the
+policy or claim does not exist; 4 a conflict (command id reused, or concurrent
+writers); 5 the database cannot be used; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import json
 import os
+import signal
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from importlib import resources
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
+from adapters.console import Progress, parse_time, table, yen
 from adapters.storage import DB_ENV, DEFAULT_DB, StorageError, open_ledger
-from domain.claim import Claim, claim_id_of
+from domain.claim import Claim
 from domain.commands import parse_command
 from domain.errors import (
     AlreadyExists,
@@ -28,12 +35,19 @@ from domain.errors import (
     LedgerError,
     NotFound,
 )
-from domain.events import LedgerEvent
 from domain.ledger import Ledger, Outcome
-from domain.policy import policy_id_of
 from domain.terms import TERM_SETS, term_set
+from projections.audit_trail import AuditQuery
+from projections.read_models import PROJECTIONS, NotBuilt, ReadModels
+from projections.verify import verify
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE = range(6)
+(EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE) = range(6)
+EXIT_INTERRUPTED = 130
+READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
+
+
+class UsageError(Exception):
+    """Bad usage or unreadable input (exit status 2)."""
 
 
 def exit_code(error: LedgerError) -> int:
@@ -54,61 +68,38 @@ def error_json(error: LedgerError) -> dict[str, Any]:
     }
 
 
-def yen(amount: int | None) -> str:
-    return "-" if amount is None else f"{amount:,}"
+def dump(data: Any, out: TextIO) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
 
 
-def table(headers: list[str], rows: Iterable[list[Any]], out: TextIO) -> None:
-    body = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(headers)]
-    numeric = [bool(body) and all(r[i].replace(",", "").isdigit() for r in body)
-               for i in range(len(headers))]
+class Session:
+    """What one CLI run works with: the ledger, its read models, who is acting."""
 
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=True)
-        ).rstrip()
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        self.args, self.out = args, out
+        self.ledger = open_ledger(args.db)
+        self._models: ReadModels | None = None
 
-    print(line(headers), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for row in body:
-        print(line(row), file=out)
+    @property
+    def models(self) -> ReadModels:
+        if self._models is None:
+            try:
+                self._models = ReadModels.open(self.ledger, self.args.read_db)
+            except Exception as exc:
+                msg = f"{self.args.read_db}: cannot open the read-model database: {exc}"
+                raise StorageError(msg) from exc
+        return self._models
 
+    def fresh(self) -> ReadModels:
+        """The read models, caught up with the log first."""
+        models = self.models
+        models.catch_up(progress=Progress("catching up", sys.stderr))
+        return models
 
-class Progress:
-    """A progress line on a terminal (items/s, ETA); silent elsewhere."""
-
-    def __init__(self, total: int | None, label: str, stream: IO[str]) -> None:
-        self.total, self.label, self.stream = total, label, stream
-        self.enabled = stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.done = 0
-
-    def step(self) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
-        if self.total:
-            eta = (self.total - self.done) / rate if rate else 0
-            text = (f"{self.label}: {self.done:,}/{self.total:,} "
-                    f"({100 * self.done // self.total}%) {rate:,.0f}/s ETA {eta:,.0f}s")
-        else:
-            text = f"{self.label}: {self.done:,} {rate:,.0f}/s"
-        print(f"\r{text}\033[K", end="", file=self.stream, flush=True)
-
-    def finish(self) -> None:
-        if self.enabled and self.done:
-            self._draw(time.monotonic())
-            print(file=self.stream)
+    def close(self) -> None:
+        if self._models is not None:
+            self._models.close()
+        self.ledger.close()
 
 
 # apply ----------------------------------------------------------------------
@@ -128,33 +119,32 @@ def _lines(source: str) -> tuple[Iterator[str], int | None]:
     return iter(lines), len(lines)
 
 
-def _describe(outcome: Outcome) -> str:
+def describe(outcome: Outcome) -> str:
     r = outcome.result
-    what = {
-        "attach_coverage": lambda: f"policy {r['policy_id']} enrolled, year 1 "
-        f"{r['period_start']}..{r['period_end']}",
-        "end_service": lambda: f"policy {r['policy_id']} service ends {r['service_end']}",
-        "issue_payout": lambda: f"claim {r['claim_id']} {r['payout_id']} paid "
-        f"{yen(r['amount'])} (annual remaining {yen(r['breakdown']['annual_remaining_after'])})",
-        "reverse_payout": lambda: f"claim {r['claim_id']} {r['payout_id']} of "
-        f"{yen(r['amount'])} reversed",
-    }.get(outcome.command)
-    if what is not None:
-        text = what()
+    if outcome.command == "attach_coverage":
+        text = (f"policy {r['policy_id']} enrolled, year 1 "
+                f"{r['period_start']}..{r['period_end']}")
+    elif outcome.command == "end_service":
+        text = f"policy {r['policy_id']} service ends {r['service_end']}"
+    elif outcome.command == "issue_payout":
+        text = (f"claim {r['claim_id']} {r['payout_id']} paid {yen(r['amount'])} "
+                f"(annual remaining {yen(r['breakdown']['annual_remaining_after'])})")
+    elif outcome.command == "reverse_payout":
+        text = f"claim {r['claim_id']} {r['payout_id']} of {yen(r['amount'])} reversed"
     else:
         text = (f"claim {r['claim_id']} {r['status']} (year {r['policy_year']}, loss "
                 f"{yen(r['loss_amount'])}, payable {yen(r['payable'])}, paid {yen(r['paid'])}"
                 + (f", exclusion {r['exclusion']}" if r["exclusion"] else "") + ")")
-    events = ", ".join(e.event for e in outcome.events)
-    suffix = " [already applied: nothing appended]" if outcome.replayed else f" [{events}]"
-    return text + suffix
+    if outcome.replayed:
+        return text + " [already applied: nothing appended]"
+    return text + f" [{', '.join(e.event for e in outcome.events)}]"
 
 
 def apply_lines(
-    ledger: Ledger, lines: Iterator[str], actor: str, on_result: Callable[[dict[str, Any]], None],
-    progress: Progress,
+    ledger: Ledger, lines: Iterator[str], actor: str,
+    on_result: Callable[[dict[str, Any]], None], progress: Progress,
 ) -> int:
-    refused = 0
+    refused = done = 0
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -166,21 +156,24 @@ def apply_lines(
             on_result({"line": number, "ok": False, **error_json(exc)})
         else:
             on_result({"line": number, "ok": True, **outcome.model_dump(mode="json")})
-        progress.step()
+        done += 1
+        progress(done, progress.total)
     progress.finish()
     return refused
 
 
-def cmd_apply(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_apply(s: Session) -> int:
+    args, out = s.args, s.out
     lines, total = _lines(args.file)
-    progress = Progress(total, "applying", sys.stderr)
+    progress = Progress("applying", sys.stderr)
+    progress.total = total or 0
 
     def report(result: dict[str, Any]) -> None:
         if args.json:
             print(json.dumps(result, ensure_ascii=False), file=out, flush=True)
         elif result["ok"]:
             outcome = Outcome.model_validate(result)
-            print(f"line {result['line']}: ok       {outcome.command}: {_describe(outcome)}",
+            print(f"line {result['line']}: ok       {outcome.command}: {describe(outcome)}",
                   file=out)
         else:
             for v in result["violations"]:
@@ -188,104 +181,113 @@ def cmd_apply(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
                 print(f"line {result['line']}: refused  {field}{v['message']} [{v['rule']}]",
                       file=out)
 
-    refused = apply_lines(ledger, lines, args.actor, report, progress)
+    refused = apply_lines(s.ledger, lines, args.actor, report, progress)
+    s.fresh()
     if refused and not args.json:
         print(f"{refused} line(s) refused; nothing was appended for them", file=sys.stderr)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
-# reads ----------------------------------------------------------------------
+# limits and claims ----------------------------------------------------------
 
 
-def limits_rows(ledger: Ledger, policy_id: str | None) -> list[dict[str, Any]]:
-    ids = [policy_id] if policy_id else ledger.policy_ids()
+def limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[dict[str, Any]]:
     rows = []
-    for pid in ids:
-        policy = ledger.get_policy(pid)
-        for period in sorted(policy.years, key=lambda y: y.year):
-            year = ledger.get_policy_year(pid, period.year)
+    for pid in [policy_id] if policy_id else ledger.policy_ids():
+        for year in ledger.policy_years_as_of(pid, at):
             for c in year.coverages:
                 rows.append({
-                    "policy_id": pid,
-                    "policy_year": period.year,
-                    "period_start": period.start.isoformat(),
-                    "period_end": period.end.isoformat(),
-                    "coverage": str(c.coverage),
+                    "policy_id": pid, "policy_year": year.year, "coverage": str(c.coverage),
+                    "period_start": year.period_start.isoformat(),
+                    "period_end": year.period_end.isoformat(),
                     "terms_version": c.terms_version,
                     "per_incident_limit": int(c.per_incident_limit),
-                    "deductible": int(c.deductible),
-                    "annual_limit": int(c.annual_limit),
-                    "paid": int(c.drawn),
-                    "reversed": int(c.reversed),
-                    "remaining": int(c.remaining),
+                    "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
+                    "paid": int(c.drawn), "reversed": int(c.reversed),
+                    "remaining": int(c.remaining), "claims_open": None, "last_position": None,
                 })
     return rows
 
 
-def cmd_limits(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
-    rows = limits_rows(ledger, args.policy)
+def cmd_limits(s: Session) -> int:
+    args = s.args
+    if args.as_of is not None:
+        rows = limits_as_of(s.ledger, args.policy, args.as_of)
+    else:
+        rows = s.fresh().limits(args.policy)
+    if args.policy and not rows:
+        s.ledger.get_policy(args.policy)  # raises NotFound for an unknown policy
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
+        dump(rows, s.out)
         return EXIT_OK
+    if args.as_of is not None:
+        print(f"as the ledger knew it at {args.as_of.isoformat()}", file=s.out)
     if not rows:
-        print("no policies yet", file=out)
+        print("no policies yet", file=s.out)
         return EXIT_OK
     table(
-        ["policy", "year", "period", "coverage", "annual limit", "paid", "remaining"],
+        ["policy", "year", "period", "coverage", "annual limit", "paid", "reversed",
+         "remaining", "open claims"],
         ([r["policy_id"], r["policy_year"], f"{r['period_start']}..{r['period_end']}",
-          r["coverage"], yen(r["annual_limit"]), yen(r["paid"]), yen(r["remaining"])]
-         for r in rows),
-        out,
+          r["coverage"], yen(r["annual_limit"]), yen(r["paid"]), yen(r["reversed"]),
+          yen(r["remaining"]), r["claims_open"]] for r in rows),
+        s.out,
     )
     return EXIT_OK
 
 
-def claim_json(claim: Claim) -> dict[str, Any]:
-    wording = None
-    if claim.exclusion:
-        w = term_set(claim.terms_version).coverage(claim.coverage).exclusion(claim.exclusion)
-        wording = {"ja": w.ja, "en": w.en} if w else None
+def claim_from_state(claim: Claim) -> dict[str, Any]:
+    """A replayed claim in the read model's shape (positions are not known)."""
     return {
-        "claim_id": claim.claim_id,
-        "policy_id": claim.policy_id,
-        "policy_year": claim.policy_year,
-        "coverage": str(claim.coverage),
-        "cause": claim.cause,
-        "incident_date": claim.incident_date.isoformat(),
+        "claim_id": claim.claim_id, "policy_id": claim.policy_id,
+        "policy_year": claim.policy_year, "coverage": str(claim.coverage),
+        "cause": claim.cause, "incident_date": claim.incident_date.isoformat(),
         "claim_made_on": claim.claim_made_on.isoformat() if claim.claim_made_on else None,
-        "status": str(claim.status),
-        "loss_amount": int(claim.loss),
-        "deductible": int(claim.deductible),
-        "per_incident_limit": int(claim.per_incident_limit),
-        "payable": int(claim.payable),
-        "paid": int(claim.paid),
-        "exclusion": claim.exclusion,
-        "exclusion_wording": wording,
+        "description": claim.description, "status": str(claim.status),
+        "loss_amount": int(claim.loss), "deductible": int(claim.deductible),
+        "per_incident_limit": int(claim.per_incident_limit), "payable": int(claim.payable),
+        "paid": int(claim.paid), "exclusion": claim.exclusion,
+        "terms_version": claim.terms_version, "version": claim.version,
         "payouts": [
             {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
              "breakdown": p.breakdown.model_dump(mode="json")}
             for p in claim.payouts
         ],
-        "version": claim.version,
     }
 
 
-def cmd_claim(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
-    data = claim_json(ledger.get_claim(args.claim_id))
+def cmd_claim(s: Session) -> int:
+    args = s.args
+    if args.as_of is not None:
+        state = s.ledger.claim_as_of(args.claim_id, args.as_of)
+        data = claim_from_state(state) if state else None
+    else:
+        data = s.fresh().claim(args.claim_id)
+    if data is None:
+        when = f" at {args.as_of.isoformat()}" if args.as_of else ""
+        raise NotFound.of("claim_id", "claim_exists", f"no claim {args.claim_id} is filed{when}")
+    wording = None
+    if data["exclusion"]:
+        coverage = term_set(data["terms_version"]).coverage(data["coverage"])
+        w = coverage.exclusion(data["exclusion"])
+        wording = {"ja": w.ja, "en": w.en} if w else None
+    data["exclusion_wording"] = wording
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+        dump(data, s.out)
         return EXIT_OK
+    if args.as_of is not None:
+        print(f"as the ledger knew it at {args.as_of.isoformat()}", file=s.out)
     for key in ("claim_id", "policy_id", "policy_year", "coverage", "cause", "incident_date",
                 "claim_made_on", "status"):
         if data[key] is not None:
-            print(f"{key:<20}{data[key]}", file=out)
+            print(f"{key:<20}{data[key]}", file=s.out)
     for key in ("loss_amount", "deductible", "per_incident_limit", "payable", "paid"):
-        print(f"{key:<20}{yen(data[key])}", file=out)
+        print(f"{key:<20}{yen(data[key])}", file=s.out)
     if data["exclusion"]:
-        w = data["exclusion_wording"] or {}
-        print(f"{'exclusion':<20}{data['exclusion']} ({w.get('ja', '')})", file=out)
+        print(f"{'exclusion':<20}{data['exclusion']} ({(wording or {}).get('ja', '')})",
+              file=s.out)
     if data["payouts"]:
-        print(file=out)
+        print(file=s.out)
         table(
             ["payout", "amount", "loss", "deductible", "cap", "paid before", "annual before",
              "annual after", "reversed"],
@@ -294,79 +296,192 @@ def cmd_claim(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
               yen(p["breakdown"]["paid_before"]), yen(p["breakdown"]["annual_remaining_before"]),
               yen(p["breakdown"]["annual_remaining_after"]), "yes" if p["reversed"] else "no"]
              for p in data["payouts"]),
-            out,
+            s.out,
         )
     return EXIT_OK
 
 
-def history_events(
-    ledger: Ledger, entity_id: str, kind: str | None = None
-) -> list[tuple[int, LedgerEvent]]:
-    """Every event of a policy (with its years and claims) or of a claim, in log order."""
-    policy = ledger.find_policy(entity_id) if kind != "claim" else None
-    claim = ledger.find_claim(entity_id) if kind != "policy" else None
-    if policy is not None and claim is not None:
-        raise UsageError(f"{entity_id} is both a policy and a claim id: add --kind policy "
-                         "or --kind claim")
-    if policy is None and claim is None:
-        raise NotFound.of("id", "exists", f"no policy or claim {entity_id}")
-    wanted = {claim_id_of(entity_id)} if claim else {policy_id_of(entity_id)}
-    found = []
-    for n in ledger.notifications():
-        if n.originator_id in wanted or (
-            policy and str(n.originator_id).startswith(f"policy:{entity_id}:year:")
-        ):
-            found.append((n.id, ledger.decode(n)))
-        elif policy and n.topic == "ClaimFiled":
-            event = ledger.decode(n)
-            if event.policy_id == entity_id:  # type: ignore[attr-defined]
-                wanted.add(event.originator_id)
-                found.append((n.id, event))
-    return found
-
-
-def event_json(position: int, event: LedgerEvent) -> dict[str, Any]:
-    payload = event.model_dump(
-        mode="json",
-        exclude={"originator_id", "originator_version", "timestamp", "actor", "command_id"},
-    )
-    return {
-        "position": position,
-        "event": event.event_name,
-        "aggregate_id": event.originator_id,
-        "version": event.originator_version,
-        "recorded_at": event.timestamp.isoformat(),
-        "actor": event.actor,
-        "command_id": event.command_id,
-        "payload": payload,
-    }
+# history and audit ----------------------------------------------------------
 
 
 def _summary(payload: dict[str, Any]) -> str:
-    skip = ("policy_id", "claim_id", "breakdown", "description", "customer_name", "wording_en",
-            "wording_ja", "command", "events", "result", "fingerprint")
+    skip = ("policy_id", "claim_id", "policy_year", "coverage", "breakdown", "description",
+            "customer_name", "wording_en", "wording_ja", "command", "events", "result",
+            "fingerprint")
     return " ".join(f"{k}={v}" for k, v in payload.items() if k not in skip and v is not None)
 
 
-def cmd_history(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
-    entity = args.id
-    rows = [event_json(p, e) for p, e in history_events(ledger, entity, args.kind)]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2), file=out)
-        return EXIT_OK
-    table(
-        ["pos", "recorded at", "actor", "aggregate", "v", "event", "details"],
-        ([r["position"], r["recorded_at"][:19], r["actor"], r["aggregate_id"], r["version"],
-          r["event"], _summary(r["payload"])] for r in rows),
-        out,
-    )
+def audit_rows(models: ReadModels, query: AuditQuery, page: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every row matching ``query`` from its cursor on, a page at a time."""
+    remaining = query.limit
+    after = query.after
+    while remaining > 0:
+        rows = models.audit(AuditQuery(**{**query.__dict__, "after": after,
+                                          "limit": min(page, remaining)}))
+        yield from rows
+        if len(rows) < min(page, remaining):
+            return
+        remaining -= len(rows)
+        after = rows[-1]["position"]
+
+
+def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        dump(rows, out)
+    elif fmt == "csv":
+        columns = ["position", "recorded_at", "actor", "command_id", "aggregate_type",
+                   "aggregate_id", "version", "event_type", "policy_id", "policy_year",
+                   "claim_id", "coverage", "business_dates", "amount", "balance_before",
+                   "balance_after", "payload"]
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({**r, "business_dates": json.dumps(r["business_dates"]),
+                             "payload": json.dumps(r["payload"], ensure_ascii=False)})
+    else:
+        table(
+            ["pos", "recorded at (UTC)", "actor", "aggregate", "v", "event", "amount",
+             "balance", "details"],
+            ([r["position"], r["recorded_at"][:19], r["actor"], r["aggregate_id"], r["version"],
+              r["event_type"], yen(r["amount"]),
+              "" if r["balance_before"] is None
+              else f"{yen(r['balance_before'])}->{yen(r['balance_after'])}",
+              _summary(r["payload"])] for r in rows),
+            out,
+        )
+
+
+def cmd_history(s: Session) -> int:
+    args = s.args
+    models = s.fresh()
+    kind = args.kind
+    is_policy = kind != "claim" and s.ledger.find_policy(args.id) is not None
+    is_claim = kind != "policy" and s.ledger.find_claim(args.id) is not None
+    if is_policy and is_claim:
+        raise UsageError(f"{args.id} is both a policy and a claim id: add --kind policy "
+                         "or --kind claim")
+    if not (is_policy or is_claim):
+        raise NotFound.of("id", "exists", f"no policy or claim {args.id}")
+    query = AuditQuery(policy_id=args.id, limit=10**12) if is_policy else AuditQuery(
+        claim_id=args.id, limit=10**12)
+    kinds = {"policy", "policy_year", "claim"} if is_policy else {"claim"}
+    rows = [r for r in audit_rows(models, query) if r["aggregate_type"] in kinds]
+    print_audit(rows, "json" if args.json else "table", s.out)
     return EXIT_OK
 
 
+def cmd_audit(s: Session) -> int:
+    args = s.args
+    query = AuditQuery(
+        policy_id=args.policy, claim_id=args.claim, actor=args.actor_filter,
+        event_type=args.type, after=args.after, limit=args.limit,
+        recorded_from=_utc_text(args.recorded_from), recorded_to=_utc_text(args.recorded_to),
+    )
+    rows = list(audit_rows(s.fresh(), query))
+    print_audit(rows, args.format, s.out)
+    if rows and len(rows) == args.limit and args.format == "table":
+        print(f"more rows may follow: add --after {rows[-1]['position']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _utc_text(when: datetime | None) -> str | None:
+    from projections.base import recorded_time
+
+    return None if when is None else recorded_time(when)
+
+
+# read-model jobs ------------------------------------------------------------
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM so a following job ends between pages."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._set)
+
+    def _set(self, *_: Any) -> None:
+        self.stopped = True
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+
+def cmd_project(s: Session) -> int:
+    models = s.models
+    progress = Progress("projecting", sys.stderr)
+    applied = models.catch_up(progress=progress)
+    progress.finish()
+    head = models.head()
+    print(f"read models caught up: {applied:,} events applied, at position {head:,}",
+          file=s.out, flush=True)
+    if not s.args.follow:
+        return EXIT_OK
+    stop = _Stop()
+    print(f"following the log every {s.args.interval}s; Ctrl-C to stop", file=sys.stderr)
+    models.follow(s.args.interval, stop, lambda n: print(
+        f"applied {n:,} events, at position {models.head():,}", file=s.out, flush=True))
+    return EXIT_OK
+
+
+def cmd_rebuild(s: Session) -> int:
+    models = s.models
+    names = s.args.names or list(PROJECTIONS)
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        raise UsageError(f"unknown read model {', '.join(unknown)}; expected one of: "
+                         f"{', '.join(PROJECTIONS)}")
+    progress = Progress(f"rebuilding {', '.join(names)}", sys.stderr)
+    try:
+        applied = models.rebuild(names, progress=progress, restart=s.args.restart)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the readers still use the previous read models; run "
+              "`claims-ledger rebuild` again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    progress.finish()
+    result = {"rebuilt": names, "events": applied, "position": models.head()}
+    if s.args.json:
+        dump(result, s.out)
+    else:
+        print(f"rebuilt {', '.join(names)} from {applied:,} events (position "
+              f"{result['position']:,}); readers switched to the new tables", file=s.out)
+    return EXIT_OK
+
+
+def cmd_verify(s: Session) -> int:
+    problems = verify(s.models, Progress("verifying", sys.stderr))
+    if s.args.json:
+        dump({"ok": not problems, "differences": problems}, s.out)
+    elif problems:
+        for p in problems:
+            print(p, file=s.out)
+        print(f"{len(problems)} difference(s) between the read models and the log",
+              file=sys.stderr)
+    else:
+        print("read models match a replay of the log", file=s.out)
+    return EXIT_REFUSED if problems else EXIT_OK
+
+
+def cmd_status(s: Session) -> int:
+    rows = s.models.status()
+    data = [{"read_model": r.name, "generation": r.active, "building": r.building,
+             "position": r.position, "head": r.head, "lag": r.lag} for r in rows]
+    if s.args.json:
+        dump(data, s.out)
+    else:
+        table(["read model", "generation", "building", "position", "log head", "lag"],
+              ([d["read_model"], d["generation"], d["building"], d["position"], d["head"],
+                d["lag"]] for d in data), s.out)
+    return EXIT_OK
+
+
+# terms and demo -------------------------------------------------------------
+
+
 def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
-    data = [t.model_dump(mode="json") for t in TERM_SETS]
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2), file=out)
+        dump([t.model_dump(mode="json") for t in TERM_SETS], out)
         return EXIT_OK
     for terms in TERM_SETS:
         print(f"terms {terms.version} (in force from {terms.effective_from})", file=out)
@@ -380,41 +495,70 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_demo(ledger: Ledger, args: argparse.Namespace, out: TextIO) -> int:
-    existing = ledger.recorder.max_notification_id()
+def cmd_demo(s: Session) -> int:
+    existing = s.ledger.recorder.max_notification_id()
     if existing:
         print(f"the database already holds {existing:,} events; the demo loads into a fresh "
               "database: pass --db with a new file", file=sys.stderr)
         return EXIT_USAGE
     text = resources.files("adapters").joinpath("demo.jsonl").read_text(encoding="utf-8")
     results: list[dict[str, Any]] = []
-    refused = apply_lines(ledger, iter(text.splitlines()), args.actor, results.append,
-                          Progress(None, "demo", sys.stderr))
-    if args.json:
-        print(json.dumps({"applied": results, "limits": limits_rows(ledger, None)},
-                         ensure_ascii=False, indent=2), file=out)
+    refused = apply_lines(s.ledger, iter(text.splitlines()), s.args.actor, results.append,
+                          Progress("demo", sys.stderr))
+    limits = s.fresh().limits()
+    if s.args.json:
+        dump({"applied": results, "limits": limits}, s.out)
         return EXIT_REFUSED if refused else EXIT_OK
-    print("データ保険 demo: the cases of the product terms, applied as commands\n", file=out)
+    print("データ保険 demo: the cases of the product terms, applied as commands\n", file=s.out)
     for r in results:
         if r["ok"]:
-            print(f"  {r['command']:<16}{_describe(Outcome.model_validate(r))}", file=out)
+            print(f"  {r['command']:<16}{describe(Outcome.model_validate(r))}", file=s.out)
         else:
-            print(f"  refused: {r['message']}", file=out)
-    print("\nRemaining annual limits:\n", file=out)
-    cmd_limits(ledger, argparse.Namespace(policy=None, json=False), out)
-    print(f"\nTry: claims-ledger --db {args.db} claim C-DEMO-1", file=out)
+            print(f"  refused: {r['message']}", file=s.out)
+    print("\nRemaining annual limits (from the read models):\n", file=s.out)
+    s.args.policy, s.args.as_of = None, None
+    cmd_limits(s)
+    print(f"\nTry: .venv/bin/claims-ledger --db {s.args.db} claim C-DEMO-4", file=s.out)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
-class UsageError(Exception):
-    """Bad usage or unreadable input (exit status 2)."""
+# the parser -----------------------------------------------------------------
+
+
+def _time(text: str) -> datetime:
+    try:
+        return parse_time(text, end_of_day=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _from_time(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db", default=argparse.SUPPRESS,
-        help=f"SQLite file or postgresql:// URL (default: ${DB_ENV} or ./{DEFAULT_DB})",
+        help=f"event log: SQLite file or postgresql:// URL (default: ${DB_ENV} or ./{DEFAULT_DB})",
+    )
+    common.add_argument(
+        "--read-db", default=argparse.SUPPRESS,
+        help=f"read models: SQLite file or postgresql:// URL (default: ${READ_DB_ENV}, "
+        "else the event log's database)",
     )
     common.add_argument(
         "--actor", default=argparse.SUPPRESS,
@@ -422,22 +566,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reads = argparse.ArgumentParser(add_help=False)
     reads.add_argument("--json", action="store_true", help="machine-readable output")
+    as_of = argparse.ArgumentParser(add_help=False)
+    as_of.add_argument("--as-of", type=_time, metavar="TIME",
+                       help="the state as the ledger knew it at this recorded time, replayed "
+                       "from the log (ISO date or date-time; Japan time without an offset)")
 
     parser = argparse.ArgumentParser(
         prog="claims-ledger",
         description="Event-sourced claims ledger for データ保険 (data insurance).",
         parents=[common],
-        epilog="Exit status: 0 ok, 1 refused by a rule, 2 usage, 3 not found, "
-        "4 conflict, 5 database unavailable.",
+        epilog="Exit status: 0 ok, 1 refused by a rule (or verify found differences), "
+        "2 usage, 3 not found, 4 conflict, 5 database unavailable, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
     p = sub.add_parser("apply", parents=[common, reads],
                        help="apply commands from a JSON Lines file (or - for stdin)")
     p.add_argument("file", metavar="FILE.jsonl")
-    p = sub.add_parser("limits", parents=[common, reads],
+    p = sub.add_parser("limits", parents=[common, reads, as_of],
                        help="annual limit, paid and remaining per policy year and coverage")
     p.add_argument("--policy", metavar="ID")
-    p = sub.add_parser("claim", parents=[common, reads],
+    p = sub.add_parser("claim", parents=[common, reads, as_of],
                        help="a claim's state, payouts with their breakdowns, exclusion")
     p.add_argument("claim_id", metavar="ID")
     p = sub.add_parser("history", parents=[common, reads],
@@ -445,6 +593,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.add_argument("--kind", choices=["policy", "claim"],
                    help="which kind of id, when a policy and a claim share it")
+    p = sub.add_parser("audit", parents=[common],
+                       help="the audit trail, filtered, a page at a time")
+    p.add_argument("--policy", metavar="ID")
+    p.add_argument("--claim", metavar="ID")
+    p.add_argument("--by", dest="actor_filter", metavar="ACTOR", help="recorded by this actor")
+    p.add_argument("--type", metavar="EVENT", help="event type, e.g. PayoutIssued")
+    p.add_argument("--from", dest="recorded_from", type=_from_time, metavar="TIME",
+                   help="recorded at or after (a date means its start, Japan time)")
+    p.add_argument("--to", dest="recorded_to", type=_time, metavar="TIME",
+                   help="recorded at or before (a date means its end, Japan time)")
+    p.add_argument("--after", type=int, default=0, metavar="POSITION",
+                   help="cursor: only rows after this log position")
+    p.add_argument("--limit", type=_positive, default=1000, help="rows at most (default 1000)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p = sub.add_parser("project", parents=[common],
+                       help="catch the read models up with the log, once or --follow")
+    p.add_argument("--follow", action="store_true", help="keep following new events")
+    p.add_argument("--interval", type=float, default=1.0,
+                   help="seconds between polls when idle (default 1)")
+    p = sub.add_parser("rebuild", parents=[common, reads],
+                       help="rebuild read models from position 0 into fresh tables, then "
+                       "switch readers to them")
+    p.add_argument("names", nargs="*", metavar="READ_MODEL",
+                   help=f"which ({', '.join(PROJECTIONS)}; default all)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard a rebuild left part-way instead of resuming it")
+    sub.add_parser("verify", parents=[common, reads],
+                   help="replay the log and compare every read model with it")
+    sub.add_parser("status", parents=[common, reads],
+                   help="each read model's generation, position and lag behind the log")
     sub.add_parser("terms", parents=[common, reads],
                    help="the product terms: limits, deductibles, exclusion codes, causes")
     sub.add_parser("demo", parents=[common, reads],
@@ -452,12 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-ACTIONS: dict[str, Callable[[Ledger, argparse.Namespace, TextIO], int]] = {
-    "apply": cmd_apply,
-    "limits": cmd_limits,
-    "claim": cmd_claim,
-    "history": cmd_history,
-    "demo": cmd_demo,
+ACTIONS: dict[str, Callable[[Session], int]] = {
+    "apply": cmd_apply, "limits": cmd_limits, "claim": cmd_claim, "history": cmd_history,
+    "audit": cmd_audit, "project": cmd_project, "rebuild": cmd_rebuild, "verify": cmd_verify,
+    "status": cmd_status, "demo": cmd_demo,
 }
 
 
@@ -469,32 +645,42 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run(argv: list[str] | None, out: TextIO) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
+    args.read_db = getattr(args, "read_db", None) or os.environ.get(READ_DB_ENV) or args.db
     args.actor = (getattr(args, "actor", None) or os.environ.get("CLAIMS_LEDGER_ACTOR")
                   or f"cli:{getpass.getuser()}")
     if args.action == "terms":
         return cmd_terms(args, out)
     try:
-        ledger = open_ledger(args.db)
+        session = Session(args, out)
     except StorageError as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_STORAGE
     try:
-        return ACTIONS[args.action](ledger, args, out)
+        return ACTIONS[args.action](session)
     except UsageError as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    except NotBuilt as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except LedgerError as exc:
         if getattr(args, "json", False):
             print(json.dumps(error_json(exc), ensure_ascii=False), file=out)
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return exit_code(exc)
     finally:
-        ledger.close()
+        session.close()
 
 
 if __name__ == "__main__":

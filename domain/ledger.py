@@ -296,8 +296,32 @@ class Ledger(Application[str]):
             raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed")
         return claim
 
-    def events_of(self, aggregate_id: str) -> list[LedgerEvent]:
-        return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
+    def _known_at(self, aggregate_id: str, at: datetime) -> list[LedgerEvent]:
+        """The aggregate's events as the ledger knew them at recorded time ``at``."""
+        known = []
+        for event in self.events.get(aggregate_id):
+            assert isinstance(event, LedgerEvent)
+            if event.timestamp > at:
+                break
+            known.append(event)
+        return known
+
+    def claim_as_of(self, claim_id: str, at: datetime) -> Claim | None:
+        """The claim as it stood at recorded time ``at``, replayed from its events."""
+        return claim_module.project(None, self._known_at(claim_module.claim_id_of(claim_id), at))
+
+    def policy_years_as_of(self, policy_id: str, at: datetime) -> list[PolicyYear]:
+        """The policy's years as they stood at recorded time ``at``."""
+        policy = policy_module.project(None, self._known_at(policy_id_of(policy_id), at))
+        if policy is None:
+            return []
+        years = []
+        for period in sorted(policy.years, key=lambda y: y.year):
+            events = self._known_at(policy_year_id(policy_id, period.year), at)
+            year = policy_year.project(None, events)
+            if year is not None:
+                years.append(year)
+        return years
 
     def notifications(
         self, topics: tuple[str, ...] = (), page: int = 1000

@@ -49,7 +49,7 @@ def test_apply_reports_each_line_and_refused_lines_append_nothing(db: str, tmp_p
     assert lines[3]["result"]["amount"] == 700_000
     assert lines[4]["violations"][0]["field"] == "command"
     history = json.loads(cli("--db", db, "history", "C1", "--json").stdout)
-    assert [e["event"] for e in history] == ["ClaimFiled", "PayoutIssued"]
+    assert [e["event_type"] for e in history] == ["ClaimFiled", "PayoutIssued"]
     assert {e["actor"] for e in history} == {"test:cli"}
 
 
@@ -114,7 +114,7 @@ def test_reading_an_unknown_claim_exits_3(db: str):
 def test_history_of_a_policy_includes_its_years_and_claims_in_log_order(db: str):
     cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
     events = json.loads(cli("--db", db, "history", "P1", "--json").stdout)
-    assert [e["event"] for e in events] == [
+    assert [e["event_type"] for e in events] == [
         "PolicyEnrolled", "PolicyYearOpened", "CoverageAttached", "CoverageAttached",
         "ClaimFiled", "PayoutIssued", "AnnualLimitDrawn"]
     positions = [e["position"] for e in events]

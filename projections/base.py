@@ -1,0 +1,50 @@
+"""What a projection is: a named read model that applies facts from the log.
+
+A ``Fact`` is one stored event as plain data (its name, position, recorded
+time and upcast fields), decoded once per page and given to every projection.
+A projection owns its tables for a given generation and applies a batch of
+facts to them inside the caller's transaction; the job that feeds it records
+tracking in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Index, Table
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    position: int
+    name: str
+    state: dict[str, Any]
+
+    @property
+    def recorded_at(self) -> str:
+        return recorded_time(self.state["timestamp"])
+
+
+def recorded_time(value: str | datetime) -> str:
+    """A recorded time as fixed-width UTC text, so text order is time order."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Projection(Protocol):
+    name: str
+    schema_version: int
+    """Raise it when the tables change: the read model is then rebuilt."""
+
+    def tables(self, generation: int) -> list[Table]:
+        """The tables of one generation (created empty by a build)."""
+
+    def indexes(self, generation: int) -> list[Index]:
+        """Secondary indexes, created when a build finishes."""
+
+    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
+        """Apply facts, in log order, to the tables of ``generation``."""

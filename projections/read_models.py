@@ -1,0 +1,272 @@
+"""The read side of a ledger: catch the read models up, rebuild them, read them.
+
+One code path applies events to every read model, on every backend: read the
+log in pages with the library's ``select_notifications``, decode each event once,
+let each projection apply the page to its tables, and record the projection's
+tracking row in the same transaction. A crash or a kill between pages loses
+nothing and applies nothing twice; a second projector racing over the same
+events finds the tracking moved on and re-reads from there.
+
+``rebuild`` builds a projection from position 0 into a new generation of tables
+(resuming one left half-built), adds the indexes, and switches readers to it in
+one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from sqlalchemy import Connection, select
+
+from domain.events import PydanticEventMapper
+from domain.ledger import Ledger
+from projections import audit_trail, claims, limits
+from projections.audit_trail import AuditQuery, AuditTrailProjection
+from projections.base import Fact, Projection
+from projections.claims import ClaimsProjection
+from projections.limits import LimitsProjection
+from projections.store import (
+    Generations,
+    ReadStore,
+    generations,
+    lock,
+    open_store,
+    set_generations,
+)
+from projections.tracking import SQLTrackingRecorder
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (LimitsProjection(), ClaimsProjection(), AuditTrailProjection())
+}
+PAGE_SIZE = 5000
+
+Progress = Callable[[int, int], None]
+"""Called with (events applied so far, events to apply in all)."""
+
+
+class NotBuilt(Exception):
+    """A read model has no complete generation yet."""
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    active: int | None
+    building: int | None
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.position
+
+
+def tracking_name(name: str, generation: int) -> str:
+    return f"{name}:g{generation}"
+
+
+class ReadModels:
+    def __init__(self, ledger: Ledger, store: ReadStore, page_size: int = PAGE_SIZE) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.tracking = SQLTrackingRecorder(store)
+        self.page_size = page_size
+        mapper = ledger.mapper
+        assert isinstance(mapper, PydanticEventMapper)
+        self._mapper = mapper
+
+    @classmethod
+    def open(cls, ledger: Ledger, read_db: str) -> ReadModels:
+        return cls(ledger, open_store(read_db))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def head(self) -> int:
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def _state(self, name: str) -> Generations:
+        with self.store.reader.connect() as conn:
+            return generations(conn, name)
+
+    def status(self) -> list[Status]:
+        head = self.head()
+        found = []
+        for name in PROJECTIONS:
+            state = self._state(name)
+            position = 0
+            if state.active is not None:
+                position = self.tracking.max_tracking_id(tracking_name(name, state.active)) or 0
+            found.append(Status(name, state.active, state.building, position, head))
+        return found
+
+    # Writing ----------------------------------------------------------------
+
+    def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Apply every event not yet applied to the active read models, in one pass
+        over the log; a read model with no generation yet (or one built for an
+        older schema) is built first, and switched to when complete."""
+        current, builds = [], []
+        for name in _names(names):
+            state = self._state(name)
+            projection = PROJECTIONS[name]
+            if state.active is None or state.schema_version != projection.schema_version:
+                builds.append((projection, self._start_build(projection, restart=False)))
+            else:
+                current.append((projection, state.active))
+        applied = self._run(current + builds, progress)
+        for projection, generation in builds:
+            self._finish_build(projection, generation)
+        return applied
+
+    def rebuild(
+        self, names: Iterable[str] | None = None, progress: Progress | None = None,
+        restart: bool = False,
+    ) -> int:
+        """Build each projection from position 0 into a new generation and switch
+        readers to it; resume a build that was stopped part-way unless ``restart``."""
+        builds = [(PROJECTIONS[n], self._start_build(PROJECTIONS[n], restart))
+                  for n in _names(names)]
+        applied = self._run(builds, progress)
+        for projection, generation in builds:
+            self._finish_build(projection, generation)
+        return applied
+
+    def _start_build(self, projection: Projection, restart: bool) -> int:
+        with self.store.writer.begin() as conn:
+            lock(conn, f"state:{projection.name}")
+            state = generations(conn, projection.name)
+            if state.building is not None and not restart:
+                return state.building
+            if state.building is not None:
+                self._drop(conn, projection, state.building)
+            generation = state.newest + 1
+            for table in projection.tables(generation):
+                table.drop(conn, checkfirst=True)
+                table.create(conn)
+            self.tracking.forget(conn, tracking_name(projection.name, generation))
+            set_generations(conn, projection.name, Generations(
+                state.active, generation, state.schema_version))
+            return generation
+
+    def _finish_build(self, projection: Projection, generation: int) -> None:
+        with self.store.writer.begin() as conn:
+            for index in projection.indexes(generation):
+                index.create(conn, checkfirst=True)
+        with self.store.writer.begin() as conn:
+            lock(conn, f"state:{projection.name}")
+            state = generations(conn, projection.name)
+            # Keep the generation readers used until now (a reader may have just
+            # looked it up); drop the ones before it.
+            for old in range(1, state.active or 0):
+                self._drop(conn, projection, old)
+            set_generations(conn, projection.name, Generations(
+                generation, None, projection.schema_version))
+
+    def _drop(self, conn: Connection, projection: Projection, generation: int) -> None:
+        for table in reversed(projection.tables(generation)):
+            table.drop(conn, checkfirst=True)
+        self.tracking.forget(conn, tracking_name(projection.name, generation))
+
+    def _run(self, targets: list[tuple[Projection, int]], progress: Progress | None) -> int:
+        if not targets:
+            return 0
+        for _ in range(100):
+            try:
+                return self._apply_pages(targets, progress)
+            except IntegrityError:
+                continue  # another projector moved a tracking position: re-read it
+        msg = "other projectors kept moving the tracking positions; try again"
+        raise RuntimeError(msg)
+
+    def _apply_pages(self, targets: list[tuple[Projection, int]], progress: Progress | None) -> int:
+        names = {id(p): tracking_name(p.name, g) for p, g in targets}
+        with self.store.reader.connect() as conn:
+            positions = {id(p): self.tracking.position(conn, names[id(p)]) or 0
+                         for p, _ in targets}
+        start = min(positions.values())
+        head = self.head()
+        applied = 0
+        for facts in self._pages(start):
+            with self.store.writer.begin() as conn:
+                for projection, generation in targets:
+                    position = positions[id(projection)]
+                    mine = [f for f in facts if f.position > position]
+                    if not mine:
+                        continue
+                    projection.apply(conn, generation, mine)
+                    self.tracking.record(conn, Tracking(names[id(projection)], mine[-1].position),
+                                         after=position or None)
+            for projection, _ in targets:
+                positions[id(projection)] = max(positions[id(projection)], facts[-1].position)
+            applied += len(facts)
+            if progress is not None:
+                progress(applied, max(head - start, applied))
+        return applied
+
+    def _pages(self, after: int) -> Iterator[list[Fact]]:
+        while True:
+            batch = self.ledger.recorder.select_notifications(after + 1, self.page_size)
+            if not batch:
+                return
+            to_state = self._mapper.to_state
+            yield [Fact(n.id, n.topic, to_state(n)) for n in batch]
+            after = batch[-1].id
+
+    def follow(self, interval: float, stop: Callable[[], bool],
+               on_applied: Callable[[int], None] | None = None) -> None:
+        """Catch up again and again until ``stop()`` says so."""
+        while not stop():
+            applied = self.catch_up()
+            if applied and on_applied is not None:
+                on_applied(applied)
+            if not applied:
+                time.sleep(interval)
+
+    # Reading ----------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self, name: str) -> Iterator[tuple[Connection, int]]:
+        with self.store.reader.connect() as conn, conn.begin():
+            state = generations(conn, name)
+            if state.active is None:
+                msg = f"the {name} read model is not built yet: run `claims-ledger project`"
+                raise NotBuilt(msg)
+            yield conn, state.active
+
+    def limits(self, policy_id: str | None = None) -> list[dict[str, Any]]:
+        with self._reading(limits.NAME) as (conn, generation):
+            return limits.read(conn, generation, policy_id)
+
+    def claim(self, claim_id: str) -> dict[str, Any] | None:
+        with self._reading(claims.NAME) as (conn, generation):
+            return claims.read(conn, generation, claim_id)
+
+    def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
+        with self._reading(audit_trail.NAME) as (conn, generation):
+            return audit_trail.read(conn, generation, query)
+
+    def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+        """The position a read model has reached and every row of its tables, read
+        in one transaction (for checks)."""
+        with self._reading(name) as (conn, generation):
+            position = self.tracking.position(conn, tracking_name(name, generation)) or 0
+            tables = {}
+            for table in PROJECTIONS[name].tables(generation):
+                rows = conn.execute(select(table).order_by(*table.primary_key.columns))
+                tables[table.name.rsplit("_g", 1)[0]] = [dict(r._mapping) for r in rows]
+            return position, tables
+
+
+def _names(names: Iterable[str] | None) -> list[str]:
+    chosen = list(names) if names else list(PROJECTIONS)
+    unknown = [n for n in chosen if n not in PROJECTIONS]
+    if unknown:
+        msg = f"unknown read model {', '.join(unknown)}; expected: {', '.join(PROJECTIONS)}"
+        raise ValueError(msg)
+    return chosen

@@ -1,0 +1,150 @@
+"""The read-model database: engines, generations of tables, and the switch.
+
+Read models live in the events' database by default or in another one named by
+URL. Every projection's tables carry a generation number (``rm_limits_g3``);
+``projection_state`` says which generation readers use (``active``) and which
+one a rebuild is filling (``building``). A rebuild fills a new generation and
+switches readers to it in one transaction, so nobody sees a half-built model;
+the generation before is dropped at the next switch, not at once, so a reader
+that looked up the old generation a moment before the switch still finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.pool import NullPool
+
+STATE = MetaData()
+projection_state = Table(
+    "projection_state",
+    STATE,
+    Column("name", String(64), primary_key=True),
+    Column("active", Integer, nullable=True),
+    Column("building", Integer, nullable=True),
+    Column("schema_version", Integer, nullable=True),
+)
+
+
+def sqlalchemy_url(db: str) -> tuple[str, dict[str, Any]]:
+    """A SQLAlchemy URL and connect arguments for a ``--db``/``--read-db`` value."""
+    if db.startswith(("postgresql://", "postgres://")):
+        url = urlparse(db)
+        schema = parse_qs(url.query).get("schema")
+        base = url._replace(scheme="postgresql+psycopg", query="").geturl()
+        args: dict[str, Any] = {"connect_timeout": 5}
+        if schema:
+            args["options"] = f"-csearch_path={schema[0]}"
+        return base, args
+    path = db.removeprefix("sqlite:///")
+    return f"sqlite+pysqlite:///{path}", {"timeout": 30}
+
+
+@dataclass
+class ReadStore:
+    """Engines for the read models: ``writer`` takes the write lock when a
+    transaction begins (so a batch and its tracking row commit as one), ``reader``
+    reads a consistent snapshot."""
+
+    writer: Engine
+    reader: Engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.writer.dialect.name == "sqlite"
+
+    def close(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+
+def _sqlite_engine(url: str, args: dict[str, Any], begin: str) -> Engine:
+    engine = create_engine(url, connect_args=args, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy's begin event decides
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Read models are rebuilt from the log: a crash may lose the last commits
+        # but never splits rows from their tracking row.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def open_store(db: str) -> ReadStore:
+    url, args = sqlalchemy_url(db)
+    if url.startswith("sqlite"):
+        store = ReadStore(
+            writer=_sqlite_engine(url, args, "BEGIN IMMEDIATE"),
+            reader=_sqlite_engine(url, args, "BEGIN"),
+        )
+    else:
+        engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+        store = ReadStore(writer=engine, reader=engine)
+    with store.writer.begin() as conn:
+        STATE.create_all(conn)
+    return store
+
+
+def lock(conn: Connection, name: str) -> None:
+    """Serialise writers of one projection for the rest of the transaction.
+
+    SQLite writers hold the database write lock from ``BEGIN IMMEDIATE``; on
+    PostgreSQL a transaction-scoped advisory lock does the same per name."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+
+
+@dataclass(frozen=True)
+class Generations:
+    """Which generation of a projection's tables readers use, and which one is
+    being built (with the schema version the active one was built with)."""
+
+    active: int | None = None
+    building: int | None = None
+    schema_version: int | None = None
+
+    @property
+    def newest(self) -> int:
+        return max(self.active or 0, self.building or 0)
+
+
+def generations(conn: Connection, name: str) -> Generations:
+    row = conn.execute(select(projection_state).where(projection_state.c.name == name)).first()
+    if row is None:
+        return Generations()
+    return Generations(row.active, row.building, row.schema_version)
+
+
+def set_generations(conn: Connection, name: str, state: Generations) -> None:
+    conn.execute(projection_state.delete().where(projection_state.c.name == name))
+    conn.execute(
+        projection_state.insert().values(
+            name=name,
+            active=state.active,
+            building=state.building,
+            schema_version=state.schema_version,
+        )
+    )
