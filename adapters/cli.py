@@ -38,7 +38,7 @@ from domain.errors import (
 from domain.ledger import Ledger, Outcome
 from domain.terms import TERM_SETS, term_set
 from projections.audit_trail import AuditQuery
-from projections.read_models import PROJECTIONS, NotBuilt, ReadModels
+from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels
 from projections.verify import verify
 
 (EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE) = range(6)
@@ -410,6 +410,7 @@ class _Stop:
 
 def cmd_project(s: Session) -> int:
     models = s.models
+    models.page_size = s.args.page_size
     progress = Progress("projecting", sys.stderr)
     applied = models.catch_up(progress=progress)
     progress.finish()
@@ -427,6 +428,7 @@ def cmd_project(s: Session) -> int:
 
 def cmd_rebuild(s: Session) -> int:
     models = s.models
+    models.page_size = s.args.page_size
     names = s.args.names or list(PROJECTIONS)
     unknown = [n for n in names if n not in PROJECTIONS]
     if unknown:
@@ -612,6 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep following new events")
     p.add_argument("--interval", type=float, default=1.0,
                    help="seconds between polls when idle (default 1)")
+    p.add_argument("--page-size", type=_positive, default=PAGE_SIZE,
+                   help=f"events per transaction (default {PAGE_SIZE})")
     p = sub.add_parser("rebuild", parents=[common, reads],
                        help="rebuild read models from position 0 into fresh tables, then "
                        "switch readers to them")
@@ -619,6 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"which ({', '.join(PROJECTIONS)}; default all)")
     p.add_argument("--restart", action="store_true",
                    help="discard a rebuild left part-way instead of resuming it")
+    p.add_argument("--page-size", type=_positive, default=PAGE_SIZE,
+                   help=f"events per transaction (default {PAGE_SIZE})")
     sub.add_parser("verify", parents=[common, reads],
                    help="replay the log and compare every read model with it")
     sub.add_parser("status", parents=[common, reads],
