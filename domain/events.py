@@ -7,8 +7,12 @@ recorded it (``actor``), under which command (``command_id``) and when
 moved without breaking old logs, and a ``class_version``; a stored event of an
 older version is upcast with the class's ``upcast_vN_vN+1`` static methods.
 
-``PydanticEventMapper`` extends the library's ``Mapper`` for these events; any
-other event (the library's own) goes through the library's mapping unchanged.
+``PydanticEventMapper`` extends the library's ``Mapper`` for these events: their
+fields are plain JSON values by construction (``model_dump(mode="json")``), so
+it writes and reads them with pydantic's own JSON codec (several times faster
+than the general transcoder), then applies the cipher and compressor the
+library configured. Any other event (the library's own) goes through the
+library's mapping and transcoder unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import from_json, to_json
 
 _REGISTRY: dict[str, type[LedgerEvent]] = {}
 
@@ -94,7 +99,7 @@ class PydanticEventMapper(Mapper[str]):
         state = domain_event.model_dump(mode="json", exclude=_KEYS)
         if cls.class_version > 1:
             state["class_version"] = cls.class_version
-        data = self.transcoder.encode(state)
+        data = to_json(state)
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
@@ -112,16 +117,20 @@ class PydanticEventMapper(Mapper[str]):
             return super().to_domain_event(stored_event)
         return cls.model_validate(self.to_state(stored_event))
 
-    def to_state(self, stored_event: StoredEvent) -> dict[str, Any]:
-        """The event's fields as plain JSON values, upcast to the current version,
-        without building the model: for readers that only need the data."""
-        cls = _REGISTRY[stored_event.topic]
+    def stored_json(self, stored_event: StoredEvent) -> bytes:
+        """The event's JSON exactly as stored (deciphered and decompressed)."""
         data = stored_event.state
         if self.cipher:
             data = self.cipher.decrypt(data)
         if self.compressor:
             data = self.compressor.decompress(data)
-        state = cast(dict[str, Any], self.transcoder.decode(data))
+        return data
+
+    def to_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+        """The event's fields as plain JSON values, upcast to the current version,
+        without building the model: for readers that only need the data."""
+        cls = _REGISTRY[stored_event.topic]
+        state = cast(dict[str, Any], from_json(self.stored_json(stored_event)))
         version = state.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)

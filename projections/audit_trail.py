@@ -4,7 +4,8 @@ Each row: position, recorded time, actor, command id, the aggregate (policy,
 policy year, claim or command record) and its id and version, the event type,
 the policy, year, claim and coverage it concerns, its business dates, its
 amount, the annual-limit balance before and after (for payouts and the draws
-and restorations of a year's limit) and the full event as JSON. Auditors query
+and restorations of a year's limit) and the full event as JSON, exactly as the
+log stores it. Auditors query
 it by policy, claim, actor, event type and recorded-time range, a page at a
 time by position (a cursor, never an offset).
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -30,11 +32,11 @@ from sqlalchemy import (
 )
 
 from projections.base import Fact
+from projections.store import insert_rows
 
 NAME = "audit_trail"
 _DATES = ("service_start", "service_end", "firewall_applied_on", "period_start", "period_end",
           "incident_date", "claim_made_on")
-_HEADER = ("timestamp", "actor", "command_id", "originator_id", "originator_version")
 
 
 @cache
@@ -70,37 +72,28 @@ def aggregate_type(aggregate_id: str) -> str:
     return "policy_year" if ":year:" in aggregate_id else "policy"
 
 
-def row(fact: Fact) -> dict[str, Any]:
+def row(fact: Fact) -> tuple[Any, ...]:
+    """The audit row of one event, in the table's column order."""
     s = fact.state
+    name = fact.name
     amount = s.get("amount", s.get("loss_amount"))
     before = after = None
-    if fact.name == "PayoutIssued":
+    if name == "PayoutIssued":
         before = s["breakdown"]["annual_remaining_before"]
         after = s["breakdown"]["annual_remaining_after"]
     elif "remaining_before" in s:
         before, after = s["remaining_before"], s["remaining_after"]
-    command = s.get("command") if fact.name == "CommandAccepted" else None
+    command = s.get("command") if name == "CommandAccepted" else None
     source = command if isinstance(command, dict) else s
-    payload = {k: v for k, v in s.items() if k not in _HEADER}
-    return {
-        "position": fact.position,
-        "recorded_at": fact.recorded_at,
-        "actor": s["actor"],
-        "command_id": s["command_id"],
-        "aggregate_type": aggregate_type(s["originator_id"]),
-        "aggregate_id": s["originator_id"],
-        "version": s["originator_version"],
-        "event_type": fact.name,
-        "policy_id": source.get("policy_id"),
-        "policy_year": source.get("policy_year"),
-        "claim_id": source.get("claim_id"),
-        "coverage": source.get("coverage"),
-        "business_dates": json.dumps({k: s[k] for k in _DATES if s.get(k)}),
-        "amount": amount,
-        "balance_before": before,
-        "balance_after": after,
-        "payload": json.dumps(payload, ensure_ascii=False),
-    }
+    dates = {k: s[k] for k in _DATES if s.get(k)}
+    aggregate_id = s["originator_id"]
+    return (
+        fact.position, fact.recorded_at, s["actor"], s["command_id"],
+        aggregate_type(aggregate_id), aggregate_id, s["originator_version"], name,
+        source.get("policy_id"), source.get("policy_year"), source.get("claim_id"),
+        source.get("coverage"), orjson.dumps(dates).decode() if dates else "{}",
+        amount, before, after, fact.stored.decode(),
+    )
 
 
 class AuditTrailProjection:
@@ -124,7 +117,7 @@ class AuditTrailProjection:
 
     def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
         if facts:
-            conn.execute(_table(generation).insert(), [row(f) for f in facts])
+            insert_rows(conn, _table(generation), [row(f) for f in facts])
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,21 @@ class Fact:
     position: int
     name: str
     state: dict[str, Any]
-
-    @property
-    def recorded_at(self) -> str:
-        return recorded_time(self.state["timestamp"])
+    """The event's fields, upcast to the current version."""
+    stored: bytes
+    """The event's JSON as stored (what auditors see)."""
+    recorded_at: str
+    """The recorded time as fixed-width UTC text (see ``recorded_time``)."""
 
 
 def recorded_time(value: str | datetime) -> str:
     """A recorded time as fixed-width UTC text, so text order is time order."""
+    if isinstance(value, str) and value.endswith("Z"):
+        # The shapes the ledger's events store: whole seconds or microseconds.
+        if len(value) == 20:
+            return value[:-1] + ".000000Z"
+        if len(value) == 27:
+            return value
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ import json
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from domain.money import Yen
 from domain.payout import payable_for_incident
 from projections.base import Fact
+from projections.store import as_rows, insert_rows
 
 NAME = "claims"
 _STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn"}
@@ -136,7 +138,7 @@ class ClaimsProjection:
                     key = (claim_id, s["payout_id"])
                     payouts[key] = {
                         "claim_id": claim_id, "payout_id": s["payout_id"], "amount": s["amount"],
-                        "reversed": False, "breakdown": json.dumps(s["breakdown"]),
+                        "reversed": False, "breakdown": orjson.dumps(s["breakdown"]).decode(),
                         "issued_position": fact.position, "issued_at": fact.recorded_at,
                         "reversed_position": None,
                     }
@@ -156,13 +158,12 @@ class ClaimsProjection:
             claim["last_position"] = fact.position
         for chunk in _chunks([c for c in claims if c not in new_claims], 500):
             conn.execute(claims_t.delete().where(claims_t.c.claim_id.in_(chunk)))
-        conn.execute(claims_t.insert(), list(claims.values()))
+        insert_rows(conn, claims_t, as_rows(claims_t, list(claims.values())))
         old = [k for k in payouts if k not in new_payouts]
         for chunk in _chunks(old, 300):
             keys = tuple_(payouts_t.c.claim_id, payouts_t.c.payout_id)
             conn.execute(payouts_t.delete().where(keys.in_(chunk)))
-        if payouts:
-            conn.execute(payouts_t.insert(), list(payouts.values()))
+        insert_rows(conn, payouts_t, as_rows(payouts_t, list(payouts.values())))
 
 
 def _payable(loss: int, deductible: int, cap: int) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from projections.base import Fact
+from projections.store import as_rows, insert_rows
 
 NAME = "limits"
 _OPENED, _CLOSED = {"ClaimFiled"}, {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
@@ -110,7 +111,7 @@ class LimitsProjection:
         keys = (table.c.policy_id, table.c.policy_year, table.c.coverage)
         for chunk in _chunks(existing, 300):
             conn.execute(table.delete().where(tuple_(*keys).in_(chunk)))
-        conn.execute(table.insert(), list(rows.values()))
+        insert_rows(conn, table, as_rows(table, list(rows.values())))
 
 
 def _relevant(fact: Fact) -> bool:

@@ -27,7 +27,7 @@ from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
 from projections import audit_trail, claims, limits
 from projections.audit_trail import AuditQuery, AuditTrailProjection
-from projections.base import Fact, Projection
+from projections.base import Fact, Projection, recorded_time
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
 from projections.store import (
@@ -214,8 +214,13 @@ class ReadModels:
             batch = self.ledger.recorder.select_notifications(after + 1, self.page_size)
             if not batch:
                 return
-            to_state = self._mapper.to_state
-            yield [Fact(n.id, n.topic, to_state(n)) for n in batch]
+            mapper = self._mapper
+            facts = []
+            for n in batch:
+                state = mapper.to_state(n)
+                facts.append(Fact(n.id, n.topic, state, mapper.stored_json(n),
+                                  recorded_time(state["timestamp"])))
+            yield facts
             after = batch[-1].id
 
     def follow(self, interval: float, stop: Callable[[], bool],

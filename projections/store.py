@@ -12,6 +12,7 @@ that looked up the old generation a moment before the switch still finds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -106,6 +107,26 @@ def open_store(db: str) -> ReadStore:
     with store.writer.begin() as conn:
         STATE.create_all(conn)
     return store
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows, each a tuple in the table's column order, with the
+    driver's own ``executemany`` (the hot path of every projection)."""
+    if rows:
+        conn.exec_driver_sql(_insert_sql(table, conn.dialect.paramstyle), rows)
+
+
+def as_rows(table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    names = [c.name for c in table.columns]
+    return [tuple(r[n] for n in names) for r in rows]
+
+
+@cache
+def _insert_sql(table: Table, paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    marks = ", ".join(mark for _ in table.columns)
+    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
 
 
 def lock(conn: Connection, name: str) -> None:

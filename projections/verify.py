@@ -17,13 +17,11 @@ from domain import claim as claim_module
 from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimEvent, ClaimStatus
-from domain.events import LedgerEvent
+from domain.events import LedgerEvent, PydanticEventMapper
 from domain.policy_year import PolicyYear, PolicyYearEvent
 from projections.audit_trail import aggregate_type
 from projections.base import recorded_time
 from projections.read_models import ReadModels
-
-_HEADER = {"originator_id", "originator_version", "timestamp", "actor", "command_id"}
 
 
 @dataclass
@@ -39,10 +37,10 @@ class _Replay:
     payout_positions: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
 
-    def apply(self, position: int, event: LedgerEvent) -> None:
+    def apply(self, position: int, event: LedgerEvent, stored: dict[str, Any]) -> None:
         aid = event.originator_id
         at = recorded_time(event.timestamp)
-        self.audit.append(_audit_row(position, event))
+        self.audit.append(_audit_row(position, event, stored))
         if aid.startswith("claim:"):
             assert isinstance(event, ClaimEvent)
             self.claims[aid] = claim_module.evolve(self.claims.get(aid), event)
@@ -113,7 +111,7 @@ class _Replay:
         return claims, payouts
 
 
-def _audit_row(position: int, event: LedgerEvent) -> dict[str, Any]:
+def _audit_row(position: int, event: LedgerEvent, stored: dict[str, Any]) -> dict[str, Any]:
     return {
         "position": position,
         "recorded_at": recorded_time(event.timestamp),
@@ -123,7 +121,7 @@ def _audit_row(position: int, event: LedgerEvent) -> dict[str, Any]:
         "aggregate_id": event.originator_id,
         "version": event.originator_version,
         "event_type": event.event_name,
-        "payload": event.model_dump(mode="json", exclude=_HEADER),
+        "payload": stored,
     }
 
 
@@ -165,6 +163,8 @@ def verify(models: ReadModels, progress: Callable[[int, int], None] | None = Non
         snapshots.setdefault(position, []).append((status.name, tables))
     replay = _Replay()
     ledger = models.ledger
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
     last = max(snapshots, default=0)
 
     def check(position: int) -> None:
@@ -192,7 +192,8 @@ def verify(models: ReadModels, progress: Callable[[int, int], None] | None = Non
     for done, notification in enumerate(ledger.notifications(), start=1):
         if notification.id > last:
             break
-        replay.apply(notification.id, ledger.decode(notification))
+        stored = json.loads(mapper.stored_json(notification))
+        replay.apply(notification.id, ledger.decode(notification), stored)
         check(notification.id)
         if progress is not None and done % 1000 == 0:
             progress(done, last)
