@@ -25,7 +25,14 @@ from importlib import resources
 from typing import Any, TextIO
 
 from adapters.console import Progress, parse_time, table, yen
-from adapters.storage import DB_ENV, DEFAULT_DB, StorageError, open_ledger
+from adapters.storage import (
+    DB_ENV,
+    DEFAULT_DB,
+    StorageError,
+    is_postgres,
+    open_ledger,
+    sqlite_path,
+)
 from domain.claim import Claim
 from domain.commands import parse_command
 from domain.errors import (
@@ -83,10 +90,14 @@ class Session:
     @property
     def models(self) -> ReadModels:
         if self._models is None:
+            read_db = self.args.read_db
+            if not is_postgres(read_db):
+                sqlite_path(read_db)
             try:
-                self._models = ReadModels.open(self.ledger, self.args.read_db)
+                self._models = ReadModels.open(self.ledger, read_db)
             except Exception as exc:
-                msg = f"{self.args.read_db}: cannot open the read-model database: {exc}"
+                reason = getattr(exc, "orig", None) or exc
+                msg = f"{read_db}: cannot open the read-model database: {reason}"
                 raise StorageError(msg) from exc
         return self._models
 

@@ -64,13 +64,18 @@ def persistence_env(db: str) -> dict[str, str]:
         if schema:
             env["POSTGRES_SCHEMA"] = schema[0]
         return env
-    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else db
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": sqlite_path(db)}
+
+
+def sqlite_path(db: str) -> str:
+    """The file of a SQLite ``--db`` value, checked to be in an existing folder."""
+    path = db.removeprefix("sqlite:///")
     if path != ":memory:":
         parent = Path(path).resolve().parent
         if not parent.is_dir():
             msg = f"{db}: the folder {parent} does not exist"
             raise StorageError(msg)
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+    return path
 
 
 def open_ledger(db: str) -> Ledger:
