@@ -24,6 +24,9 @@ from datetime import datetime
 from importlib import resources
 from typing import Any, TextIO
 
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy.exc import SQLAlchemyError
+
 from adapters.console import Progress, parse_time, table, yen
 from adapters.storage import (
     DB_ENV,
@@ -151,6 +154,17 @@ def describe(outcome: Outcome) -> str:
     return text + f" [{', '.join(e.event for e in outcome.events)}]"
 
 
+class StoppedAt(Exception):
+    """The database failed part-way through ``apply``: earlier lines are applied,
+    this one and the rest are not (re-running a file whose commands carry
+    command ids applies each of them once)."""
+
+    def __init__(self, line: int, cause: Exception) -> None:
+        super().__init__(f"the database failed at line {line}, which was not applied "
+                         f"(nor any after it): {cause}")
+        self.line = line
+
+
 def apply_lines(
     ledger: Ledger, lines: Iterator[str], actor: str,
     on_result: Callable[[dict[str, Any]], None], progress: Progress,
@@ -165,6 +179,11 @@ def apply_lines(
         except LedgerError as exc:
             refused += 1
             on_result({"line": number, "ok": False, **error_json(exc)})
+        except PersistenceError as exc:
+            progress.finish()
+            on_result({"line": number, "ok": False, "error": "StorageUnavailable",
+                       "message": str(exc), "violations": []})
+            raise StoppedAt(number, exc) from exc
         else:
             on_result({"line": number, "ok": True, **outcome.model_dump(mode="json")})
         done += 1
@@ -186,6 +205,8 @@ def cmd_apply(s: Session) -> int:
             outcome = Outcome.model_validate(result)
             print(f"line {result['line']}: ok       {outcome.command}: {describe(outcome)}",
                   file=out)
+        elif not result["violations"]:
+            print(f"line {result['line']}: failed   {result['message']}", file=out)
         else:
             for v in result["violations"]:
                 field = f"{v['field']}: " if v["field"] else ""
@@ -688,8 +709,12 @@ def run(argv: list[str] | None, out: TextIO) -> int:
     except StorageError as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_STORAGE
-    except NotBuilt as exc:
+    except (NotBuilt, StoppedAt) as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    except (PersistenceError, SQLAlchemyError) as exc:
+        print(f"claims-ledger: the database is unavailable: {getattr(exc, 'orig', exc)}",
+              file=sys.stderr)
         return EXIT_STORAGE
     except LedgerError as exc:
         if getattr(args, "json", False):

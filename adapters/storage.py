@@ -9,7 +9,11 @@ Nothing here reads or writes events itself.
 from __future__ import annotations
 
 import os
+import random
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -30,6 +34,12 @@ def system_clock() -> datetime:
 
 def new_command_id() -> str:
     return uuid.uuid4().hex
+
+
+def jittered_wait(attempt: int) -> None:
+    """Between retries after losing a race: a short, growing, random pause, so
+    writers that collided do not collide again in step."""
+    time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
 
 
 def is_postgres(db: str) -> bool:
@@ -57,6 +67,7 @@ def persistence_env(db: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "POSTGRES_PRE_PING": "y",  # drop pooled connections a restart broke
         }
         if "POSTGRES_CONNECT_TIMEOUT" not in os.environ:
             env["POSTGRES_CONNECT_TIMEOUT"] = "5"  # fail fast when the server is down
@@ -78,13 +89,47 @@ def sqlite_path(db: str) -> str:
     return path
 
 
-def open_ledger(db: str) -> Ledger:
-    """A ledger on the database ``db`` with the system clock and random command ids."""
+def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
+    """A ledger on the database ``db`` with the system clock and random command ids.
+
+    On PostgreSQL the tables are created once, under an advisory lock, so many
+    processes starting together do not run the same DDL at once; ``read_only``
+    (a streaming replica) creates nothing."""
     try:
-        return Ledger(persistence_env(db), clock=system_clock, new_id=new_command_id)
+        env = persistence_env(db)
+        if read_only:
+            env["CREATE_TABLE"] = "n"
+            return _ledger(env)
+        if is_postgres(db):
+            with _schema_lock(env):
+                return _ledger(env)
+        return _ledger(env)
     except StorageError:
         raise
     except Exception as exc:  # the library's connection errors vary by backend
         hint = " (is the server running and the database created?)" if is_postgres(db) else ""
         msg = f"{db}: cannot open the ledger database: {exc}{hint}"
         raise StorageError(msg) from exc
+
+
+def _ledger(env: dict[str, str]) -> Ledger:
+    return Ledger(env, clock=system_clock, new_id=new_command_id, retry_wait=jittered_wait)
+
+
+SCHEMA_LOCK = 0x636C6169  # "clai": the advisory lock that serialises schema creation
+
+
+@contextmanager
+def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+    import psycopg
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+        connect_timeout=int(os.environ.get("POSTGRES_CONNECT_TIMEOUT", "5")), autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))

@@ -4,8 +4,11 @@
 asks the pure decision functions for events, and saves every event of the
 command in one atomic ``save``. A concurrent writer that got there first makes
 the save fail on a version conflict; the ledger then re-reads and decides again
-(a bounded number of times). Time and ids are inputs: the clock and the id
-source are passed in by whoever builds the ledger.
+(a bounded number of times, waiting between tries as the builder says). A
+command whose save failed only because an earlier try of it had committed (an
+answer lost with a dropped connection) is recognised by its command id and not
+applied twice. Time and ids are inputs: the clock, the id source and the wait
+between retries are passed in by whoever builds the ledger.
 
 Reads here replay aggregates from the log; they are the reference that
 projections are checked against.
@@ -91,9 +94,11 @@ class Ledger(Application[str]):
         *,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
+        retry_wait: Callable[[int], None] = lambda attempt: None,
     ) -> None:
         self._clock = clock
         self._new_id = new_id
+        self._retry_wait = retry_wait
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[str]:
@@ -107,16 +112,13 @@ class Ledger(Application[str]):
         """Run one command as ``actor``; raise a ``LedgerError`` if refused."""
         if not actor.strip():
             raise InvalidCommand.of("actor", "required", "an actor name is required")
-        for _ in range(self.max_attempts):
+        command_id = command.command_id or self._new_id()
+        for attempt in range(1, self.max_attempts + 1):
             if command.command_id is not None:
                 previous = self._accepted(command)
                 if previous is not None:
                     return previous
-            stamp = EventStamp(
-                actor=actor,
-                command_id=command.command_id or self._new_id(),
-                recorded_at=self._clock(),
-            )
+            stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
             events, result = self._decide(command, stamp)
             appended = list(events)
             if command.command_id is not None:
@@ -124,6 +126,20 @@ class Ledger(Application[str]):
             try:
                 recordings = self.save(*appended)
             except IntegrityError:
+                # A command id the client chose is checked at the top of the loop
+                # (its record); a generated one is unique to this call.
+                if command.command_id is None and self._committed(appended[0], command_id):
+                    # An earlier try committed but its answer was lost (the
+                    # storage layer retried after a dropped connection).
+                    return Outcome(
+                        command=command.command, command_id=command_id, replayed=True,
+                        events=tuple(AppendedEvent(
+                            position=None, aggregate_id=e.originator_id,
+                            version=e.originator_version, event=e.event_name)
+                            for e in events),
+                        result=result,
+                    )
+                self._retry_wait(attempt)
                 continue
             return Outcome(
                 command=command.command,
@@ -147,6 +163,14 @@ class Ledger(Application[str]):
             f"other writers changed the same records {self.max_attempts} times "
             "in a row; try again",
         )
+
+    def _committed(self, first: LedgerEvent, command_id: str) -> bool:
+        """Whether the event we tried to append first is already stored, under our
+        command id: then this command is in the log already."""
+        stored = list(self.events.get(
+            first.originator_id, gt=first.originator_version - 1,
+            lte=first.originator_version))
+        return bool(stored) and getattr(stored[0], "command_id", None) == command_id
 
     def _accepted(self, command: Command) -> Outcome | None:
         assert command.command_id is not None

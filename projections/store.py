@@ -105,6 +105,7 @@ def open_store(db: str) -> ReadStore:
         engine = create_engine(url, connect_args=args, pool_pre_ping=True)
         store = ReadStore(writer=engine, reader=engine)
     with store.writer.begin() as conn:
+        lock(conn, "schema")  # processes starting together must not race on DDL
         STATE.create_all(conn)
     return store
 

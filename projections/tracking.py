@@ -29,6 +29,7 @@ class SQLTrackingRecorder(TrackingRecorder):
     def __init__(self, store: ReadStore) -> None:
         self.store = store
         with store.writer.begin() as conn:
+            lock(conn, "schema")  # processes starting together must not race on DDL
             METADATA.create_all(conn)
 
     def insert_tracking(self, tracking: Tracking) -> None:

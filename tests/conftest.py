@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +27,7 @@ def postgres_available() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(PG_URL.replace("postgresql://", "postgresql://", 1),
-                             connect_timeout=3):
+        with psycopg.connect(PG_URL, connect_timeout=3):
             return None
     except Exception as exc:
         return f"PostgreSQL at {PG_URL} is not available: {exc}"
@@ -41,9 +42,13 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A PostgreSQL URL with a schema of its own, dropped afterwards."""
+@contextmanager
+def fresh_db(backend: str, folder: Path) -> Iterator[str]:
+    """A database of its own for one test: a SQLite file in ``folder``, or a
+    PostgreSQL schema that is dropped afterwards."""
+    if backend == "sqlite":
+        yield str(folder / f"ledger-{uuid.uuid4().hex[:8]}.db")
+        return
     require_postgres()
     import psycopg
 
@@ -55,6 +60,28 @@ def pg_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The event log's database, on each backend in turn."""
+    with fresh_db(backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_schema(tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL URL with a schema of its own, dropped afterwards."""
+    with fresh_db("postgresql", tmp_path) as url:
+        yield url
 
 
 class Harness:
@@ -104,8 +131,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ledger(clock: FakeClock) -> Iterator[Ledger]:
-    app = make_ledger(persistence_env(":memory:"), clock)
+def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
+    app = make_ledger(persistence_env(db_url), clock)
     yield app
     app.close()
 

@@ -31,8 +31,19 @@ def jsonl(*commands: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "ledger.db")
+def db(db_url: str) -> str:
+    return db_url
+
+
+def tamper(db: str, statement: str) -> None:
+    from sqlalchemy import text
+
+    from projections.store import open_store
+
+    store = open_store(db)
+    with store.writer.begin() as conn:
+        conn.execute(text(statement))
+    store.close()
 
 
 def test_apply_reports_each_line_and_refused_lines_append_nothing(db: str, tmp_path: Path):
@@ -121,8 +132,7 @@ def test_history_of_a_policy_includes_its_years_and_claims_in_log_order(db: str)
     assert positions == sorted(positions)
 
 
-def test_demo_loads_the_terms_cases_once(tmp_path: Path):
-    db = str(tmp_path / "demo.db")
+def test_demo_loads_the_terms_cases_once(db: str):
     run = cli("--db", db, "demo", "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
@@ -180,12 +190,9 @@ def test_audit_filters_pages_by_cursor_and_exports_csv(db: str):
 
 
 def test_verify_passes_then_fails_on_a_tampered_read_model(db: str):
-    import sqlite3
-
     cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
     assert cli("--db", db, "verify").returncode == 0
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE rm_claims_g1 SET paid = 1")
+    tamper(db, "UPDATE rm_claims_g1 SET paid = 1")
     run = cli("--db", db, "verify", "--json")
     assert run.returncode == 1
     assert json.loads(run.stdout)["differences"] == [
@@ -199,11 +206,13 @@ def test_read_models_can_live_in_another_database(db: str, tmp_path: Path):
     cli("--db", db, "--read-db", read_db, "apply", "-", stdin=jsonl(attach()))
     status = json.loads(cli("--db", db, "--read-db", read_db, "status", "--json").stdout)
     assert {s["lag"] for s in status} == {0}
-    import sqlite3
+    from sqlalchemy import inspect
 
-    with sqlite3.connect(db) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert not any(t.startswith("rm_") for t in tables)
+    from projections.store import open_store
+
+    store = open_store(db)
+    assert not any(t.startswith("rm_") for t in inspect(store.reader).get_table_names())
+    store.close()
 
 
 def test_as_of_shows_the_ledger_as_it_stood(db: str):

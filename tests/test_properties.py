@@ -9,8 +9,11 @@ rebuilds exactly the aggregates the ledger decided with.
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +24,7 @@ from domain import policy_year as policy_year_module
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import LedgerEvent
+from domain.ledger import Ledger
 from tests.builders import (
     assess,
     attach,
@@ -32,7 +36,7 @@ from tests.builders import (
     reverse,
     withdraw,
 )
-from tests.conftest import make_ledger
+from tests.conftest import BACKENDS, fresh_db, make_ledger
 
 CLAIMS = ["C1", "C2", "C3", "C4", "L1", "L2", "L3"]
 loss = st.one_of(
@@ -84,15 +88,33 @@ def fold(events: list[LedgerEvent]) -> dict[str, Any]:
     return states
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(commands(kinds=("file",)), min_size=3, max_size=10),
-       st.lists(commands(), min_size=5, max_size=50))
+EXAMPLES = {"sqlite": 200, "postgresql": 40}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_no_command_sequence_breaks_the_limits_and_replay_rebuilds_the_same_state(
-    filings: list[dict[str, Any]], sequence: list[dict[str, Any]],
+    backend: str, tmp_path: Path,
 ) -> None:
-    ledger = make_ledger(persistence_env(":memory:"))
-    ledger.execute(parse_command(attach()), actor="t")
+    with fresh_db(backend, tmp_path) as db:
+        ledger = make_ledger(persistence_env(db))
+        attempt = settings(max_examples=EXAMPLES[backend], deadline=None,
+                           suppress_health_check=[HealthCheck.too_slow])(
+            given(st.lists(commands(kinds=("file",)), min_size=3, max_size=10),
+                  st.lists(commands(), min_size=5, max_size=50))(check_sequence))
+        attempt(ledger)
+        ledger.close()
+
+
+def check_sequence(
+    ledger: Ledger, filings: list[dict[str, Any]], sequence: list[dict[str, Any]],
+) -> None:
+    """One random sequence on a fresh policy of the shared ledger."""
+    policy = f"P{uuid.uuid4().hex[:10]}"
+    prefix = f"{policy}-"
+    filings = [_for_policy(c, policy, prefix) for c in filings]
+    sequence = [_for_policy(c, policy, prefix) for c in sequence]
+    start = ledger.recorder.max_notification_id() or 0
+    ledger.execute(parse_command(attach(policy)), actor="t")
     for command in filings + sequence:
         before = ledger.recorder.max_notification_id()
         try:
@@ -100,7 +122,7 @@ def test_no_command_sequence_breaks_the_limits_and_replay_rebuilds_the_same_stat
         except LedgerError:
             assert ledger.recorder.max_notification_id() == before
     events = [ledger.mapper.to_domain_event(n)
-              for n in ledger.recorder.select_notifications(1, 100_000)]
+              for n in ledger.recorder.select_notifications(start + 1, 100_000)]
     states = fold(events)
     drawn: dict[tuple[int, str], int] = {}
     for aid, state in states.items():
@@ -120,4 +142,13 @@ def test_no_command_sequence_breaks_the_limits_and_replay_rebuilds_the_same_stat
         if ":year:" in aid:
             for c in state.coverages:
                 assert drawn.get((state.year, str(c.coverage)), 0) == int(c.drawn)
-    ledger.close()
+
+
+def _for_policy(command: dict[str, Any], policy: str, prefix: str) -> dict[str, Any]:
+    """The command moved onto ``policy``, its claim ids made unique to it."""
+    moved = dict(command)
+    if "claim_id" in moved:
+        moved["claim_id"] = prefix + moved["claim_id"]
+    if "policy_id" in moved:
+        moved["policy_id"] = policy
+    return moved

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.storage import persistence_env
 from domain.commands import parse_command
@@ -36,7 +37,7 @@ from tests.builders import (
     pay,
     reverse,
 )
-from tests.conftest import make_ledger
+from tests.conftest import fresh_db, make_ledger
 from tests.test_properties import commands
 
 
@@ -61,13 +62,14 @@ SCENARIO = [
 ]
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return make_ledger(persistence_env(str(tmp_path / "ledger.db")))
+def tamper(models: ReadModels, *statements: str) -> None:
+    with models.store.writer.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
 
 
-def test_read_models_follow_the_log_and_match_a_replay(ledger: Ledger):
-    models = ReadModels(ledger, open_store(ledger.env["SQLITE_DBNAME"]))  # type: ignore[index]
+def test_read_models_follow_the_log_and_match_a_replay(ledger: Ledger, db_url: str):
+    models = ReadModels(ledger, open_store(db_url))
     run_all(ledger, SCENARIO, after_each=models.catch_up)
     assert verify(models) == []
     rows = {(r["policy_year"], r["coverage"]): r for r in models.limits("P1")}
@@ -91,26 +93,26 @@ def test_read_models_follow_the_log_and_match_a_replay(ledger: Ledger):
        st.lists(commands(), min_size=5, max_size=30),
        st.integers(min_value=1, max_value=7))
 def test_incremental_projection_and_a_full_rebuild_give_identical_tables(
-    tmp_path_factory: pytest.TempPathFactory, filings: list[dict[str, Any]],
+    backend: str, tmp_path_factory: pytest.TempPathFactory, filings: list[dict[str, Any]],
     sequence: list[dict[str, Any]], page_size: int,
 ) -> None:
     folder = tmp_path_factory.mktemp("rm")
-    ledger = make_ledger(persistence_env(str(folder / "ledger.db")))
-    incremental = ReadModels(ledger, open_store(str(folder / "incremental.db")),
-                             page_size=page_size)
-    run_all(ledger, [attach(), *filings, *sequence], after_each=incremental.catch_up)
-    rebuilt = ReadModels(ledger, open_store(str(folder / "rebuilt.db")), page_size=1000)
-    rebuilt.rebuild()
-    assert tables(incremental) == tables(rebuilt)
-    assert verify(incremental) == []
-    incremental.close()
-    rebuilt.close()
-    ledger.close()
+    with fresh_db(backend, folder) as log_db, fresh_db(backend, folder) as other_db:
+        ledger = make_ledger(persistence_env(log_db))
+        incremental = ReadModels(ledger, open_store(log_db), page_size=page_size)
+        run_all(ledger, [attach(), *filings, *sequence], after_each=incremental.catch_up)
+        rebuilt = ReadModels(ledger, open_store(other_db), page_size=1000)
+        rebuilt.rebuild()
+        assert tables(incremental) == tables(rebuilt)
+        assert verify(incremental) == []
+        incremental.close()
+        rebuilt.close()
+        ledger.close()
 
 
-def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, tmp_path: Path):
+def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, db_url: str):
     run_all(ledger, SCENARIO)
-    store_path = str(tmp_path / "read.db")
+    store_path = db_url
     first = ReadModels(ledger, open_store(store_path), page_size=3)
     second = ReadModels(ledger, open_store(store_path), page_size=5)
     first.catch_up()
@@ -129,9 +131,9 @@ def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, tmp_path: 
     assert {s.position for s in first.status()} == {ledger.recorder.max_notification_id()}
 
 
-def test_readers_keep_the_old_tables_until_a_rebuild_is_complete(ledger: Ledger, tmp_path: Path):
+def test_readers_keep_the_old_tables_until_a_rebuild_is_complete(ledger: Ledger, db_url: str):
     run_all(ledger, SCENARIO)
-    models = ReadModels(ledger, open_store(str(tmp_path / "read.db")), page_size=4)
+    models = ReadModels(ledger, open_store(db_url), page_size=4)
     models.catch_up()
     before = models.limits("P1")
     seen = []
@@ -144,10 +146,10 @@ def test_readers_keep_the_old_tables_until_a_rebuild_is_complete(ledger: Ledger,
     assert [s.active for s in models.status() if s.name == "limits"] == [2]
 
 
-def test_a_read_model_built_for_an_older_schema_is_rebuilt(ledger: Ledger, tmp_path: Path,
+def test_a_read_model_built_for_an_older_schema_is_rebuilt(ledger: Ledger, db_url: str,
                                                            monkeypatch: pytest.MonkeyPatch):
     run_all(ledger, SCENARIO)
-    models = ReadModels(ledger, open_store(str(tmp_path / "read.db")))
+    models = ReadModels(ledger, open_store(db_url))
     models.catch_up()
     monkeypatch.setattr(PROJECTIONS["claims"], "schema_version", 99)
     models.catch_up()
@@ -156,17 +158,16 @@ def test_a_read_model_built_for_an_older_schema_is_rebuilt(ledger: Ledger, tmp_p
     assert verify(models) == []
 
 
-def test_verify_reports_each_tampered_row(ledger: Ledger):
-    db = ledger.env["SQLITE_DBNAME"]  # type: ignore[index]
-    models = ReadModels(ledger, open_store(db))
+def test_verify_reports_each_tampered_row(ledger: Ledger, db_url: str):
+    models = ReadModels(ledger, open_store(db_url))
     run_all(ledger, SCENARIO)
     models.catch_up()
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE rm_limits_g1 SET remaining = remaining + 1 "
-                     "WHERE policy_year = 1 AND coverage = 'it_liability'")
-        conn.execute("UPDATE rm_claim_payouts_g1 SET amount = 1 WHERE payout_id = 'payout-1'")
-        conn.execute("DELETE FROM rm_audit_g1 WHERE position = 7")
-        conn.execute("UPDATE rm_audit_g1 SET actor = 'mallory' WHERE position = 9")
+    tamper(models,
+           "UPDATE rm_limits_g1 SET remaining = remaining + 1 "
+           "WHERE policy_year = 1 AND coverage = 'it_liability'",
+           "UPDATE rm_claim_payouts_g1 SET amount = 1 WHERE payout_id = 'payout-1'",
+           "DELETE FROM rm_audit_g1 WHERE position = 7",
+           "UPDATE rm_audit_g1 SET actor = 'mallory' WHERE position = 9")
     problems = verify(models)
     assert any(p.startswith("limits P1/1/it_liability: remaining") for p in problems)
     assert any(p.startswith("payout C1/payout-1: amount") for p in problems)
@@ -175,9 +176,9 @@ def test_verify_reports_each_tampered_row(ledger: Ledger):
     assert len(problems) >= 4
 
 
-def test_as_of_answers_match_a_ledger_that_stopped_at_that_time(tmp_path: Path):
+def test_as_of_answers_match_a_ledger_that_stopped_at_that_time(tmp_path: Path, db_url: str):
     clock = FakeClock()
-    ledger = make_ledger(persistence_env(str(tmp_path / "a.db")), clock)
+    ledger = make_ledger(persistence_env(db_url), clock)
     times = []
     for command in SCENARIO:
         clock.advance(minutes=1)
@@ -203,21 +204,27 @@ def cli(*args: str) -> subprocess.Popen[str]:
 
 def building_progress(db: str) -> int:
     """How far a rebuild of the limits has got (0 if none is under way)."""
+    store = open_store(db)
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            row = conn.execute("SELECT building FROM projection_state "
-                               "WHERE name = 'limits'").fetchone()
-            if not row or row[0] is None:
+        with store.reader.connect() as conn:
+            building = conn.execute(text(
+                "SELECT building FROM projection_state WHERE name = 'limits'")).scalar()
+            if building is None:
                 return 0
-            got = conn.execute("SELECT max(notification_id) FROM projection_tracking "
-                               "WHERE application_name = ?", (f"limits:g{row[0]}",)).fetchone()
-            return got[0] or 0
-    except sqlite3.OperationalError:
+            got = conn.execute(text(
+                "SELECT max(notification_id) FROM projection_tracking "
+                "WHERE application_name = :n"), {"n": f"limits:g{building}"}).scalar()
+            return int(got or 0)
+    except SQLAlchemyError:
         return 0
+    finally:
+        store.close()
 
 
-def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(tmp_path: Path):
-    db = str(tmp_path / "ledger.db")
+def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(
+    tmp_path: Path, db_url: str, backend: str,
+):
+    db = db_url
     ledger = make_ledger(persistence_env(db))
     run_all(ledger, [attach()])
     for n in range(150):
@@ -241,15 +248,18 @@ def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(tmp
                               "--json"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["events"] < 4 * 150 + 10 - killed_at + 1
-    clean = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "--read-db",
-                            str(tmp_path / "clean.db"), "rebuild"], capture_output=True,
-                           text=True, check=False)
-    assert clean.returncode == 0, clean.stderr
-    ledger = make_ledger(persistence_env(db))
-    resumed_models = ReadModels(ledger, open_store(db))
-    clean_models = ReadModels(ledger, open_store(str(tmp_path / "clean.db")))
-    assert tables(resumed_models) == tables(clean_models)
-    assert verify(resumed_models) == []
+    with fresh_db(backend, tmp_path) as clean_db:
+        clean = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "--read-db",
+                                clean_db, "rebuild"], capture_output=True, text=True, check=False)
+        assert clean.returncode == 0, clean.stderr
+        ledger = make_ledger(persistence_env(db))
+        resumed_models = ReadModels(ledger, open_store(db))
+        clean_models = ReadModels(ledger, open_store(clean_db))
+        assert tables(resumed_models) == tables(clean_models)
+        assert verify(resumed_models) == []
+        clean_models.close()
+        resumed_models.close()
+        ledger.close()
 
 
 @pytest.mark.postgres
