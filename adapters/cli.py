@@ -54,6 +54,8 @@ from projections.verify import verify
 (EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE) = range(6)
 EXIT_INTERRUPTED = 130
 READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
+LOG_WRITERS = {"apply", "demo"}
+READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
 
 
 class UsageError(Exception):
@@ -87,7 +89,13 @@ class Session:
 
     def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
         self.args, self.out = args, out
-        self.ledger = open_ledger(args.db)
+        if args.log_replica and args.action in LOG_WRITERS:
+            raise UsageError(f"`{args.action}` appends to the log; --log-replica names a "
+                             "read-only copy of it: give the primary's --db")
+        if args.read_replica and args.action in READ_MODEL_WRITERS:
+            raise UsageError(f"`{args.action}` writes the read models; --read-replica names "
+                             "a read-only copy of them: give the primary's --read-db")
+        self.ledger = open_ledger(args.db, read_only=args.log_replica)
         self._models: ReadModels | None = None
 
     @property
@@ -105,9 +113,11 @@ class Session:
         return self._models
 
     def fresh(self) -> ReadModels:
-        """The read models, caught up with the log first."""
+        """The read models, caught up with the log first (unless they are a
+        read-only replica: then as replicated, see `status` for the lag)."""
         models = self.models
-        models.catch_up(progress=Progress("catching up", sys.stderr))
+        if not self.args.read_replica:
+            models.catch_up(progress=Progress("catching up", sys.stderr))
         return models
 
     def close(self) -> None:
@@ -453,8 +463,14 @@ def cmd_project(s: Session) -> int:
         return EXIT_OK
     stop = _Stop()
     print(f"following the log every {s.args.interval}s; Ctrl-C to stop", file=sys.stderr)
-    models.follow(s.args.interval, stop, lambda n: print(
-        f"applied {n:,} events, at position {models.head():,}", file=s.out, flush=True))
+    models.follow(
+        s.args.interval, stop,
+        on_applied=lambda n: print(f"applied {n:,} events, at position {models.head():,}",
+                                   file=s.out, flush=True),
+        on_error=lambda exc: print(f"database unavailable, trying again in "
+                                   f"{s.args.interval}s: {getattr(exc, 'orig', exc)}",
+                                   file=sys.stderr, flush=True),
+    )
     return EXIT_OK
 
 
@@ -595,6 +611,15 @@ def build_parser() -> argparse.ArgumentParser:
         "else the event log's database)",
     )
     common.add_argument(
+        "--log-replica", action="store_true", default=argparse.SUPPRESS,
+        help="--db is a read-only streaming replica of the log: create and append nothing",
+    )
+    common.add_argument(
+        "--read-replica", action="store_true", default=argparse.SUPPRESS,
+        help="--read-db is a read-only replica of the read models: read them as "
+        "replicated, without catching up",
+    )
+    common.add_argument(
         "--actor", default=argparse.SUPPRESS,
         help="who is recording (default: $CLAIMS_LEDGER_ACTOR or cli:<user>)",
     )
@@ -694,6 +719,8 @@ def run(argv: list[str] | None, out: TextIO) -> int:
     args.read_db = getattr(args, "read_db", None) or os.environ.get(READ_DB_ENV) or args.db
     args.actor = (getattr(args, "actor", None) or os.environ.get("CLAIMS_LEDGER_ACTOR")
                   or f"cli:{getpass.getuser()}")
+    args.log_replica = getattr(args, "log_replica", False)
+    args.read_replica = getattr(args, "read_replica", False)
     if args.action == "terms":
         return cmd_terms(args, out)
     try:
@@ -701,6 +728,9 @@ def run(argv: list[str] | None, out: TextIO) -> int:
     except StorageError as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    except UsageError as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return ACTIONS[args.action](session)
     except UsageError as exc:

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
@@ -224,10 +225,19 @@ class ReadModels:
             after = batch[-1].id
 
     def follow(self, interval: float, stop: Callable[[], bool],
-               on_applied: Callable[[int], None] | None = None) -> None:
-        """Catch up again and again until ``stop()`` says so."""
+               on_applied: Callable[[int], None] | None = None,
+               on_error: Callable[[Exception], None] | None = None) -> None:
+        """Catch up again and again until ``stop()`` says so. A database that is
+        down (either one) is reported and tried again after ``interval``: the job
+        resumes by itself, from its tracking position, when it comes back."""
         while not stop():
-            applied = self.catch_up()
+            try:
+                applied = self.catch_up()
+            except (PersistenceError, SQLAlchemyError) as exc:
+                if on_error is not None:
+                    on_error(exc)
+                time.sleep(interval)
+                continue
             if applied and on_applied is not None:
                 on_applied(applied)
             if not applied:
