@@ -44,6 +44,7 @@ from domain.errors import (
     IdempotencyConflict,
     LedgerError,
     NotFound,
+    VersionConflict,
 )
 from domain.ledger import Ledger, Outcome
 from domain.terms import TERM_SETS, term_set
@@ -65,7 +66,8 @@ class UsageError(Exception):
 def exit_code(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return EXIT_NOT_FOUND
-    if isinstance(error, IdempotencyConflict | ConcurrencyConflict | AlreadyExists):
+    if isinstance(error, IdempotencyConflict | ConcurrencyConflict | AlreadyExists
+                  | VersionConflict):
         return EXIT_CONFLICT
     return EXIT_REFUSED
 

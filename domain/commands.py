@@ -46,6 +46,16 @@ class _Command(BaseModel):
     )
 
 
+class _OnExisting(_Command):
+    expected_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Optimistic concurrency: the version of the claim (of the policy, "
+        "for end_service) this command was decided on; if it has changed since, the "
+        "command is refused and nothing is appended",
+    )
+
+
 class AttachCoverage(_Command):
     """Enrol a policy: coverage attaches to a shared/dedicated firewall option."""
 
@@ -61,7 +71,7 @@ class AttachCoverage(_Command):
     service_end: date | None = None
 
 
-class EndService(_Command):
+class EndService(_OnExisting):
     """The private-server service ended: the policy period ends that day."""
 
     command: Literal["end_service"]
@@ -86,7 +96,7 @@ class FileClaim(_Command):
     description: Text
 
 
-class AssessLoss(_Command):
+class AssessLoss(_OnExisting):
     """Re-assess the loss of a claim (restoration cost, damages and legal costs)."""
 
     command: Literal["assess_loss"]
@@ -95,7 +105,7 @@ class AssessLoss(_Command):
     reason: Text | None = None
 
 
-class ApplyExclusion(_Command):
+class ApplyExclusion(_OnExisting):
     """Deny a claim under one of its coverage's exclusions (免責事項)."""
 
     command: Literal["apply_exclusion"]
@@ -104,7 +114,7 @@ class ApplyExclusion(_Command):
     reason: Text
 
 
-class IssuePayout(_Command):
+class IssuePayout(_OnExisting):
     """Pay what the payout rule allows, or a smaller interim amount."""
 
     command: Literal["issue_payout"]
@@ -114,7 +124,7 @@ class IssuePayout(_Command):
     )
 
 
-class ReversePayout(_Command):
+class ReversePayout(_OnExisting):
     """Correct a payout by reversing it; the annual limit is restored."""
 
     command: Literal["reverse_payout"]
@@ -123,7 +133,7 @@ class ReversePayout(_Command):
     reason: Text
 
 
-class CloseClaim(_Command):
+class CloseClaim(_OnExisting):
     """Close a claim: no more payouts, re-assessments or exclusions."""
 
     command: Literal["close_claim"]
@@ -131,7 +141,7 @@ class CloseClaim(_Command):
     reason: Text
 
 
-class WithdrawClaim(_Command):
+class WithdrawClaim(_OnExisting):
     """The customer withdrew the claim (allowed while nothing is paid on it)."""
 
     command: Literal["withdraw_claim"]

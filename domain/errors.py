@@ -86,5 +86,9 @@ class IdempotencyConflict(LedgerError):
     """A command id was used before for a different command."""
 
 
+class VersionConflict(LedgerError):
+    """The command was decided on a version of the record that is no longer current."""
+
+
 class ConcurrencyConflict(LedgerError):
     """Concurrent writers kept winning the race until the retries ran out."""

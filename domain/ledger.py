@@ -47,6 +47,7 @@ from domain.errors import (
     IdempotencyConflict,
     InvalidCommand,
     NotFound,
+    VersionConflict,
 )
 from domain.events import EventStamp, LedgerEvent, PydanticEventMapper
 from domain.policy import Policy, policy_id_of
@@ -239,6 +240,7 @@ class Ledger(Application[str]):
             }
         if isinstance(command, EndService):
             policy = self.get_policy(command.policy_id)
+            _check_version(command.expected_version, policy.version, f"policy {policy.policy_id}")
             events = policy_module.end_service(policy, command, stamp)
             return events, {
                 "policy_id": policy.policy_id,
@@ -257,6 +259,7 @@ class Ledger(Application[str]):
             return events, _claim_result(claim)
         if isinstance(command, IssuePayout | ReversePayout):
             claim = self.get_claim(command.claim_id)
+            _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
             year = self.get_policy_year(claim.policy_id, claim.policy_year)
             if isinstance(command, IssuePayout):
                 events = claim_module.issue_payout(claim, year, command, stamp)
@@ -272,6 +275,7 @@ class Ledger(Application[str]):
                 "breakdown": payout.breakdown.model_dump(mode="json"),
             }
         claim = self.get_claim(command.claim_id)
+        _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
         decide: Any = {
             AssessLoss: claim_module.assess_loss,
             ApplyExclusion: claim_module.apply_exclusion,
@@ -372,6 +376,15 @@ class Ledger(Application[str]):
             self.decode(n).policy_id  # type: ignore[attr-defined]
             for n in self.notifications(("PolicyEnrolled",))
         ]
+
+
+def _check_version(expected: int | None, current: int, what: str) -> None:
+    if expected is not None and expected != current:
+        raise VersionConflict.of(
+            "expected_version",
+            "current_version",
+            f"{what} is at version {current}, not {expected}: re-read it and decide again",
+        )
 
 
 def _content(command: Command) -> dict[str, Any]:

@@ -172,3 +172,14 @@ def test_a_command_whose_answer_was_lost_is_not_applied_twice(db_url: str):
     assert outcome.replayed and outcome.result["amount"] == 700_000
     claim = setup.get_claim("C1")
     assert [(p.payout_id, int(p.amount)) for p in claim.payouts] == [("payout-1", 700_000)]
+
+
+def test_a_command_decided_on_a_stale_version_is_refused(h: Harness):
+    from domain.errors import VersionConflict
+
+    h.given(attach(), file_data_media())
+    version = h.ledger.get_claim("C1").version
+    h.given(pay(amount=100_000, expected_version=version))
+    h.then_refused(pay(amount=100_000, expected_version=version), VersionConflict,
+                   "expected_version", "current_version")
+    assert int(h.ledger.get_claim("C1").paid) == 100_000

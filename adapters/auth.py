@@ -1,0 +1,97 @@
+"""Who may call the HTTP API: bearer tokens, stored as hashes, each with a role.
+
+Roles: ``appender`` sends commands; ``auditor`` reads; ``operator`` reads and
+runs rebuilds and checks. The operator configures tokens in a JSON file (or the
+``CLAIMS_LEDGER_TOKENS`` variable holding the same JSON): a list of
+``{"name": …, "role": …, "sha256": …}``. Only the SHA-256 of each token is kept;
+``claims-ledger token NAME --role ROLE`` makes a new token and adds its entry.
+The name is what the ledger records as the actor of every event a token's
+commands append.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("appender", "auditor", "operator")
+TOKENS_ENV = "CLAIMS_LEDGER_TOKENS"
+TOKENS_FILE_ENV = "CLAIMS_LEDGER_TOKENS_FILE"
+
+
+class TokenConfigError(Exception):
+    """The token configuration cannot be used."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, entries: list[dict[str, str]]) -> None:
+        self._by_hash: dict[str, Caller] = {}
+        for n, entry in enumerate(entries):
+            name, role, sha = entry.get("name"), entry.get("role"), entry.get("sha256")
+            if not name or role not in ROLES or not sha or len(sha) != 64:
+                msg = (f"token entry {n + 1} needs a name, a role ({', '.join(ROLES)}) and "
+                       "the sha256 of the token (64 hex digits)")
+                raise TokenConfigError(msg)
+            self._by_hash[sha.lower()] = Caller(name, role)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def caller(self, token: str) -> Caller | None:
+        wanted = digest(token)
+        for sha, caller in self._by_hash.items():
+            if hmac.compare_digest(sha, wanted):
+                return caller
+        return None
+
+    @classmethod
+    def load(cls, path: str | None = None) -> Tokens:
+        inline = os.environ.get(TOKENS_ENV)
+        path = path or os.environ.get(TOKENS_FILE_ENV)
+        if inline:
+            text = inline
+        elif path:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise TokenConfigError(f"cannot read tokens file {path}: {exc.strerror}") from exc
+        else:
+            return cls([])
+        try:
+            entries = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TokenConfigError(f"the token configuration is not JSON: {exc}") from exc
+        if not isinstance(entries, list):
+            raise TokenConfigError("the token configuration must be a JSON list")
+        return cls(entries)
+
+
+def new_token(name: str, role: str, path: str) -> str:
+    """Make a token for ``name`` with ``role``, add its hash to the file at
+    ``path`` (created if missing) and return the token, which is not kept."""
+    if role not in ROLES:
+        raise TokenConfigError(f"role must be one of {', '.join(ROLES)}")
+    file = Path(path)
+    entries = json.loads(file.read_text(encoding="utf-8")) if file.exists() else []
+    if any(e.get("name") == name for e in entries):
+        raise TokenConfigError(f"{path} already has a token named {name}")
+    token = secrets.token_urlsafe(32)
+    entries.append({"name": name, "role": role, "sha256": digest(token)})
+    file.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    file.chmod(0o600)
+    return token
