@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PORT ?= 8080
 
 .PHONY: install run test lint typecheck importlint unit clean
 
@@ -16,10 +17,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job: the HTTP API on the embedded SQLite default (var/demo.db), with
+# the terms' cases loaded if the database is empty and demo tokens in var/.
 run: install
 	mkdir -p var
-	rm -f var/demo.db var/demo.db-wal var/demo.db-shm
-	$(BIN)/claims-ledger --db var/demo.db demo
+	$(BIN)/claims-ledger --db var/demo.db demo --if-empty
+	@if [ ! -f var/tokens.json ]; then \
+	  for role in appender auditor operator; do \
+	    printf '%s token: ' $$role >> var/demo-tokens.txt; \
+	    $(BIN)/claims-ledger token demo-$$role --role $$role --tokens-file var/tokens.json \
+	      >> var/demo-tokens.txt 2>/dev/null; \
+	  done; fi
+	@echo "Demo bearer tokens (var/demo-tokens.txt):"; cat var/demo-tokens.txt
+	$(BIN)/claims-ledger --db var/demo.db serve --tokens-file var/tokens.json --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check domain projections adapters tests

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters import views
 from adapters.console import Progress, parse_time, table, yen
 from adapters.storage import (
     DB_ENV,
@@ -36,7 +37,6 @@ from adapters.storage import (
     open_ledger,
     sqlite_path,
 )
-from domain.claim import Claim
 from domain.commands import parse_command
 from domain.errors import (
     AlreadyExists,
@@ -47,7 +47,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.ledger import Ledger, Outcome
-from domain.terms import TERM_SETS, term_set
+from domain.terms import TERM_SETS
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels
 from projections.verify import verify
@@ -235,32 +235,10 @@ def cmd_apply(s: Session) -> int:
 # limits and claims ----------------------------------------------------------
 
 
-def limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[dict[str, Any]]:
-    rows = []
-    for pid in [policy_id] if policy_id else ledger.policy_ids():
-        for year in ledger.policy_years_as_of(pid, at):
-            for c in year.coverages:
-                rows.append({
-                    "policy_id": pid, "policy_year": year.year, "coverage": str(c.coverage),
-                    "period_start": year.period_start.isoformat(),
-                    "period_end": year.period_end.isoformat(),
-                    "terms_version": c.terms_version,
-                    "per_incident_limit": int(c.per_incident_limit),
-                    "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
-                    "paid": int(c.drawn), "reversed": int(c.reversed),
-                    "remaining": int(c.remaining), "claims_open": None, "last_position": None,
-                })
-    return rows
-
-
 def cmd_limits(s: Session) -> int:
     args = s.args
-    if args.as_of is not None:
-        rows = limits_as_of(s.ledger, args.policy, args.as_of)
-    else:
-        rows = s.fresh().limits(args.policy)
-    if args.policy and not rows:
-        s.ledger.get_policy(args.policy)  # raises NotFound for an unknown policy
+    models = s.fresh() if args.as_of is None else None
+    rows = views.limits(s.ledger, models, args.policy, args.as_of)
     if args.json:
         dump(rows, s.out)
         return EXIT_OK
@@ -280,42 +258,11 @@ def cmd_limits(s: Session) -> int:
     return EXIT_OK
 
 
-def claim_from_state(claim: Claim) -> dict[str, Any]:
-    """A replayed claim in the read model's shape (positions are not known)."""
-    return {
-        "claim_id": claim.claim_id, "policy_id": claim.policy_id,
-        "policy_year": claim.policy_year, "coverage": str(claim.coverage),
-        "cause": claim.cause, "incident_date": claim.incident_date.isoformat(),
-        "claim_made_on": claim.claim_made_on.isoformat() if claim.claim_made_on else None,
-        "description": claim.description, "status": str(claim.status),
-        "loss_amount": int(claim.loss), "deductible": int(claim.deductible),
-        "per_incident_limit": int(claim.per_incident_limit), "payable": int(claim.payable),
-        "paid": int(claim.paid), "exclusion": claim.exclusion,
-        "terms_version": claim.terms_version, "version": claim.version,
-        "payouts": [
-            {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
-             "breakdown": p.breakdown.model_dump(mode="json")}
-            for p in claim.payouts
-        ],
-    }
-
-
 def cmd_claim(s: Session) -> int:
     args = s.args
-    if args.as_of is not None:
-        state = s.ledger.claim_as_of(args.claim_id, args.as_of)
-        data = claim_from_state(state) if state else None
-    else:
-        data = s.fresh().claim(args.claim_id)
-    if data is None:
-        when = f" at {args.as_of.isoformat()}" if args.as_of else ""
-        raise NotFound.of("claim_id", "claim_exists", f"no claim {args.claim_id} is filed{when}")
-    wording = None
-    if data["exclusion"]:
-        coverage = term_set(data["terms_version"]).coverage(data["coverage"])
-        w = coverage.exclusion(data["exclusion"])
-        wording = {"ja": w.ja, "en": w.en} if w else None
-    data["exclusion_wording"] = wording
+    models = s.fresh() if args.as_of is None else None
+    data = views.claim(s.ledger, models, args.claim_id, args.as_of)
+    wording = data["exclusion_wording"]
     if args.json:
         dump(data, s.out)
         return EXIT_OK
@@ -355,20 +302,6 @@ def _summary(payload: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in payload.items() if k not in skip and v is not None)
 
 
-def audit_rows(models: ReadModels, query: AuditQuery, page: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every row matching ``query`` from its cursor on, a page at a time."""
-    remaining = query.limit
-    after = query.after
-    while remaining > 0:
-        rows = models.audit(AuditQuery(**{**query.__dict__, "after": after,
-                                          "limit": min(page, remaining)}))
-        yield from rows
-        if len(rows) < min(page, remaining):
-            return
-        remaining -= len(rows)
-        after = rows[-1]["position"]
-
-
 def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         dump(rows, out)
@@ -397,19 +330,10 @@ def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
 
 def cmd_history(s: Session) -> int:
     args = s.args
-    models = s.fresh()
-    kind = args.kind
-    is_policy = kind != "claim" and s.ledger.find_policy(args.id) is not None
-    is_claim = kind != "policy" and s.ledger.find_claim(args.id) is not None
-    if is_policy and is_claim:
-        raise UsageError(f"{args.id} is both a policy and a claim id: add --kind policy "
-                         "or --kind claim")
-    if not (is_policy or is_claim):
-        raise NotFound.of("id", "exists", f"no policy or claim {args.id}")
-    query = AuditQuery(policy_id=args.id, limit=10**12) if is_policy else AuditQuery(
-        claim_id=args.id, limit=10**12)
-    kinds = {"policy", "policy_year", "claim"} if is_policy else {"claim"}
-    rows = [r for r in audit_rows(models, query) if r["aggregate_type"] in kinds]
+    try:
+        rows = views.history(s.ledger, s.fresh(), args.id, args.kind)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: add --kind policy or --kind claim") from None
     print_audit(rows, "json" if args.json else "table", s.out)
     return EXIT_OK
 
@@ -421,7 +345,7 @@ def cmd_audit(s: Session) -> int:
         event_type=args.type, after=args.after, limit=args.limit,
         recorded_from=_utc_text(args.recorded_from), recorded_to=_utc_text(args.recorded_to),
     )
-    rows = list(audit_rows(s.fresh(), query))
+    rows = views.audit_pages(s.fresh(), query)
     print_audit(rows, args.format, s.out)
     if rows and len(rows) == args.limit and args.format == "table":
         print(f"more rows may follow: add --after {rows[-1]['position']}", file=sys.stderr)
@@ -549,6 +473,10 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_demo(s: Session) -> int:
     existing = s.ledger.recorder.max_notification_id()
+    if existing and s.args.if_empty:
+        print(f"the database already holds {existing:,} events: the demo is not loaded "
+              "again", file=sys.stderr)
+        return EXIT_OK
     if existing:
         print(f"the database already holds {existing:,} events; the demo loads into a fresh "
               "database: pass --db with a new file", file=sys.stderr)
@@ -572,6 +500,47 @@ def cmd_demo(s: Session) -> int:
     cmd_limits(s)
     print(f"\nTry: .venv/bin/claims-ledger --db {s.args.db} claim C-DEMO-4", file=s.out)
     return EXIT_REFUSED if refused else EXIT_OK
+
+
+# the HTTP API ---------------------------------------------------------------
+
+
+def cmd_token(args: argparse.Namespace, out: TextIO) -> int:
+    from adapters.auth import TokenConfigError, new_token
+
+    try:
+        token = new_token(args.name, args.role, args.tokens_file)
+    except (TokenConfigError, OSError, ValueError) as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(token, file=out)
+    print(f"added {args.name} ({args.role}) to {args.tokens_file}; keep the token above, it "
+          "is not stored", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from adapters.auth import TokenConfigError, Tokens
+    from adapters.http import build
+
+    try:
+        tokens = Tokens.load(args.tokens_file)
+        app = build(args.db, args.read_db, tokens)
+    except TokenConfigError as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    if not len(tokens):
+        print("claims-ledger: no bearer tokens are configured: every request but /health "
+              "will be refused (make one with `claims-ledger token`)", file=sys.stderr)
+    print(f"claims-ledger API listening on http://{args.host}:{args.port} "
+          f"(docs: http://{args.host}:{args.port}/docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
 
 
 # the parser -----------------------------------------------------------------
@@ -690,8 +659,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each read model's generation, position and lag behind the log")
     sub.add_parser("terms", parents=[common, reads],
                    help="the product terms: limits, deductibles, exclusion codes, causes")
-    sub.add_parser("demo", parents=[common, reads],
-                   help="load the terms' cases into a fresh database and show the result")
+    p = sub.add_parser("demo", parents=[common, reads],
+                       help="load the terms' cases into a fresh database and show the result")
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing (and succeed) when the database already holds events")
+    p = sub.add_parser("serve", parents=[common],
+                       help="serve the HTTP API (commands, reads, health)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--tokens-file", metavar="FILE",
+                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE, or the JSON in "
+                   "$CLAIMS_LEDGER_TOKENS)")
+    p = sub.add_parser("token", help="make a bearer token for the HTTP API and add its hash "
+                       "to a tokens file (the token is printed once)")
+    p.add_argument("name", help="who the token is for: recorded as the actor of its commands")
+    p.add_argument("--role", required=True, choices=["appender", "auditor", "operator"])
+    p.add_argument("--tokens-file", metavar="FILE", required=True)
     return parser
 
 
@@ -725,6 +708,10 @@ def run(argv: list[str] | None, out: TextIO) -> int:
     args.read_replica = getattr(args, "read_replica", False)
     if args.action == "terms":
         return cmd_terms(args, out)
+    if args.action == "token":
+        return cmd_token(args, out)
+    if args.action == "serve":
+        return cmd_serve(args)
     try:
         session = Session(args, out)
     except StorageError as exc:

@@ -98,7 +98,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
 
 class AuditTrailProjection:
     name = NAME
-    schema_version = 1
+    schema_version = 2
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -113,6 +113,7 @@ class AuditTrailProjection:
             Index(f"{prefix}_actor", t.c.actor, t.c.position),
             Index(f"{prefix}_type", t.c.event_type, t.c.position),
             Index(f"{prefix}_recorded", t.c.recorded_at),
+            Index(f"{prefix}_aggregate", t.c.aggregate_id, t.c.version),
         ]
 
     def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
@@ -126,6 +127,8 @@ class AuditQuery:
     claim_id: str | None = None
     actor: str | None = None
     event_type: str | None = None
+    aggregate_id: str | None = None
+    version: int | None = None
     recorded_from: str | None = None
     recorded_to: str | None = None
     after: int = 0
@@ -143,6 +146,10 @@ def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any
         query = query.where(t.c.actor == q.actor)
     if q.event_type is not None:
         query = query.where(t.c.event_type == q.event_type)
+    if q.aggregate_id is not None:
+        query = query.where(t.c.aggregate_id == q.aggregate_id)
+    if q.version is not None:
+        query = query.where(t.c.version == q.version)
     if q.recorded_from is not None:
         query = query.where(t.c.recorded_at >= q.recorded_from)
     if q.recorded_to is not None:

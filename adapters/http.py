@@ -1,0 +1,479 @@
+"""The HTTP API: commands from internal services, reads for auditors and operators.
+
+Commands are the same contract v1 models as the CLI's (one JSON object, or a
+batch of them), parsed strictly by the domain's own ``parse_command``. Every
+request but ``GET /health`` needs a bearer token; the token's name is the actor
+recorded on the events, whatever the body says. ``Idempotency-Key`` (or the
+body's ``command_id``) makes retries safe. Every error is
+``application/problem+json`` (RFC 9457) naming the field and the rule; a
+refused command appends nothing; no response carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters import views
+from adapters.auth import Caller, Tokens
+from adapters.console import parse_time
+from adapters.storage import open_ledger
+from domain.commands import COMMAND_TYPES, Command, parse_command
+from domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InvalidCommand,
+    LedgerError,
+    NotFound,
+    VersionConflict,
+)
+from domain.ledger import Ledger, Outcome
+from projections.audit_trail import AuditQuery
+from projections.read_models import PROJECTIONS, ReadModels
+from projections.verify import verify
+
+log = logging.getLogger("claims_ledger.http")
+
+MAX_BODY = 1 << 20
+"""Largest request body accepted (1 MiB); a larger one is refused with 413."""
+MAX_BATCH = 1000
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    """An HTTP error with a problem+json body."""
+
+    def __init__(self, status: int, title: str, detail: str,
+                 violations: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.violations = violations or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"urn:claims-ledger:problem:{self.title.lower().replace(' ', '-')}",
+            "title": self.title, "status": self.status, "detail": self.detail,
+        }
+        if self.violations:
+            body["violations"] = self.violations
+        return body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, media_type=PROBLEM,
+                            headers=self.headers)
+
+
+def status_of(error: LedgerError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, AlreadyExists | IdempotencyConflict | VersionConflict
+                  | ConcurrencyConflict):
+        return 409
+    if isinstance(error, InvalidCommand) and error.rule in ("json", "json_object"):
+        return 400
+    return 422
+
+
+def problem_of(error: LedgerError) -> Problem:
+    words = "".join(f" {c}" if c.isupper() else c for c in type(error).__name__).strip()
+    return Problem(status_of(error), words.capitalize(), str(error), [
+        {"field": v.field, "rule": v.rule, "message": v.message} for v in error.violations])
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = Problem(413, "Content too large",
+                            f"the request body is larger than {self.limit:,} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_large.response()(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class Service:
+    """The ledger and its read models, shared by the request handlers."""
+
+    def __init__(self, ledger: Ledger, models: ReadModels, tokens: Tokens) -> None:
+        self.ledger, self.models, self.tokens = ledger, models, tokens
+        self._catch_up = threading.Lock()
+
+    def fresh(self) -> ReadModels:
+        """The read models, caught up with every acknowledged command."""
+        with self._catch_up:
+            self.models.catch_up()
+        return self.models
+
+    def execute(self, data: dict[str, Any], actor: str) -> Outcome:
+        outcome = self.ledger.execute(parse_command(data), actor=actor)
+        if outcome.replayed:
+            outcome = self._with_positions(outcome)
+        return outcome
+
+    def _with_positions(self, outcome: Outcome) -> Outcome:
+        """A replayed outcome, with the positions its events were first stored at."""
+        models = self.fresh()
+        events = []
+        for e in outcome.events:
+            rows = models.audit(AuditQuery(aggregate_id=e.aggregate_id, version=e.version,
+                                            limit=1))
+            events.append(e.model_copy(update={"position": rows[0]["position"]
+                                               if rows else None}))
+        return outcome.model_copy(update={"events": tuple(events)})
+
+
+def bearer(request: Request) -> Caller:
+    service: Service = request.app.state.service
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Unauthorized", "a bearer token is required",
+                      headers={"WWW-Authenticate": "Bearer"})
+    caller = service.tokens.caller(token.strip())
+    if caller is None:
+        raise Problem(401, "Unauthorized", "the bearer token is not known",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+def role(*allowed: str) -> Callable[[Caller], Caller]:
+    def check(caller: Caller = Depends(bearer)) -> Caller:
+        if caller.role not in allowed:
+            raise Problem(403, "Forbidden", f"the {caller.role} role may not do this; "
+                          f"it needs: {', '.join(allowed)}")
+        return caller
+
+    return check
+
+
+APPENDER = Depends(role("appender"))
+READER = Depends(role("auditor", "operator"))
+OPERATOR = Depends(role("operator"))
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Invalid command", f"the body is not valid JSON: {exc}", [
+            {"field": None, "rule": "json", "message": "is not valid JSON"}]) from None
+
+
+def with_key(data: Any, key: str | None) -> Any:
+    """The command with the Idempotency-Key as its command id."""
+    if key is None or not isinstance(data, dict):
+        return data
+    if data.get("command_id") not in (None, key):
+        raise Problem(400, "Invalid command",
+                      "the Idempotency-Key header and the body's command_id differ", [
+                          {"field": "command_id", "rule": "same_as_idempotency_key",
+                           "message": "must equal the Idempotency-Key header"}])
+    return {**data, "command_id": key}
+
+
+def _time(value: str | None, name: str, end_of_day: bool = True) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise Problem(400, "Invalid query", str(exc), [
+            {"field": name, "rule": "date_format", "message": str(exc)}]) from None
+
+
+COMMAND_SCHEMA = TypeAdapter(Command).json_schema(
+    ref_template="#/components/schemas/{model}")
+EXAMPLES = {
+    "attach_coverage": {"command": "attach_coverage", "policy_id": "P-1",
+                        "customer_id": "CU-1", "customer_name": "株式会社サンプル",
+                        "financial_institution": False, "screening_passed": True,
+                        "firewall_option": "shared", "firewall_applied_on": "2024-04-01",
+                        "service_start": "2024-04-01"},
+    "end_service": {"command": "end_service", "policy_id": "P-1", "service_end": "2026-03-31"},
+    "file_claim": {"command": "file_claim", "claim_id": "C-1", "policy_id": "P-1",
+                   "coverage": "data_media", "cause": "virus", "incident_date": "2024-06-10",
+                   "loss_amount": 800000, "description": "data rebuilt after a virus"},
+    "assess_loss": {"command": "assess_loss", "claim_id": "C-1", "loss_amount": 900000,
+                    "reason": "final invoice"},
+    "apply_exclusion": {"command": "apply_exclusion", "claim_id": "C-1",
+                        "exclusion": "natural_disaster", "reason": "caused by a flood"},
+    "issue_payout": {"command": "issue_payout", "claim_id": "C-1",
+                     "command_id": "pay-C-1-1"},
+    "reverse_payout": {"command": "reverse_payout", "claim_id": "C-1",
+                       "payout_id": "payout-1", "reason": "paid to the wrong account"},
+    "close_claim": {"command": "close_claim", "claim_id": "C-1", "reason": "settled"},
+    "withdraw_claim": {"command": "withdraw_claim", "claim_id": "C-1",
+                       "reason": "the customer withdrew it"},
+}
+assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
+                         for t in COMMAND_TYPES}
+PROBLEM_RESPONSE = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_STATUSES = {
+    400: "malformed request", 401: "no or unknown bearer token",
+    403: "the token's role may not do this", 404: "no such policy or claim",
+    409: "concurrency conflict, or a command id reused for a different command",
+    413: "request body too large", 422: "refused by a rule of the ledger",
+    503: "the database is unavailable"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    str(s): {"description": d, **PROBLEM_RESPONSE} for s, d in _STATUSES.items()}
+
+
+def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
+    app = FastAPI(
+        title="claims-ledger",
+        version="1",
+        description="Event-sourced claims ledger for データ保険 (data insurance). "
+        "Commands follow command contract v1; errors are application/problem+json.",
+    )
+    app.state.service = service
+    app.add_middleware(BodyLimit, limit=max_body)
+
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(LedgerError)
+    async def _refused(_: Request, exc: LedgerError) -> JSONResponse:
+        return problem_of(exc).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        violations = [{"field": ".".join(str(p) for p in e["loc"][1:]) or None,
+                       "rule": e["type"], "message": e["msg"]} for e in exc.errors()]
+        return Problem(400, "Invalid request", "the request's parameters are not valid",
+                       violations).response()
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return Problem(exc.status_code, str(exc.detail), str(exc.detail)).response()
+
+    @app.exception_handler(PersistenceError)
+    @app.exception_handler(SQLAlchemyError)
+    async def _down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return Problem(503, "Service unavailable", "the database is unavailable; try "
+                       "again shortly").response()
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return Problem(500, "Internal server error", "the ledger failed unexpectedly; "
+                       "nothing is reported back, the server log has the details").response()
+
+    @app.post("/commands", status_code=201, tags=["commands"], responses={
+        201: {"description": "applied (or, with a command id seen before, the first "
+              "outcome again: `replayed` is true and nothing was appended)"}, **ERRORS},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Command"},
+            "examples": {k: {"value": v} for k, v in EXAMPLES.items()}}}},
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": {"type": "string"},
+                            "description": "the command id: a retry with the same key "
+                            "returns the first outcome"}]})
+    async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
+        """Apply one command."""
+        data = with_key(await json_body(request), request.headers.get("idempotency-key"))
+        outcome = await run_in_threadpool(service.execute, data, caller.name)
+        return JSONResponse(outcome.model_dump(mode="json"), status_code=201,
+                            headers={"Idempotent-Replayed": "true"} if outcome.replayed
+                            else {})
+
+    @app.post("/commands/batch", tags=["commands"], responses=ERRORS, openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["commands"], "properties": {"commands": {
+                "type": "array", "maxItems": MAX_BATCH,
+                "items": {"$ref": "#/components/schemas/Command"}}}},
+            "example": {"commands": [EXAMPLES["file_claim"], EXAMPLES["issue_payout"]]}}}}})
+    async def post_batch(request: Request, caller: Caller = APPENDER) -> JSONResponse:
+        """Apply many commands in order; each is applied or refused on its own.
+        With an Idempotency-Key, a command without its own id gets `KEY.N`."""
+        data = await json_body(request)
+        commands = data.get("commands") if isinstance(data, dict) else None
+        if not isinstance(commands, list) or len(commands) > MAX_BATCH:
+            raise Problem(400, "Invalid batch", f"the body must be {{\"commands\": [...]}} "
+                          f"with at most {MAX_BATCH:,} commands", [
+                              {"field": "commands", "rule": "batch",
+                               "message": f"a list of at most {MAX_BATCH:,} commands"}])
+        key = request.headers.get("idempotency-key")
+
+        def apply_all() -> list[dict[str, Any]]:
+            results = []
+            for index, command in enumerate(commands):
+                if key is not None and isinstance(command, dict) and not command.get(
+                        "command_id"):
+                    command = {**command, "command_id": f"{key}.{index}"}
+                try:
+                    outcome = service.execute(command, caller.name)
+                except LedgerError as exc:
+                    problem = problem_of(exc)
+                    results.append({"index": index, "ok": False, "status": problem.status,
+                                    "problem": problem.body()})
+                else:
+                    results.append({"index": index, "ok": True,
+                                    "outcome": outcome.model_dump(mode="json")})
+            return results
+
+        return JSONResponse({"results": await run_in_threadpool(apply_all)})
+
+    @app.get("/policies/{policy_id}/limits", tags=["reads"], responses=ERRORS)
+    def get_limits(policy_id: str, as_of: str | None = None,
+                   _: Caller = READER) -> list[dict[str, Any]]:
+        """Annual limit, paid, reversed and remaining per policy year and coverage."""
+        when = _time(as_of, "as_of")
+        return views.limits(service.ledger, service.fresh() if when is None else None,
+                            policy_id, when)
+
+    @app.get("/claims/{claim_id}", tags=["reads"], responses=ERRORS)
+    def get_claim(claim_id: str, as_of: str | None = None,
+                  _: Caller = READER) -> dict[str, Any]:
+        """A claim's state, payouts with their breakdowns, and exclusion."""
+        when = _time(as_of, "as_of")
+        return views.claim(service.ledger, service.fresh() if when is None else None,
+                           claim_id, when)
+
+    def _history(entity_id: str, kind: str, after: int, limit: int) -> dict[str, Any]:
+        rows = views.history(service.ledger, service.fresh(), entity_id, kind, after, limit)
+        return {"items": jsonable_encoder(rows),
+                "next_after": rows[-1]["position"] if len(rows) == limit else None}
+
+    @app.get("/policies/{policy_id}/history", tags=["reads"], responses=ERRORS)
+    def get_policy_history(policy_id: str, after: int = Query(0, ge=0),
+                           limit: int = Query(1000, ge=1, le=10_000),
+                           _: Caller = READER) -> dict[str, Any]:
+        """Every event of a policy, its years and its claims, in log order."""
+        return _history(policy_id, "policy", after, limit)
+
+    @app.get("/claims/{claim_id}/history", tags=["reads"], responses=ERRORS)
+    def get_claim_history(claim_id: str, after: int = Query(0, ge=0),
+                          limit: int = Query(1000, ge=1, le=10_000),
+                          _: Caller = READER) -> dict[str, Any]:
+        """Every event of a claim, in log order."""
+        return _history(claim_id, "claim", after, limit)
+
+    @app.get("/audit", tags=["reads"], responses=ERRORS)
+    def get_audit(policy_id: str | None = None, claim_id: str | None = None,
+                  actor: str | None = None, event_type: str | None = None,
+                  recorded_from: str | None = Query(None, alias="from"),
+                  recorded_to: str | None = Query(None, alias="to"),
+                  after: int = Query(0, ge=0, description="cursor: rows after this position"),
+                  limit: int = Query(100, ge=1, le=10_000),
+                  _: Caller = READER) -> dict[str, Any]:
+        """The audit trail, filtered; follow `next_after` for the next page."""
+        from projections.base import recorded_time
+
+        start = _time(recorded_from, "from", end_of_day=False)
+        end = _time(recorded_to, "to")
+        query = AuditQuery(policy_id=policy_id, claim_id=claim_id, actor=actor,
+                           event_type=event_type, after=after, limit=limit,
+                           recorded_from=recorded_time(start) if start else None,
+                           recorded_to=recorded_time(end) if end else None)
+        rows = service.fresh().audit(query)
+        return {"items": jsonable_encoder(rows),
+                "next_after": rows[-1]["position"] if len(rows) == limit else None}
+
+    @app.get("/health", tags=["operations"])
+    def get_health() -> JSONResponse:
+        """Whether the databases answer, and how far each read model lags the log."""
+        try:
+            status = service.models.status()
+        except (PersistenceError, SQLAlchemyError) as exc:
+            log.warning("health: database unavailable: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "log_head": status[0].head if status else 0,
+                             "read_models": [{"name": s.name, "generation": s.active,
+                                              "position": s.position, "lag": s.lag}
+                                             for s in status]})
+
+    @app.post("/admin/rebuild", tags=["operations"], responses=ERRORS)
+    def post_rebuild(read_models: list[str] | None = Query(None),
+                     restart: bool = Query(False), _: Caller = OPERATOR) -> dict[str, Any]:
+        """Rebuild read models (default all) into fresh tables and switch readers."""
+        names = read_models or list(PROJECTIONS)
+        unknown = [n for n in names if n not in PROJECTIONS]
+        if unknown:
+            raise Problem(422, "Unknown read model", f"unknown: {', '.join(unknown)}", [
+                {"field": "read_models", "rule": "known_read_model",
+                 "message": f"expected some of {', '.join(PROJECTIONS)}"}])
+        applied = service.models.rebuild(names, restart=restart)
+        return {"rebuilt": names, "events": applied, "position": service.models.head()}
+
+    @app.post("/admin/verify", tags=["operations"], responses=ERRORS)
+    def post_verify(_: Caller = OPERATOR) -> dict[str, Any]:
+        """Replay the log and compare every read model with it."""
+        problems = verify(service.models)
+        return {"ok": not problems, "differences": problems}
+
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            route.operation_id = route.name
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(COMMAND_SCHEMA.pop("$defs", {}))
+            components["Command"] = COMMAND_SCHEMA
+            components["Problem"] = {"type": "object", "required": ["type", "title", "status"],
+                                     "properties": {
+                                         "type": {"type": "string"}, "title": {"type": "string"},
+                                         "status": {"type": "integer"},
+                                         "detail": {"type": "string"},
+                                         "violations": {"type": "array", "items": {
+                                             "type": "object", "properties": {
+                                                 "field": {"type": ["string", "null"]},
+                                                 "rule": {"type": "string"},
+                                                 "message": {"type": "string"}}}}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def build(db: str, read_db: str, tokens: Tokens) -> FastAPI:
+    """The app on the named databases (what `claims-ledger serve` runs)."""
+    ledger = open_ledger(db)
+    return create_app(Service(ledger, ReadModels.open(ledger, read_db), tokens))
+
