@@ -1,13 +1,15 @@
-# claims-ledger: `make run` (the demo on the embedded SQLite default) and `make test`.
-# Both build the virtual environment from pyproject.toml first.
+# claims-ledger: `make run` (the HTTP API on the embedded SQLite default), `make test`,
+# and `make bench`. Each builds the virtual environment from pyproject.toml first.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
+EVENTS ?= 20000
+RUNS ?= 3
 
-.PHONY: install run test lint typecheck importlint unit clean
+.PHONY: install run test lint typecheck importlint unit bench clean
 
 install: $(STAMP)
 
@@ -39,6 +41,9 @@ typecheck: install
 
 importlint: install
 	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m adapters.bench --events $(EVENTS) --runs $(RUNS) --out var/bench.json
 
 unit: install
 	$(BIN)/pytest -q

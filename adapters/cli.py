@@ -37,7 +37,7 @@ from adapters.storage import (
     open_ledger,
     sqlite_path,
 )
-from domain.commands import parse_command
+from domain.commands import Command, parse_command
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -179,27 +179,48 @@ class StoppedAt(Exception):
 
 def apply_lines(
     ledger: Ledger, lines: Iterator[str], actor: str,
-    on_result: Callable[[dict[str, Any]], None], progress: Progress,
+    on_result: Callable[[dict[str, Any]], None], progress: Progress, batch: int = 1,
 ) -> int:
+    """Apply one command per line, ``batch`` commands to a commit; report every
+    line in order. Returns how many lines were refused."""
     refused = done = 0
+    chunk: list[tuple[int, Command | LedgerError]] = []
+
+    def flush() -> None:
+        nonlocal refused, done
+        parsed = [(n, c) for n, c in chunk if not isinstance(c, LedgerError)]
+        try:
+            outcomes = iter(ledger.execute_many([c for _, c in parsed], actor=actor)
+                            if parsed else [])
+        except PersistenceError as exc:
+            progress.finish()
+            first = chunk[0][0]
+            on_result({"line": first, "ok": False, "error": "StorageUnavailable",
+                       "message": str(exc), "violations": []})
+            raise StoppedAt(first, exc) from exc
+        for number, item in chunk:
+            result = item if isinstance(item, LedgerError) else next(outcomes)
+            if isinstance(result, LedgerError):
+                refused += 1
+                on_result({"line": number, "ok": False, **error_json(result)})
+            else:
+                on_result({"line": number, "ok": True, **result.model_dump(mode="json")})
+            done += 1
+        progress(done, progress.total)
+        chunk.clear()
+
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
         try:
-            outcome = ledger.execute(parse_command(line), actor=actor)
+            chunk.append((number, parse_command(line)))
         except LedgerError as exc:
-            refused += 1
-            on_result({"line": number, "ok": False, **error_json(exc)})
-        except PersistenceError as exc:
-            progress.finish()
-            on_result({"line": number, "ok": False, "error": "StorageUnavailable",
-                       "message": str(exc), "violations": []})
-            raise StoppedAt(number, exc) from exc
-        else:
-            on_result({"line": number, "ok": True, **outcome.model_dump(mode="json")})
-        done += 1
-        progress(done, progress.total)
+            chunk.append((number, exc))
+        if len(chunk) >= batch:
+            flush()
+    if chunk:
+        flush()
     progress.finish()
     return refused
 
@@ -225,7 +246,7 @@ def cmd_apply(s: Session) -> int:
                 print(f"line {result['line']}: refused  {field}{v['message']} [{v['rule']}]",
                       file=out)
 
-    refused = apply_lines(s.ledger, lines, args.actor, report, progress)
+    refused = apply_lines(s.ledger, lines, args.actor, report, progress, args.batch)
     s.fresh()
     if refused and not args.json:
         print(f"{refused} line(s) refused; nothing was appended for them", file=sys.stderr)
@@ -612,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", parents=[common, reads],
                        help="apply commands from a JSON Lines file (or - for stdin)")
     p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("--batch", type=_positive, default=500, metavar="N",
+                   help="commands per commit (group commit; default 500): each command is "
+                   "still applied or refused on its own")
     p = sub.add_parser("limits", parents=[common, reads, as_of],
                        help="annual limit, paid and remaining per policy year and coverage")
     p.add_argument("--policy", metavar="ID")

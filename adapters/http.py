@@ -148,6 +148,13 @@ class Service:
             outcome = self._with_positions(outcome)
         return outcome
 
+    def execute_many(self, commands: list[Command], actor: str) -> list[Outcome | LedgerError]:
+        """Many commands, one commit (see ``Ledger.execute_many``)."""
+        if not commands:
+            return []
+        return [self._with_positions(r) if isinstance(r, Outcome) and r.replayed else r
+                for r in self.ledger.execute_many(commands, actor=actor)]
+
     def _with_positions(self, outcome: Outcome) -> Outcome:
         """A replayed outcome, with the positions its events were first stored at."""
         models = self.fresh()
@@ -336,20 +343,27 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         key = request.headers.get("idempotency-key")
 
         def apply_all() -> list[dict[str, Any]]:
-            results = []
+            parsed: list[Command | LedgerError] = []
             for index, command in enumerate(commands):
                 if key is not None and isinstance(command, dict) and not command.get(
                         "command_id"):
                     command = {**command, "command_id": f"{key}.{index}"}
                 try:
-                    outcome = service.execute(command, caller.name)
+                    parsed.append(parse_command(command))
                 except LedgerError as exc:
-                    problem = problem_of(exc)
+                    parsed.append(exc)
+            outcomes = iter(service.execute_many(
+                [c for c in parsed if not isinstance(c, LedgerError)], caller.name))
+            results = []
+            for index, item in enumerate(parsed):
+                result = item if isinstance(item, LedgerError) else next(outcomes)
+                if isinstance(result, LedgerError):
+                    problem = problem_of(result)
                     results.append({"index": index, "ok": False, "status": problem.status,
                                     "problem": problem.body()})
                 else:
                     results.append({"index": index, "ok": True,
-                                    "outcome": outcome.model_dump(mode="json")})
+                                    "outcome": result.model_dump(mode="json")})
             return results
 
         return JSONResponse({"results": await run_in_threadpool(apply_all)})

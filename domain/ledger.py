@@ -16,12 +16,14 @@ projections are checked against.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, Recording
 from pydantic import BaseModel, ConfigDict
 
 from domain import claim as claim_module
@@ -46,6 +48,7 @@ from domain.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
     InvalidCommand,
+    LedgerError,
     NotFound,
     VersionConflict,
 )
@@ -88,6 +91,8 @@ class Ledger(Application[str]):
     name = "claims_ledger"
     env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 (the library's API)
     max_attempts = 20
+    cache_size = 200_000
+    """Records the group-commit path keeps between batches (see ``_StateCache``)."""
 
     def __init__(
         self,
@@ -100,6 +105,8 @@ class Ledger(Application[str]):
         self._clock = clock
         self._new_id = new_id
         self._retry_wait = retry_wait
+        self._overlay = _Overlay()
+        self._cache = _StateCache(self.cache_size)
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[str]:
@@ -125,7 +132,7 @@ class Ledger(Application[str]):
             if command.command_id is not None:
                 appended.append(self._acceptance(command, stamp, events, result))
             try:
-                recordings = self.save(*appended)
+                recordings = self.append(appended)
             except IntegrityError:
                 # A command id the client chose is checked at the top of the loop
                 # (its record); a generated one is unique to this call.
@@ -165,6 +172,85 @@ class Ledger(Application[str]):
             "in a row; try again",
         )
 
+    def execute_many(
+        self, commands: Sequence[Command], *, actor: str
+    ) -> list[Outcome | LedgerError]:
+        """Run commands in order with one commit for all of them (group commit).
+
+        Each command is decided on the state the commands before it left, and is
+        refused or applied on its own: a refused command appends nothing and the
+        rest go on. All the events are then saved in one transaction, so the
+        batch costs one durable commit. If another writer changed a record in
+        the meantime, nothing was written, and the commands are run again one at
+        a time (each with its own retries). Results come back in command order.
+        """
+        if not actor.strip():
+            raise InvalidCommand.of("actor", "required", "an actor name is required")
+        results: list[Outcome | LedgerError | None] = [None] * len(commands)
+        planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
+        self._overlay.states = {}
+        self._overlay.use_cache = True
+        try:
+            for index, command in enumerate(commands):
+                try:
+                    if command.command_id is not None:
+                        previous = self._accepted(command)
+                        if previous is not None:
+                            results[index] = previous
+                            continue
+                    command_id = command.command_id or self._new_id()
+                    stamp = EventStamp(actor=actor, command_id=command_id,
+                                       recorded_at=self._clock())
+                    events, result = self._decide(command, stamp)
+                except LedgerError as refused:
+                    results[index] = refused
+                    continue
+                if command.command_id is not None:
+                    events = [*events, self._acceptance(command, stamp, events, result)]
+                self._remember(events)
+                planned.append((index, command, events, result, command_id))
+            decided = self._overlay.states
+        finally:
+            self._overlay.states = None
+            self._overlay.use_cache = False
+        try:
+            recordings = self.append([e for p in planned for e in p[2]]) if planned else []
+        except IntegrityError:
+            self._cache.clear()  # some of what it held is stale: read afresh
+            for index, command, *_ in planned:
+                try:
+                    results[index] = self.execute(command, actor=actor)
+                except LedgerError as refused:
+                    results[index] = refused
+            return [r for r in results if r is not None]
+        self._cache.update(decided)
+        positions = iter([r.notification.id for r in recordings])  # in the order given
+        for index, command, events, result, command_id in planned:
+            appended = [(next(positions), e) for e in events]
+            results[index] = Outcome(
+                command=command.command, command_id=command_id, replayed=False,
+                events=tuple(
+                    AppendedEvent(position=position, aggregate_id=e.originator_id,
+                                  version=e.originator_version, event=e.event_name)
+                    for position, e in appended if not isinstance(e, CommandAccepted)),
+                result=result)
+        return [r for r in results if r is not None]
+
+    def append(self, events: list[LedgerEvent]) -> list[Recording[str]]:
+        """Store events in one transaction with the library's event store (the
+        ledger takes no snapshots and keeps no repository cache, so this is what
+        ``Application.save`` would do, without its per-object protocol checks)."""
+        return self.events.put(events)
+
+    def _remember(self, events: list[LedgerEvent]) -> None:
+        """Fold a planned command's events into the batch's view of the records."""
+        states = self._overlay.states
+        assert states is not None
+        for event in events:
+            aid = event.originator_id
+            project = _PROJECTORS[_kind(aid)]
+            states[aid] = project(states.get(aid), [event])
+
     def _committed(self, first: LedgerEvent, command_id: str) -> bool:
         """Whether the event we tried to append first is already stored, under our
         command id: then this command is in the log already."""
@@ -175,7 +261,7 @@ class Ledger(Application[str]):
 
     def _accepted(self, command: Command) -> Outcome | None:
         assert command.command_id is not None
-        record = self._get(command_record_id(command.command_id), command_record.project)
+        record = self._existing(command_record_id(command.command_id), command_record.project)
         if record is None:
             return None
         accepted = record.accepted
@@ -222,7 +308,7 @@ class Ledger(Application[str]):
         self, command: Command, stamp: EventStamp
     ) -> tuple[list[LedgerEvent], dict[str, Any]]:
         if isinstance(command, AttachCoverage):
-            if self.find_policy(command.policy_id) is not None:
+            if self._existing(policy_id_of(command.policy_id), policy_module.project) is not None:
                 raise AlreadyExists.of(
                     "policy_id",
                     "new_policy",
@@ -247,7 +333,8 @@ class Ledger(Application[str]):
                 "service_end": command.service_end.isoformat(),
             }
         if isinstance(command, FileClaim):
-            if self.find_claim(command.claim_id) is not None:
+            if self._existing(claim_module.claim_id_of(command.claim_id),
+                              claim_module.project) is not None:
                 raise AlreadyExists.of(
                     "claim_id", "new_claim", f"claim {command.claim_id} is already filed"
                 )
@@ -287,11 +374,34 @@ class Ledger(Application[str]):
 
     # Reads (replayed from the log) -------------------------------------------
 
+    def _existing(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
+        """A record a command would create, if it exists already. In a batch this
+        is decided without a read when the record is not known: the new record's
+        first event is then stored at version 1, so if it did exist the save
+        fails as a whole and the batch is run again one command at a time, each
+        with a real read."""
+        states = self._overlay.states
+        if states is not None and aggregate_id not in states:
+            found, cached = self._cache.get(aggregate_id)
+            return cached if found else None
+        return self._get(aggregate_id, projector)
+
     def _get(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
+        states = self._overlay.states
+        if states is not None and aggregate_id in states:
+            return states[aggregate_id]  # type: ignore[no-any-return]
+        if self._overlay.use_cache:
+            found, cached = self._cache.get(aggregate_id)
+            if found:
+                assert states is not None
+                states[aggregate_id] = cached
+                return cached  # type: ignore[no-any-return]
         try:
-            state: S = self.repository.get(aggregate_id, projector_func=projector)
+            state: S | None = self.repository.get(aggregate_id, projector_func=projector)
         except AggregateNotFoundError:
-            return None
+            state = None
+        if states is not None:
+            states[aggregate_id] = state
         return state
 
     def find_policy(self, policy_id: str) -> Policy | None:
@@ -376,6 +486,65 @@ class Ledger(Application[str]):
             self.decode(n).policy_id  # type: ignore[attr-defined]
             for n in self.notifications(("PolicyEnrolled",))
         ]
+
+
+class _Overlay(threading.local):
+    """Per thread: the records a batch of commands has decided on so far."""
+
+    states: dict[str, Any] | None = None
+    use_cache = False
+
+
+class _StateCache:
+    """Claims, policy years and command records as the last committed batch left
+    them, so hot records are not read again for every batch (least recently used
+    go first). Safe under concurrency: a decision on a record another writer has
+    changed since appends an event at a version that writer already took, the
+    save fails as a whole, and the cache is cleared before the commands are run
+    again from the database. Policies are never kept: a claim's filing reads its
+    policy without writing to it, so a stale one would go unnoticed."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: str) -> tuple[bool, Any]:
+        with self._lock:
+            if aggregate_id not in self._items:
+                return False, None
+            self._items.move_to_end(aggregate_id)
+            return True, self._items[aggregate_id]
+
+    def update(self, states: dict[str, Any]) -> None:
+        with self._lock:
+            for aggregate_id, state in states.items():
+                if _kind(aggregate_id) == "policy":
+                    continue
+                self._items[aggregate_id] = state
+                self._items.move_to_end(aggregate_id)
+            while len(self._items) > self._maxsize:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _kind(aggregate_id: str) -> str:
+    if aggregate_id.startswith("claim:"):
+        return "claim"
+    if aggregate_id.startswith("command:"):
+        return "command"
+    return "policy_year" if ":year:" in aggregate_id else "policy"
+
+
+_PROJECTORS: dict[str, Callable[..., Any]] = {
+    "claim": claim_module.project,
+    "command": command_record.project,
+    "policy_year": policy_year.project,
+    "policy": policy_module.project,
+}
 
 
 def _check_version(expected: int | None, current: int, what: str) -> None:

@@ -7,13 +7,16 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.storage import persistence_env
 from domain.commands import parse_command
-from domain.errors import IdempotencyConflict, InvalidCommand, NotFound
+from domain.errors import IdempotencyConflict, InvalidCommand, LedgerError, NotFound
 from domain.ledger import Ledger
 from tests.builders import FakeClock, attach, file_data_media, pay
 from tests.conftest import Harness, make_ledger
+from tests.test_properties import commands
 
 
 def test_every_event_records_the_actor_the_command_id_and_the_recorded_time(h: Harness):
@@ -72,11 +75,11 @@ class RacingLedger(Ledger):
     rival: Ledger
     race: dict[str, Any]
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
+    def append(self, events: Any) -> Any:
         if self.race:
             command, self.race = self.race, {}
             self.rival.execute(parse_command(command), actor="rival")
-        return super().save(*objs, **kwargs)
+        return super().append(events)
 
 
 def test_a_payout_that_loses_a_race_is_decided_again_on_fresh_state(db_url: str):
@@ -152,8 +155,8 @@ class LostAnswerLedger(Ledger):
     name = Ledger.name
     lose_next = True
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
+    def append(self, events: Any) -> Any:
+        recordings = super().append(events)
         if self.lose_next:
             self.lose_next = False
             from eventsourcing.persistence import IntegrityError
@@ -183,3 +186,115 @@ def test_a_command_decided_on_a_stale_version_is_refused(h: Harness):
     h.then_refused(pay(amount=100_000, expected_version=version), VersionConflict,
                    "expected_version", "current_version")
     assert int(h.ledger.get_claim("C1").paid) == 100_000
+
+
+def test_a_batch_shares_one_commit_and_each_command_is_applied_or_refused_on_its_own(
+    h: Harness,
+):
+    from domain.errors import PayoutRefused
+
+    h.given(attach())
+    commands = [parse_command(c) for c in (
+        file_data_media("C1"), pay("C1"), pay("C1"),  # the second payout finds nothing left
+        file_data_media("C2"), pay("C2", command_id="p2"), pay("C2", command_id="p2"))]
+    before = h.position()
+    results = h.ledger.execute_many(commands, actor="batch")
+    assert [type(r).__name__ for r in results] == [
+        "Outcome", "Outcome", "PayoutRefused", "Outcome", "Outcome", "Outcome"]
+    assert isinstance(results[2], PayoutRefused)
+    assert results[5].replayed and results[5].result == results[4].result  # type: ignore[union-attr]
+    assert results[4].result["amount"] == 300_000  # type: ignore[union-attr]  # C1 took 700,000
+    positions = [e.position for r in results if not isinstance(r, Exception)
+                 and not r.replayed for e in r.events]
+    assert positions == list(range(before + 1, before + 1 + len(positions)))
+    assert [int(h.ledger.get_claim(c).paid) for c in ("C1", "C2")] == [700_000, 300_000]
+
+
+class RivalInBatchLedger(Ledger):
+    """A ledger whose first batch save is beaten by a rival writer."""
+
+    name = Ledger.name
+    rival: Ledger
+    race: dict[str, Any]
+
+    def append(self, events: Any) -> Any:
+        if self.race:
+            command, self.race = self.race, {}
+            self.rival.execute(parse_command(command), actor="rival")
+        return super().append(events)
+
+
+def test_a_batch_beaten_by_another_writer_is_run_again_one_command_at_a_time(db_url: str):
+    env = persistence_env(db_url)
+    rival = make_ledger(env)
+    for command in (attach(), file_data_media("C1"), file_data_media("C2")):
+        rival.execute(parse_command(command), actor="t")
+    ledger = RivalInBatchLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
+    ledger.rival, ledger.race = rival, pay("C2")
+    results = ledger.execute_many([parse_command(pay("C1"))], actor="t")
+    assert results[0].result["amount"] == 300_000  # type: ignore[union-attr]
+    assert int(rival.get_policy_year("P1", 1).coverage("data_media").remaining) == 0  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(commands(kinds=("file",)), min_size=3, max_size=8),
+       st.lists(commands(), min_size=5, max_size=30), st.integers(min_value=1, max_value=9))
+def test_batched_commands_leave_the_same_ledger_as_one_at_a_time(
+    filings: list[dict[str, Any]], sequence: list[dict[str, Any]], size: int,
+) -> None:
+    from tests.test_properties import fold
+
+    one, many = (make_ledger(persistence_env(":memory:")) for _ in range(2))
+    parsed = [parse_command(c) for c in [attach(), *filings, *sequence]]
+    singles: list[Any] = []
+    for command in parsed:
+        try:
+            singles.append(one.execute(command, actor="t").result)
+        except LedgerError as refused:
+            singles.append(type(refused).__name__)
+    batched: list[Any] = []
+    for start in range(0, len(parsed), size):
+        for r in many.execute_many(parsed[start:start + size], actor="t"):
+            batched.append(type(r).__name__ if isinstance(r, LedgerError) else r.result)
+    assert batched == singles
+
+    def states(ledger: Ledger) -> dict[str, Any]:
+        events = [ledger.decode(n) for n in ledger.notifications()]
+        return fold(events)
+
+    assert states(one) == states(many)
+
+
+def test_a_record_cached_between_batches_that_another_writer_changed_is_read_again(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    first, second = make_ledger(env), make_ledger(env)
+    first.execute_many([parse_command(c) for c in (
+        attach(), file_data_media("C1"), file_data_media("C2"), file_data_media("C3"),
+        pay("C1", amount=100_000))], actor="a")  # first now caches year 1 and the claims
+    second.execute_many([parse_command(pay("C2"))], actor="b")  # year 1 moves on
+    (outcome,) = first.execute_many([parse_command(pay("C3"))], actor="a")
+    assert outcome.result["amount"] == 200_000  # type: ignore[union-attr]  # not 700,000
+    year = second.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
+    assert (int(year.drawn), int(year.remaining)) == (1_000_000, 0)
+
+
+def test_a_batch_that_refiles_a_stored_claim_or_reuses_a_stored_command_id_is_told_so(
+    db_url: str,
+):
+    from domain.errors import AlreadyExists
+
+    env = persistence_env(db_url)
+    earlier = make_ledger(env)
+    earlier.execute_many([parse_command(c) for c in (
+        attach(), file_data_media("C1"), pay("C1", command_id="p-1"))], actor="a")
+    later = make_ledger(env)  # knows nothing yet: its batch decides without reading
+    results = later.execute_many([parse_command(c) for c in (
+        file_data_media("C1"), pay("C1", command_id="p-1"), file_data_media("C2"))],
+        actor="b")
+    assert isinstance(results[0], AlreadyExists)
+    assert results[1].replayed  # type: ignore[union-attr]
+    assert results[2].result["status"] == "open"  # type: ignore[union-attr]
+    assert int(later.get_claim("C1").paid) == 700_000

@@ -1,0 +1,288 @@
+"""``make bench``: how fast the ledger appends, rebuilds and reads, against
+baselines measured in the same run on the same machine.
+
+Every figure is the median of several runs (with min and max); ratios compare
+medians. Baselines: raw SQLite inserts of rows the size of our events (one per
+durable transaction, and 1,000 per transaction), a raw scan with JSON decoding,
+and the ``eventsourcing`` library's naive get-mutate-save loop. Nothing here is
+asserted: the tests only check that the benchmark runs on a tiny size.
+
+    python -m adapters.bench --events 20000 --runs 3 --out var/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from adapters.storage import new_command_id, persistence_env, system_clock
+from adapters.workload import commands as workload
+from domain.commands import parse_command
+from domain.ledger import Ledger
+from projections.read_models import ReadModels
+from projections.store import open_store
+
+ROW = json.dumps({"timestamp": "2026-01-15T03:00:00.123456Z", "actor": "svc-claims",
+                  "command_id": uuid.uuid4().hex, "claim_id": "P0000001-C1",
+                  "policy_id": "P0000001", "policy_year": 1, "coverage": "data_media",
+                  "payout_id": "payout-1", "amount": 700000,
+                  "breakdown": {"loss": 800000, "deductible": 100000,
+                                "annual_remaining_before": 1000000}}).encode()
+
+
+def _sqlite(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, "
+                 "aggregate TEXT, version INTEGER, topic TEXT, state BLOB)")
+    return conn
+
+
+def raw_insert(folder: Path, rows: int, per_transaction: int) -> float:
+    conn = _sqlite(str(folder / "raw.db"))
+    started = time.perf_counter()
+    for start in range(0, rows, per_transaction):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO rows (aggregate, version, topic, state) "
+                         "VALUES (?, ?, ?, ?)",
+                         [(f"claim:{i}", 1, "PayoutIssued", ROW)
+                          for i in range(start, min(start + per_transaction, rows))])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return rows / elapsed
+
+
+def raw_scan(folder: Path, rows: int) -> float:
+    raw_insert(folder, rows, 1000)
+    conn = _sqlite(str(folder / "raw.db"))
+    started = time.perf_counter()
+    count = 0
+    for (state,) in conn.execute("SELECT state FROM rows"):
+        json.loads(state)
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+class Counter(Aggregate):
+    """The library's own style of aggregate, for its naive loop."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Incremented")
+    def increment(self, by: int) -> None:
+        self.count += by
+
+
+class Naive(Application[Any]):
+    pass
+
+
+def library_naive(folder: Path, commands: int) -> float:
+    app = Naive(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                     "SQLITE_DBNAME": str(folder / "naive.db")})
+    ids = []
+    for _ in range(50):
+        counter = Counter()
+        app.save(counter)
+        ids.append(counter.id)
+    started = time.perf_counter()
+    for i in range(commands):
+        counter = app.repository.get(ids[i % len(ids)])
+        counter.increment(by=1)
+        app.save(counter)
+    elapsed = time.perf_counter() - started
+    app.close()
+    return commands / elapsed
+
+
+def _ledger(folder: Path) -> Ledger:
+    return Ledger(persistence_env(str(folder / "ledger.db")), clock=system_clock,
+                  new_id=new_command_id)
+
+
+def ledger_one_by_one(folder: Path, parsed: list[Any]) -> float:
+    ledger = _ledger(folder)
+    started = time.perf_counter()
+    for command in parsed:
+        try:
+            ledger.execute(command, actor="bench")
+        except Exception:
+            continue
+    elapsed = time.perf_counter() - started
+    ledger.close()
+    return len(parsed) / elapsed
+
+
+def ledger_grouped(folder: Path, parsed: list[Any], batch: int) -> tuple[float, float]:
+    """Commands per second, and the events per second they appended."""
+    ledger = _ledger(folder)
+    started = time.perf_counter()
+    for start in range(0, len(parsed), batch):
+        ledger.execute_many(parsed[start:start + batch], actor="bench")
+    elapsed = time.perf_counter() - started
+    events = ledger.recorder.max_notification_id() or 0
+    ledger.close()
+    return len(parsed) / elapsed, events / elapsed
+
+
+def rebuild(folder: Path) -> tuple[float, int]:
+    """Events per second of a full rebuild of every read model (into a new
+    database), and the events rebuilt."""
+    ledger = _ledger(folder)
+    read_db = folder / f"read-{uuid.uuid4().hex[:6]}.db"
+    models = ReadModels(ledger, open_store(str(read_db)))
+    started = time.perf_counter()
+    applied = models.rebuild()
+    elapsed = time.perf_counter() - started
+    models.close()
+    ledger.close()
+    return applied / elapsed, applied
+
+
+def read_latency(folder: Path, policies: list[str], claims: list[str],
+                 reads: int = 1000) -> dict[str, float]:
+    ledger = _ledger(folder)
+    models = ReadModels(ledger, open_store(str(folder / "ledger.db")))
+    models.catch_up()
+    rng = random.Random(1)
+    found: dict[str, float] = {}
+    for name, read, keys in (("limits", models.limits, policies),
+                             ("claim", models.claim, claims)):
+        times = []
+        for _ in range(reads):
+            key = rng.choice(keys)
+            started = time.perf_counter()
+            read(key)
+            times.append(time.perf_counter() - started)
+        times.sort()
+        found[f"{name}_p50_ms"] = 1000 * times[len(times) // 2]
+        found[f"{name}_p99_ms"] = 1000 * times[int(len(times) * 0.99) - 1]
+    models.close()
+    ledger.close()
+    return found
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def run(events: int, runs: int, seed: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    parsed = [parse_command(c) for c in workload(events, seed)]
+    policies = [c.policy_id for c in parsed if c.command == "attach_coverage"]
+    claims = [c.claim_id for c in parsed if c.command == "file_claim"]
+    small = parsed[: min(len(parsed), 2000)]
+    figures: dict[str, list[float]] = {}
+    extra: dict[str, list[float]] = {}
+    rebuilt = 0
+
+    def record(name: str, value: float) -> None:
+        figures.setdefault(name, []).append(value)
+
+    for n in range(runs):
+        progress(f"run {n + 1}/{runs}")
+        with tempfile.TemporaryDirectory() as tmp:
+            record("raw SQLite insert, 1 row per durable commit (rows/s)",
+                   raw_insert(Path(tmp), 2000, 1))
+        with tempfile.TemporaryDirectory() as tmp:
+            record("raw SQLite insert, 1,000 rows per commit (rows/s)",
+                   raw_insert(Path(tmp), 100_000, 1000))
+        with tempfile.TemporaryDirectory() as tmp:
+            record("raw SQLite scan + json.loads (rows/s)", raw_scan(Path(tmp), 100_000))
+        with tempfile.TemporaryDirectory() as tmp:
+            record("library naive get-mutate-save (commands/s)",
+                   library_naive(Path(tmp), 2000))
+        with tempfile.TemporaryDirectory() as tmp:
+            record("ledger, one commit per command (commands/s)",
+                   ledger_one_by_one(Path(tmp), small))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            per_command, per_event = ledger_grouped(folder, parsed, 500)
+            record("ledger apply, 500 commands per commit (commands/s)", per_command)
+            record("ledger apply, 500 commands per commit (events/s)", per_event)
+            rate, rebuilt = rebuild(folder)
+            record("rebuild of all read models (events/s)", rate)
+            for name, value in read_latency(folder, policies, claims).items():
+                extra.setdefault(name, []).append(value)
+    table = {name: summary(values) for name, values in figures.items()}
+    med = {name: v["median"] for name, v in table.items()}
+    grouped = med["ledger apply, 500 commands per commit (commands/s)"]
+    ratios = {
+        "grouped apply / raw 1-row durable inserts":
+            grouped / med["raw SQLite insert, 1 row per durable commit (rows/s)"],
+        "grouped apply / library naive loop":
+            grouped / med["library naive get-mutate-save (commands/s)"],
+        "grouped apply / ledger one commit per command":
+            grouped / med["ledger, one commit per command (commands/s)"],
+        "rebuild / raw scan + json.loads":
+            med["rebuild of all read models (events/s)"]
+            / med["raw SQLite scan + json.loads (rows/s)"],
+    }
+    return {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "workload": {"seed": seed, "commands": len(parsed), "events": rebuilt,
+                     "policies": len(policies), "claims": len(claims)},
+        "runs": runs, "figures": table, "ratios": ratios,
+        "reads_ms": {name: summary(values) for name, values in extra.items()},
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    w = result["workload"]
+    lines = [f"workload: {w['commands']:,} commands, {w['events']:,} events, "
+             f"{w['policies']:,} policies, {w['claims']:,} claims (seed {w['seed']}); "
+             f"median of {result['runs']} runs (min..max)", ""]
+    width = max(len(n) for n in [*result["figures"], *result["ratios"], *result["reads_ms"]])
+    for name, v in result["figures"].items():
+        lines.append(f"{name:<{width}}  {v['median']:>12,.0f}  "
+                     f"({v['min']:,.0f}..{v['max']:,.0f})")
+    lines.append("")
+    for name, v in result["reads_ms"].items():
+        lines.append(f"{name:<{width}}  {v['median']:>12.3f}  "
+                     f"({v['min']:.3f}..{v['max']:.3f})")
+    lines.append("")
+    for name, ratio in result["ratios"].items():
+        lines.append(f"{name:<{width}}  {ratio:>11.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m adapters.bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=float, default=20_000,
+                        help="size of the generated ledger, in events (e.g. 1e6)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
+    args = parser.parse_args(argv)
+    result = run(int(args.events), args.runs, args.seed,
+                 lambda text: print(text, file=sys.stderr, flush=True))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(render(result))
+    print(f"\n(JSON: {args.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
