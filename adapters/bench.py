@@ -182,17 +182,103 @@ def read_latency(folder: Path, policies: list[str], claims: list[str],
     return found
 
 
+def load(url: str, token: str, concurrency: int, path: str) -> dict[str, float]:
+    """The load generator (run in its own process): send the commands in ``path``
+    from ``concurrency`` clients, each owning whole policies so that a claim's
+    commands stay in order; report commands/s and latency."""
+    import threading
+
+    import httpx
+
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    lanes: list[list[dict[str, Any]]] = [[] for _ in range(concurrency)]
+    for command in lines:
+        owner = command.get("policy_id") or command["claim_id"].split("-")[0]
+        lanes[int(owner[1:]) % concurrency].append(command)
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(lane: list[dict[str, Any]]) -> None:
+        mine = []
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=120) as http:
+            for command in lane:
+                started = time.perf_counter()
+                response = http.post("/commands", json=command)
+                mine.append(time.perf_counter() - started)
+                if response.status_code >= 500:
+                    raise RuntimeError(response.text)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(lane,)) for lane in lanes]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"commands_per_s": len(lines) / elapsed,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[max(int(len(latencies) * 0.99) - 1, 0)]}
+
+
+def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
+                 ) -> dict[str, dict[str, float]]:
+    """Start `claims-ledger serve` on a free loopback port and load it from a
+    separate process at each concurrency level (a fresh ledger for each)."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    from adapters.auth import new_token
+
+    found = {}
+    for level in levels:
+        db = folder / f"http-{level}.db"
+        tokens_file = str(folder / f"tokens-{level}.json")
+        token = new_token("bench", "appender", tokens_file)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--db", str(db),
+                                   "serve", "--port", str(port), "--tokens-file", tokens_file],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    httpx.get(f"{url}/health", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            path = folder / "http-commands.jsonl"
+            path.write_text("\n".join(commands_json) + "\n")
+            run = subprocess.run([sys.executable, "-m", "adapters.bench", "--load", url, token,
+                                  str(level), str(path)], capture_output=True, text=True,
+                                 check=True)
+            found[f"HTTP, {level} concurrent clients"] = json.loads(run.stdout)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return found
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def run(events: int, runs: int, seed: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
+        http_commands: int = 0) -> dict[str, Any]:
     parsed = [parse_command(c) for c in workload(events, seed)]
     policies = [c.policy_id for c in parsed if c.command == "attach_coverage"]
     claims = [c.claim_id for c in parsed if c.command == "file_claim"]
     small = parsed[: min(len(parsed), 2000)]
     figures: dict[str, list[float]] = {}
     extra: dict[str, list[float]] = {}
+    http: dict[str, dict[str, list[float]]] = {}
     rebuilt = 0
 
     def record(name: str, value: float) -> None:
@@ -223,6 +309,13 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None]) -> d
             record("rebuild of all read models (events/s)", rate)
             for name, value in read_latency(folder, policies, claims).items():
                 extra.setdefault(name, []).append(value)
+        if http_commands:
+            lines = [json.dumps(c, ensure_ascii=False) for c in workload(events, seed)]
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, figures_ in http_figures(Path(tmp), lines[:http_commands],
+                                                   (1, 8, 32)).items():
+                    for key, value in figures_.items():
+                        http.setdefault(name, {}).setdefault(key, []).append(value)
     table = {name: summary(values) for name, values in figures.items()}
     med = {name: v["median"] for name, v in table.items()}
     grouped = med["ledger apply, 500 commands per commit (commands/s)"]
@@ -244,6 +337,8 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None]) -> d
                      "policies": len(policies), "claims": len(claims)},
         "runs": runs, "figures": table, "ratios": ratios,
         "reads_ms": {name: summary(values) for name, values in extra.items()},
+        "http": {name: {key: summary(values) for key, values in figures_.items()}
+                 for name, figures_ in http.items()},
     }
 
 
@@ -261,6 +356,10 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"{name:<{width}}  {v['median']:>12.3f}  "
                      f"({v['min']:.3f}..{v['max']:.3f})")
     lines.append("")
+    for name, v in result["http"].items():
+        lines.append(f"{name:<{width}}  {v['commands_per_s']['median']:>12,.0f} commands/s, "
+                     f"p50 {v['p50_ms']['median']:.1f} ms, p99 {v['p99_ms']['median']:.1f} ms")
+    lines.append("")
     for name, ratio in result["ratios"].items():
         lines.append(f"{name:<{width}}  {ratio:>11.2f}x")
     return "\n".join(lines)
@@ -274,9 +373,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
+    parser.add_argument("--http-commands", type=int, default=2000,
+                        help="commands sent per HTTP concurrency level (0 skips HTTP)")
+    parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.load:
+        url, token, clients, path = args.load
+        print(json.dumps(load(url, token, int(clients), path)))
+        return 0
     result = run(int(args.events), args.runs, args.seed,
-                 lambda text: print(text, file=sys.stderr, flush=True))
+                 lambda text: print(text, file=sys.stderr, flush=True), args.http_commands)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))

@@ -11,10 +11,13 @@ refused command appends nothing; no response carries a stack trace.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -129,12 +132,52 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class GroupCommit:
+    """Commands from concurrent requests share commits: one writer thread takes
+    whatever has queued (up to ``max_batch``) and runs it as one batch with
+    ``Ledger.execute_many``. Each request still gets its own outcome or refusal,
+    and only after the commit that holds its events."""
+
+    def __init__(self, ledger: Ledger, max_batch: int = 500) -> None:
+        self.ledger, self.max_batch = ledger, max_batch
+        self._queue: queue.SimpleQueue[tuple[Command, str, Future[Outcome]]] = (
+            queue.SimpleQueue())
+        threading.Thread(target=self._run, name="group-commit", daemon=True).start()
+
+    def submit(self, command: Command, actor: str) -> Future[Outcome]:
+        done: Future[Outcome] = Future()
+        self._queue.put((command, actor, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                results = self.ledger.execute_many([c for c, _, _ in batch],
+                                                   actor=[a for _, a, _ in batch])
+            except Exception as exc:
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for (_, _, done), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+
 class Service:
     """The ledger and its read models, shared by the request handlers."""
 
     def __init__(self, ledger: Ledger, models: ReadModels, tokens: Tokens) -> None:
         self.ledger, self.models, self.tokens = ledger, models, tokens
         self._catch_up = threading.Lock()
+        self.writer = GroupCommit(ledger)
 
     def fresh(self) -> ReadModels:
         """The read models, caught up with every acknowledged command."""
@@ -142,10 +185,11 @@ class Service:
             self.models.catch_up()
         return self.models
 
-    def execute(self, data: dict[str, Any], actor: str) -> Outcome:
-        outcome = self.ledger.execute(parse_command(data), actor=actor)
+    async def execute(self, data: dict[str, Any], actor: str) -> Outcome:
+        """One command, committed together with whatever else is arriving."""
+        outcome = await asyncio.wrap_future(self.writer.submit(parse_command(data), actor))
         if outcome.replayed:
-            outcome = self._with_positions(outcome)
+            outcome = await run_in_threadpool(self._with_positions, outcome)
         return outcome
 
     def execute_many(self, commands: list[Command], actor: str) -> list[Outcome | LedgerError]:
@@ -319,7 +363,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
         """Apply one command."""
         data = with_key(await json_body(request), request.headers.get("idempotency-key"))
-        outcome = await run_in_threadpool(service.execute, data, caller.name)
+        outcome = await service.execute(data, caller.name)
         return JSONResponse(outcome.model_dump(mode="json"), status_code=201,
                             headers={"Idempotent-Replayed": "true"} if outcome.replayed
                             else {})

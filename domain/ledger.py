@@ -173,7 +173,7 @@ class Ledger(Application[str]):
         )
 
     def execute_many(
-        self, commands: Sequence[Command], *, actor: str
+        self, commands: Sequence[Command], *, actor: str | Sequence[str]
     ) -> list[Outcome | LedgerError]:
         """Run commands in order with one commit for all of them (group commit).
 
@@ -183,8 +183,10 @@ class Ledger(Application[str]):
         batch costs one durable commit. If another writer changed a record in
         the meantime, nothing was written, and the commands are run again one at
         a time (each with its own retries). Results come back in command order.
+        ``actor`` is one name for all, or one per command.
         """
-        if not actor.strip():
+        actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
+        if len(actors) != len(commands) or not all(a.strip() for a in actors):
             raise InvalidCommand.of("actor", "required", "an actor name is required")
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
         planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
@@ -199,7 +201,7 @@ class Ledger(Application[str]):
                             results[index] = previous
                             continue
                     command_id = command.command_id or self._new_id()
-                    stamp = EventStamp(actor=actor, command_id=command_id,
+                    stamp = EventStamp(actor=actors[index], command_id=command_id,
                                        recorded_at=self._clock())
                     events, result = self._decide(command, stamp)
                 except LedgerError as refused:
@@ -219,7 +221,7 @@ class Ledger(Application[str]):
             self._cache.clear()  # some of what it held is stale: read afresh
             for index, command, *_ in planned:
                 try:
-                    results[index] = self.execute(command, actor=actor)
+                    results[index] = self.execute(command, actor=actors[index])
                 except LedgerError as refused:
                     results[index] = refused
             return [r for r in results if r is not None]
