@@ -22,8 +22,8 @@ def test_the_workload_is_deterministic_and_every_command_is_valid():
 def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path):
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "600",
-                          "--runs", "1", "--http-commands", "60", "--out", str(out)], capture_output=True, text=True,
-                         timeout=600, check=False)
+                          "--runs", "1", "--http-commands", "60", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
     assert result["workload"]["events"] > 0
