@@ -250,7 +250,7 @@ class Ledger(Application[str]):
         assert states is not None
         for event in events:
             aid = event.originator_id
-            project = _PROJECTORS[_kind(aid)]
+            project = _PROJECTORS[aggregate_kind(aid)]
             states[aid] = project(states.get(aid), [event])
 
     def _committed(self, first: LedgerEvent, command_id: str) -> bool:
@@ -521,7 +521,7 @@ class _StateCache:
     def update(self, states: dict[str, Any]) -> None:
         with self._lock:
             for aggregate_id, state in states.items():
-                if _kind(aggregate_id) == "policy":
+                if aggregate_kind(aggregate_id) == "policy":
                     continue
                 self._items[aggregate_id] = state
                 self._items.move_to_end(aggregate_id)
@@ -533,7 +533,9 @@ class _StateCache:
             self._items.clear()
 
 
-def _kind(aggregate_id: str) -> str:
+def aggregate_kind(aggregate_id: str) -> str:
+    """Which kind of record an aggregate id names: policy, policy_year, claim or
+    command (the idempotency records)."""
     if aggregate_id.startswith("claim:"):
         return "claim"
     if aggregate_id.startswith("command:"):

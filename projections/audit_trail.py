@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from domain.ledger import aggregate_kind
 from projections.base import Fact
 from projections.store import insert_rows
 
@@ -64,14 +65,6 @@ def _table(generation: int) -> Table:
     )
 
 
-def aggregate_type(aggregate_id: str) -> str:
-    if aggregate_id.startswith("claim:"):
-        return "claim"
-    if aggregate_id.startswith("command:"):
-        return "command"
-    return "policy_year" if ":year:" in aggregate_id else "policy"
-
-
 def row(fact: Fact) -> tuple[Any, ...]:
     """The audit row of one event, in the table's column order."""
     s = fact.state
@@ -89,7 +82,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
     aggregate_id = s["originator_id"]
     return (
         fact.position, fact.recorded_at, s["actor"], s["command_id"],
-        aggregate_type(aggregate_id), aggregate_id, s["originator_version"], name,
+        aggregate_kind(aggregate_id), aggregate_id, s["originator_version"], name,
         source.get("policy_id"), source.get("policy_year"), source.get("claim_id"),
         source.get("coverage"), orjson.dumps(dates).decode() if dates else "{}",
         amount, before, after, fact.stored.decode(),

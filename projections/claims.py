@@ -30,7 +30,7 @@ from sqlalchemy import (
 from domain.money import Yen
 from domain.payout import payable_for_incident
 from projections.base import Fact
-from projections.store import as_rows, insert_rows
+from projections.store import as_rows, chunks, insert_rows
 
 NAME = "claims"
 _STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn"}
@@ -101,12 +101,12 @@ class ClaimsProjection:
         new_claims: set[str] = set()
         new_payouts: set[tuple[str, str]] = set()
         wanted = sorted({f.state["claim_id"] for f in facts if f.name != "ClaimFiled"})
-        for chunk in _chunks(wanted, 500):
+        for chunk in chunks(wanted, 500):
             for row in conn.execute(select(claims_t).where(claims_t.c.claim_id.in_(chunk))):
                 claims[row.claim_id] = dict(row._mapping)
         reversed_ids = sorted({(f.state["claim_id"], f.state["payout_id"])
                                for f in facts if f.name == "PayoutReversed"})
-        for chunk in _chunks(reversed_ids, 300):
+        for chunk in chunks(reversed_ids, 300):
             keys = tuple_(payouts_t.c.claim_id, payouts_t.c.payout_id)
             for row in conn.execute(select(payouts_t).where(keys.in_(chunk))):
                 payouts[(row.claim_id, row.payout_id)] = dict(row._mapping)
@@ -156,11 +156,11 @@ class ClaimsProjection:
             claim["updated_at"] = fact.recorded_at
             claim["version"] = s["originator_version"]
             claim["last_position"] = fact.position
-        for chunk in _chunks([c for c in claims if c not in new_claims], 500):
+        for chunk in chunks([c for c in claims if c not in new_claims], 500):
             conn.execute(claims_t.delete().where(claims_t.c.claim_id.in_(chunk)))
         insert_rows(conn, claims_t, as_rows(claims_t, list(claims.values())))
         old = [k for k in payouts if k not in new_payouts]
-        for chunk in _chunks(old, 300):
+        for chunk in chunks(old, 300):
             keys = tuple_(payouts_t.c.claim_id, payouts_t.c.payout_id)
             conn.execute(payouts_t.delete().where(keys.in_(chunk)))
         insert_rows(conn, payouts_t, as_rows(payouts_t, list(payouts.values())))
@@ -168,10 +168,6 @@ class ClaimsProjection:
 
 def _payable(loss: int, deductible: int, cap: int) -> int:
     return int(payable_for_incident(Yen(loss), Yen(deductible), Yen(cap)))
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def read(conn: Connection, generation: int, claim_id: str) -> dict[str, Any] | None:

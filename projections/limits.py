@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from projections.base import Fact
-from projections.store import as_rows, insert_rows
+from projections.store import as_rows, chunks, insert_rows
 
 NAME = "limits"
 _OPENED, _CLOSED = {"ClaimFiled"}, {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
@@ -71,7 +71,7 @@ class LimitsProjection:
         wanted = {_key(f.state) for f in facts if f.name != "CoverageAttached" and _relevant(f)}
         if wanted:
             keys = (table.c.policy_id, table.c.policy_year, table.c.coverage)
-            for chunk in _chunks(sorted(wanted), 300):
+            for chunk in chunks(sorted(wanted), 300):
                 for found in conn.execute(select(table).where(tuple_(*keys).in_(chunk))):
                     rows[(found.policy_id, found.policy_year, found.coverage)] = dict(
                         found._mapping)
@@ -109,7 +109,7 @@ class LimitsProjection:
             return
         existing = [k for k in rows if k not in created]
         keys = (table.c.policy_id, table.c.policy_year, table.c.coverage)
-        for chunk in _chunks(existing, 300):
+        for chunk in chunks(existing, 300):
             conn.execute(table.delete().where(tuple_(*keys).in_(chunk)))
         insert_rows(conn, table, as_rows(table, list(rows.values())))
 
@@ -122,10 +122,6 @@ def _relevant(fact: Fact) -> bool:
 
 def _key(state: dict[str, Any]) -> Key:
     return (state["policy_id"], state["policy_year"], state["coverage"])
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def read(conn: Connection, generation: int, policy_id: str | None) -> list[dict[str, Any]]:

@@ -117,6 +117,11 @@ def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> 
         conn.exec_driver_sql(_insert_sql(table, conn.dialect.paramstyle), rows)
 
 
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    """``items`` in runs of at most ``size`` (to keep ``IN (...)`` lists short)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def as_rows(table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     names = [c.name for c in table.columns]
     return [tuple(r[n] for n in names) for r in rows]

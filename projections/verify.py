@@ -18,8 +18,8 @@ from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimEvent, ClaimStatus
 from domain.events import LedgerEvent, PydanticEventMapper
+from domain.ledger import aggregate_kind
 from domain.policy_year import PolicyYear, PolicyYearEvent
-from projections.audit_trail import aggregate_type
 from projections.base import recorded_time
 from projections.read_models import ReadModels
 
@@ -117,7 +117,7 @@ def _audit_row(position: int, event: LedgerEvent, stored: dict[str, Any]) -> dic
         "recorded_at": recorded_time(event.timestamp),
         "actor": event.actor,
         "command_id": event.command_id,
-        "aggregate_type": aggregate_type(event.originator_id),
+        "aggregate_type": aggregate_kind(event.originator_id),
         "aggregate_id": event.originator_id,
         "version": event.originator_version,
         "event_type": event.event_name,

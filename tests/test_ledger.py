@@ -210,26 +210,12 @@ def test_a_batch_shares_one_commit_and_each_command_is_applied_or_refused_on_its
     assert [int(h.ledger.get_claim(c).paid) for c in ("C1", "C2")] == [700_000, 300_000]
 
 
-class RivalInBatchLedger(Ledger):
-    """A ledger whose first batch save is beaten by a rival writer."""
-
-    name = Ledger.name
-    rival: Ledger
-    race: dict[str, Any]
-
-    def append(self, events: Any) -> Any:
-        if self.race:
-            command, self.race = self.race, {}
-            self.rival.execute(parse_command(command), actor="rival")
-        return super().append(events)
-
-
 def test_a_batch_beaten_by_another_writer_is_run_again_one_command_at_a_time(db_url: str):
     env = persistence_env(db_url)
     rival = make_ledger(env)
     for command in (attach(), file_data_media("C1"), file_data_media("C2")):
         rival.execute(parse_command(command), actor="t")
-    ledger = RivalInBatchLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
+    ledger = RacingLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
     ledger.rival, ledger.race = rival, pay("C2")
     results = ledger.execute_many([parse_command(pay("C1"))], actor="t")
     assert results[0].result["amount"] == 300_000  # type: ignore[union-attr]
