@@ -191,6 +191,7 @@ class Ledger(Application[str]):
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
         planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
         self._overlay.states = {}
+        self._overlay.cached = set()
         self._overlay.use_cache = True
         try:
             for index, command in enumerate(commands):
@@ -203,7 +204,15 @@ class Ledger(Application[str]):
                     command_id = command.command_id or self._new_id()
                     stamp = EventStamp(actor=actors[index], command_id=command_id,
                                        recorded_at=self._clock())
-                    events, result = self._decide(command, stamp)
+                    self._overlay.read = set()
+                    try:
+                        events, result = self._decide(command, stamp)
+                    except LedgerError:
+                        # A refusal appends nothing, so no conflict would reveal a
+                        # stale record behind it: decide again on fresh reads.
+                        if not self._refresh(self._overlay.read & self._overlay.cached):
+                            raise
+                        events, result = self._decide(command, stamp)
                 except LedgerError as refused:
                     results[index] = refused
                     continue
@@ -244,12 +253,31 @@ class Ledger(Application[str]):
         ``Application.save`` would do, without its per-object protocol checks)."""
         return self.events.put(events)
 
+    def _refresh(self, aggregate_ids: set[str]) -> bool:
+        """Read again the records the batch took from the cache; say whether any
+        had changed (and put the fresh ones in the batch's view)."""
+        states = self._overlay.states
+        assert states is not None
+        changed = False
+        for aggregate_id in aggregate_ids:
+            project = _PROJECTORS[aggregate_kind(aggregate_id)]
+            try:
+                fresh = self.repository.get(aggregate_id, projector_func=project)
+            except AggregateNotFoundError:
+                fresh = None
+            if fresh != states.get(aggregate_id):
+                states[aggregate_id] = fresh
+                changed = True
+        return changed
+
     def _remember(self, events: list[LedgerEvent]) -> None:
         """Fold a planned command's events into the batch's view of the records."""
         states = self._overlay.states
         assert states is not None
         for event in events:
             aid = event.originator_id
+            # Changed here from now on: a stale base shows as a conflict at save.
+            self._overlay.cached.discard(aid)
             project = _PROJECTORS[aggregate_kind(aid)]
             states[aid] = project(states.get(aid), [event])
 
@@ -390,13 +418,16 @@ class Ledger(Application[str]):
 
     def _get(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
         states = self._overlay.states
-        if states is not None and aggregate_id in states:
-            return states[aggregate_id]  # type: ignore[no-any-return]
+        if states is not None:
+            self._overlay.read.add(aggregate_id)
+            if aggregate_id in states:
+                return states[aggregate_id]  # type: ignore[no-any-return]
         if self._overlay.use_cache:
             found, cached = self._cache.get(aggregate_id)
             if found:
                 assert states is not None
                 states[aggregate_id] = cached
+                self._overlay.cached.add(aggregate_id)
                 return cached  # type: ignore[no-any-return]
         try:
             state: S | None = self.repository.get(aggregate_id, projector_func=projector)
@@ -495,6 +526,14 @@ class _Overlay(threading.local):
 
     states: dict[str, Any] | None = None
     use_cache = False
+    read: set[str]
+    """The records the command being decided has read."""
+    cached: set[str]
+    """Records this batch took from the shared cache and has not changed."""
+
+    def __init__(self) -> None:
+        self.read = set()
+        self.cached = set()
 
 
 class _StateCache:
@@ -503,8 +542,10 @@ class _StateCache:
     go first). Safe under concurrency: a decision on a record another writer has
     changed since appends an event at a version that writer already took, the
     save fails as a whole, and the cache is cleared before the commands are run
-    again from the database. Policies are never kept: a claim's filing reads its
-    policy without writing to it, so a stale one would go unnoticed."""
+    again from the database; a refusal (which appends nothing) is decided again
+    on fresh reads of the cached records it used. Policies are never kept: a
+    claim's filing reads its policy without writing to it, so a stale one would
+    go unnoticed."""
 
     def __init__(self, maxsize: int) -> None:
         self._items: OrderedDict[str, Any] = OrderedDict()

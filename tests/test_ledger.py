@@ -14,7 +14,7 @@ from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import IdempotencyConflict, InvalidCommand, LedgerError, NotFound
 from domain.ledger import Ledger
-from tests.builders import FakeClock, attach, file_data_media, pay
+from tests.builders import FakeClock, attach, file_data_media, pay, reverse
 from tests.conftest import Harness, make_ledger
 from tests.test_properties import commands
 
@@ -284,3 +284,14 @@ def test_a_batch_that_refiles_a_stored_claim_or_reuses_a_stored_command_id_is_to
     assert results[1].replayed  # type: ignore[union-attr]
     assert results[2].result["status"] == "open"  # type: ignore[union-attr]
     assert int(later.get_claim("C1").paid) == 700_000
+
+
+def test_a_refusal_decided_on_a_cached_record_is_checked_against_the_database(db_url: str):
+    env = persistence_env(db_url)
+    first, second = make_ledger(env), make_ledger(env)
+    first.execute_many([parse_command(c) for c in (
+        attach(), file_data_media("C1"), pay("C1"), file_data_media("C2"), pay("C2"),
+        file_data_media("C3"))], actor="a")  # the year is used up; first caches it
+    second.execute_many([parse_command(reverse("C1"))], actor="b")  # 700,000 back
+    (outcome,) = first.execute_many([parse_command(pay("C3"))], actor="a")
+    assert outcome.result["amount"] == 700_000  # type: ignore[union-attr]
