@@ -23,7 +23,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +116,12 @@ def library_naive(folder: Path, commands: int) -> float:
     return commands / elapsed
 
 
-def _ledger(folder: Path) -> Ledger:
-    return Ledger(persistence_env(str(folder / "ledger.db")), clock=system_clock,
-                  new_id=new_command_id)
+def _ledger(db: str) -> Ledger:
+    return Ledger(persistence_env(db), clock=system_clock, new_id=new_command_id)
 
 
-def ledger_one_by_one(folder: Path, parsed: list[Any]) -> float:
-    ledger = _ledger(folder)
+def ledger_one_by_one(db: str, parsed: list[Any]) -> float:
+    ledger = _ledger(db)
     started = time.perf_counter()
     for command in parsed:
         try:
@@ -133,9 +133,9 @@ def ledger_one_by_one(folder: Path, parsed: list[Any]) -> float:
     return len(parsed) / elapsed
 
 
-def ledger_grouped(folder: Path, parsed: list[Any], batch: int) -> tuple[float, float]:
+def ledger_grouped(db: str, parsed: list[Any], batch: int) -> tuple[float, float]:
     """Commands per second, and the events per second they appended."""
-    ledger = _ledger(folder)
+    ledger = _ledger(db)
     started = time.perf_counter()
     for start in range(0, len(parsed), batch):
         ledger.execute_many(parsed[start:start + batch], actor="bench")
@@ -145,12 +145,11 @@ def ledger_grouped(folder: Path, parsed: list[Any], batch: int) -> tuple[float, 
     return len(parsed) / elapsed, events / elapsed
 
 
-def rebuild(folder: Path) -> tuple[float, int]:
-    """Events per second of a full rebuild of every read model (into a new
-    database), and the events rebuilt."""
-    ledger = _ledger(folder)
-    read_db = folder / f"read-{uuid.uuid4().hex[:6]}.db"
-    models = ReadModels(ledger, open_store(str(read_db)))
+def rebuild(db: str, read_db: str) -> tuple[float, int]:
+    """Events per second of a full rebuild of every read model (into a database
+    of their own), and the events rebuilt."""
+    ledger = _ledger(db)
+    models = ReadModels(ledger, open_store(read_db))
     started = time.perf_counter()
     applied = models.rebuild()
     elapsed = time.perf_counter() - started
@@ -159,10 +158,10 @@ def rebuild(folder: Path) -> tuple[float, int]:
     return applied / elapsed, applied
 
 
-def read_latency(folder: Path, policies: list[str], claims: list[str],
+def read_latency(db: str, policies: list[str], claims: list[str],
                  reads: int = 1000) -> dict[str, float]:
-    ledger = _ledger(folder)
-    models = ReadModels(ledger, open_store(str(folder / "ledger.db")))
+    ledger = _ledger(db)
+    models = ReadModels(ledger, open_store(db))
     models.catch_up()
     rng = random.Random(1)
     found: dict[str, float] = {}
@@ -270,8 +269,28 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+@contextmanager
+def _database(postgres: str | None) -> Iterator[str]:
+    """A fresh database: a SQLite file in a temporary folder, or a schema of its
+    own on the PostgreSQL server ``postgres`` (dropped afterwards)."""
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "ledger.db")
+        return
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres}?schema={schema}"
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
-        http_commands: int = 0) -> dict[str, Any]:
+        http_commands: int = 0, postgres: str | None = None) -> dict[str, Any]:
     parsed = [parse_command(c) for c in workload(events, seed)]
     policies = [c.policy_id for c in parsed if c.command == "attach_coverage"]
     claims = [c.claim_id for c in parsed if c.command == "file_claim"]
@@ -297,18 +316,23 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         with tempfile.TemporaryDirectory() as tmp:
             record("library naive get-mutate-save (commands/s)",
                    library_naive(Path(tmp), 2000))
-        with tempfile.TemporaryDirectory() as tmp:
-            record("ledger, one commit per command (commands/s)",
-                   ledger_one_by_one(Path(tmp), small))
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            per_command, per_event = ledger_grouped(folder, parsed, 500)
-            record("ledger apply, 500 commands per commit (commands/s)", per_command)
-            record("ledger apply, 500 commands per commit (events/s)", per_event)
-            rate, rebuilt = rebuild(folder)
-            record("rebuild of all read models (events/s)", rate)
-            for name, value in read_latency(folder, policies, claims).items():
-                extra.setdefault(name, []).append(value)
+        for backend in ["sqlite", *(["postgresql"] if postgres else [])]:
+            label = "" if backend == "sqlite" else "PostgreSQL: "
+            server = postgres if backend == "postgresql" else None
+            with (_database(server) as db, _database(server) as other,
+                  _database(server) as read_db):
+                record(f"{label}ledger, one commit per command (commands/s)",
+                       ledger_one_by_one(other, small))
+                per_command, per_event = ledger_grouped(db, parsed, 500)
+                record(f"{label}ledger apply, 500 commands per commit (commands/s)",
+                       per_command)
+                record(f"{label}ledger apply, 500 commands per commit (events/s)", per_event)
+                rate, count = rebuild(db, read_db)
+                record(f"{label}rebuild of all read models (events/s)", rate)
+                if backend == "sqlite":
+                    rebuilt = count
+                    for name, value in read_latency(db, policies, claims).items():
+                        extra.setdefault(name, []).append(value)
         if http_commands:
             lines = [json.dumps(c, ensure_ascii=False) for c in workload(events, seed)]
             with tempfile.TemporaryDirectory() as tmp:
@@ -373,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also measure the ledger on this PostgreSQL server "
+                        "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--http-commands", type=int, default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
     parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
@@ -383,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(load(url, token, int(clients), path)))
         return 0
     result = run(int(args.events), args.runs, args.seed,
-                 lambda text: print(text, file=sys.stderr, flush=True), args.http_commands)
+                 lambda text: print(text, file=sys.stderr, flush=True), args.http_commands,
+                 args.postgres)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))

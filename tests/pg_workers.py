@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,8 @@ def run_worker(db: str, worker: int, count: int, policies: int, out: str,
     Path(out).write_text(json.dumps({"acknowledged": acknowledged, "refused": refused,
                                      "outages": outages}))
     ledger.close()
+
+
+if __name__ == "__main__":
+    db, worker, count, policies, out, until_done = sys.argv[1:7]
+    run_worker(db, int(worker), int(count), int(policies), out, until_done == "1")

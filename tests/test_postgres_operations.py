@@ -6,7 +6,6 @@ restart test also needs `pg_ctlcluster` (as on the CI machine)."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -28,7 +27,6 @@ from projections.store import open_store
 from projections.verify import verify
 from tests.builders import attach
 from tests.conftest import PG_URL
-from tests.pg_workers import run_worker
 
 pytestmark = pytest.mark.postgres
 
@@ -43,23 +41,25 @@ def enrol(db: str) -> None:
 
 
 def start_workers(db: str, workers: int, count: int, folder: Path,
-                  until_done: bool = False) -> list[tuple[Any, Path]]:
-    ctx = multiprocessing.get_context("spawn")
+                  until_done: bool = False) -> list[tuple[subprocess.Popen[str], Path]]:
+    """Worker processes (`python -m tests.pg_workers`), each writing what it was
+    told to a JSON file."""
     started = []
     for w in range(workers):
         out = folder / f"worker-{w}.json"
-        proc = ctx.Process(target=run_worker,
-                           args=(db, w, count, POLICIES, str(out), until_done))
-        proc.start()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.pg_workers", db, str(w), str(count), str(POLICIES),
+             str(out), "1" if until_done else "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         started.append((proc, out))
     return started
 
 
-def results(started: list[tuple[Any, Path]]) -> list[dict[str, Any]]:
+def results(started: list[tuple[subprocess.Popen[str], Path]]) -> list[dict[str, Any]]:
     found = []
     for proc, out in started:
-        proc.join(timeout=600)
-        assert proc.exitcode == 0, f"worker failed with {proc.exitcode}"
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"worker failed with {proc.returncode}: {err[-2000:]}"
         found.append(json.loads(out.read_text()))
     return found
 
