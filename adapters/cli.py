@@ -548,13 +548,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         tokens = Tokens.load(args.tokens_file)
-        app = build(args.db, args.read_db, tokens)
     except TokenConfigError as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StorageError as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_STORAGE
+        raise UsageError(str(exc)) from None
+    app = build(args.db, args.read_db, tokens)
     if not len(tokens):
         print("claims-ledger: no bearer tokens are configured: every request but /health "
               "will be refused (make one with `claims-ledger token`)", file=sys.stderr)
@@ -734,25 +730,16 @@ def run(argv: list[str] | None, out: TextIO) -> int:
         return cmd_terms(args, out)
     if args.action == "token":
         return cmd_token(args, out)
-    if args.action == "serve":
-        return cmd_serve(args)
+    session = None
     try:
+        if args.action == "serve":
+            return cmd_serve(args)
         session = Session(args, out)
-    except StorageError as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_STORAGE
-    except UsageError as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
         return ACTIONS[args.action](session)
     except UsageError as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except StorageError as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_STORAGE
-    except (NotBuilt, StoppedAt) as exc:
+    except (StorageError, NotBuilt, StoppedAt) as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_STORAGE
     except (PersistenceError, SQLAlchemyError) as exc:
@@ -765,7 +752,8 @@ def run(argv: list[str] | None, out: TextIO) -> int:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return exit_code(exc)
     finally:
-        session.close()
+        if session is not None:
+            session.close()
 
 
 if __name__ == "__main__":

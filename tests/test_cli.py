@@ -230,3 +230,16 @@ def test_as_of_shows_the_ledger_as_it_stood(db: str):
 def test_rebuild_of_an_unknown_read_model_is_a_usage_error(db: str):
     run = cli("--db", db, "rebuild", "everything")
     assert run.returncode == 2 and "limits, claims, audit_trail" in run.stderr
+
+
+def test_tokens_are_made_once_per_name_and_a_bad_token_file_stops_the_server(tmp_path: Path):
+    tokens = str(tmp_path / "tokens.json")
+    made = cli("token", "svc-a", "--role", "appender", "--tokens-file", tokens)
+    assert made.returncode == 0 and len(made.stdout.strip()) > 30
+    stored = json.loads(Path(tokens).read_text())
+    assert stored[0]["name"] == "svc-a" and made.stdout.strip() not in Path(tokens).read_text()
+    again = cli("token", "svc-a", "--role", "auditor", "--tokens-file", tokens)
+    assert again.returncode == 2 and "already has a token named svc-a" in again.stderr
+    Path(tokens).write_text('[{"name": "x", "role": "king", "sha256": "00"}]')
+    serve = cli("--db", str(tmp_path / "l.db"), "serve", "--port", "1", "--tokens-file", tokens)
+    assert serve.returncode == 2 and "needs a name, a role" in serve.stderr
