@@ -132,17 +132,23 @@ class Session:
 
 
 def _lines(source: str) -> tuple[Iterator[str], int | None]:
+    """The lines of ``source`` (streamed, not loaded), and how many there are."""
     if source == "-":
         return iter(sys.stdin), None
     try:
-        with open(source, encoding="utf-8") as f:
-            text = f.read()
+        with open(source, "rb") as f:
+            total = sum(1 for _ in f)
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{source} is not UTF-8 text: {exc}") from exc
-    lines = text.splitlines()
-    return iter(lines), len(lines)
+
+    def read() -> Iterator[str]:
+        with open(source, encoding="utf-8") as f:
+            try:
+                yield from f
+            except UnicodeDecodeError as exc:
+                raise UsageError(f"{source} is not UTF-8 text: {exc}") from exc
+
+    return read(), total
 
 
 def describe(outcome: Outcome) -> str:

@@ -91,7 +91,7 @@ class Ledger(Application[str]):
     name = "claims_ledger"
     env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 (the library's API)
     max_attempts = 20
-    cache_size = 200_000
+    cache_size = 20_000
     """Records the group-commit path keeps between batches (see ``_StateCache``)."""
 
     def __init__(
