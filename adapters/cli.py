@@ -406,13 +406,12 @@ class _Stop:
 def cmd_project(s: Session) -> int:
     models = s.models
     models.page_size = s.args.page_size
-    progress = Progress("projecting", sys.stderr)
-    applied = models.catch_up(progress=progress)
-    progress.finish()
-    head = models.head()
-    print(f"read models caught up: {applied:,} events applied, at position {head:,}",
-          file=s.out, flush=True)
     if not s.args.follow:
+        progress = Progress("projecting", sys.stderr)
+        applied = models.catch_up(progress=progress)
+        progress.finish()
+        print(f"read models caught up: {applied:,} events applied, at position "
+              f"{models.head():,}", file=s.out, flush=True)
         return EXIT_OK
     stop = _Stop()
     print(f"following the log every {s.args.interval}s; Ctrl-C to stop", file=sys.stderr)

@@ -233,13 +233,13 @@ class ReadModels:
         while not stop():
             try:
                 applied = self.catch_up()
+                if applied and on_applied is not None:
+                    on_applied(applied)
             except (PersistenceError, SQLAlchemyError) as exc:
                 if on_error is not None:
                     on_error(exc)
                 time.sleep(interval)
                 continue
-            if applied and on_applied is not None:
-                on_applied(applied)
             if not applied:
                 time.sleep(interval)
 

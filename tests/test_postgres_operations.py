@@ -77,13 +77,17 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def wait_caught_up(models: ReadModels, timeout: float = 120) -> None:
+def wait_caught_up(models: ReadModels, job: subprocess.Popen[str],
+                   timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(s.lag == 0 and s.active for s in models.status()):
             return
         time.sleep(0.2)
-    pytest.fail(f"read models did not catch up: {models.status()}")
+    job.terminate()
+    _, err = job.communicate(timeout=30)
+    pytest.fail(f"read models did not catch up: {models.status()}\n"
+                f"the projection job (exit {job.returncode}) said:\n{err[-3000:]}")
 
 
 def check_the_log(db: str, found: list[dict[str, Any]]) -> None:
@@ -124,7 +128,7 @@ def test_eight_processes_never_overdraw_and_every_acknowledged_command_is_logged
     assert acknowledged >= 8 * 30  # every filing at least; payouts past a limit are refused
     check_the_log(pg_schema, found)
     models = ReadModels(open_ledger(pg_schema), open_store(pg_schema))
-    wait_caught_up(models)
+    wait_caught_up(models, job)
     stop(job)
     assert verify(models) == []
     models.close()
@@ -195,7 +199,7 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
     assert not any(c.startswith("file-") for r in found for c in r["refused"])
     check_the_log(pg_schema, found)
     models = ReadModels(open_ledger(pg_schema), open_store(pg_schema))
-    wait_caught_up(models)
+    wait_caught_up(models, job)
     stop(job)  # it rode out the restart by itself and caught up
     assert verify(models) == []
     models.close()
