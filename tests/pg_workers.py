@@ -1,4 +1,5 @@
-"""Worker processes for the PostgreSQL load and fault tests (importable by spawn)."""
+"""Worker processes for the concurrency, load and fault tests, run as
+``python -m tests.pg_workers …`` (plain processes, not threads)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,25 @@ def run_worker(db: str, worker: int, count: int, policies: int, out: str,
     ledger.close()
 
 
+def pay_worker(db: str, claims: list[str], out: str) -> None:
+    """Pay 50,000 on each claim three times over; write the payouts acknowledged."""
+    ledger = open_ledger(db)
+    accepted = []
+    for claim_id in claims:
+        for _ in range(3):
+            try:
+                outcome = ledger.execute(parse_command(pay(claim_id, amount=50_000)),
+                                         actor="w")
+            except LedgerError:
+                continue
+            accepted.append([claim_id, outcome.result["payout_id"]])
+    Path(out).write_text(json.dumps(accepted))
+    ledger.close()
+
+
 if __name__ == "__main__":
-    db, worker, count, policies, out, until_done = sys.argv[1:7]
-    run_worker(db, int(worker), int(count), int(policies), out, until_done == "1")
+    if sys.argv[1] == "pay":
+        pay_worker(sys.argv[2], sys.argv[3].split(","), sys.argv[4])
+    else:
+        db, worker, count, policies, out, until_done = sys.argv[1:7]
+        run_worker(db, int(worker), int(count), int(policies), out, until_done == "1")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,34 +101,22 @@ def test_a_payout_that_loses_a_race_is_decided_again_on_fresh_state(db_url: str)
     assert [int(setup.get_claim(c).paid) for c in ("C1", "C2")] == [300_000, 700_000]
 
 
-def _pay_many(db: str, claims: list[str], queue: Any) -> None:
-    ledger = Ledger(persistence_env(db), clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
-    accepted = []
-    for claim_id in claims:
-        for _ in range(3):
-            try:
-                outcome = ledger.execute(parse_command(pay(claim_id, amount=50_000)), actor="w")
-            except Exception:
-                continue
-            accepted.append((claim_id, outcome.result["payout_id"]))
-    queue.put(accepted)
-
-
-def test_concurrent_processes_never_pay_more_than_the_annual_limit(db_url: str):
+def test_concurrent_processes_never_pay_more_than_the_annual_limit(db_url: str,
+                                                                   tmp_path: Path):
     db = db_url
     setup = make_ledger(persistence_env(db))
     setup.execute(parse_command(attach()), actor="t")
     claims = [f"C{n}" for n in range(8)]
     for claim_id in claims:
         setup.execute(parse_command(file_data_media(claim_id)), actor="t")
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    workers = [ctx.Process(target=_pay_many, args=(db, claims, queue)) for _ in range(4)]
+    outs = [tmp_path / f"w{n}.json" for n in range(4)]
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.pg_workers", "pay", db,
+                                 ",".join(claims), str(out)], stderr=subprocess.PIPE, text=True)
+               for out in outs]
     for w in workers:
-        w.start()
-    accepted = [item for _ in workers for item in queue.get(timeout=120)]
-    for w in workers:
-        w.join(timeout=60)
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err[-2000:]
+    accepted = [tuple(item) for out in outs for item in json.loads(out.read_text())]
     paid = {c: int(setup.get_claim(c).paid) for c in claims}
     year = setup.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
     assert sum(paid.values()) == int(year.drawn) <= 1_000_000
