@@ -76,9 +76,7 @@ def error_json(error: LedgerError) -> dict[str, Any]:
     return {
         "error": type(error).__name__,
         "message": str(error),
-        "violations": [
-            {"field": v.field, "rule": v.rule, "message": v.message} for v in error.violations
-        ],
+        "violations": error.violations_json(),
     }
 
 

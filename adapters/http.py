@@ -98,8 +98,7 @@ def status_of(error: LedgerError) -> int:
 
 def problem_of(error: LedgerError) -> Problem:
     words = "".join(f" {c}" if c.isupper() else c for c in type(error).__name__).strip()
-    return Problem(status_of(error), words.capitalize(), str(error), [
-        {"field": v.field, "rule": v.rule, "message": v.message} for v in error.violations])
+    return Problem(status_of(error), words.capitalize(), str(error), error.violations_json())
 
 
 class BodyLimit:

@@ -37,6 +37,11 @@ class LedgerError(Exception):
     def of(cls, field: str | None, rule: str, message: str) -> LedgerError:
         return cls(Violation(field, rule, message))
 
+    def violations_json(self) -> list[dict[str, str | None]]:
+        """The violations as JSON objects (what the CLI and the HTTP API show)."""
+        return [{"field": v.field, "rule": v.rule, "message": v.message}
+                for v in self.violations]
+
     @property
     def rule(self) -> str:
         return self.violations[0].rule
