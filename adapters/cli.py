@@ -22,13 +22,17 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from importlib import resources
-from typing import Any, TextIO
+from pathlib import Path
+from typing import IO, Any, TextIO, TypeVar
 
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters import views
+from adapters import export, seal, views
 from adapters.console import Progress, parse_time, table, yen
+from adapters.export import ExportError, ExportTampered
+from adapters.seal import CheckpointFile, SealedLog, SealError
+from adapters.seal_store import sealed_log
 from adapters.storage import (
     DB_ENV,
     DEFAULT_DB,
@@ -46,6 +50,7 @@ from domain.errors import (
     NotFound,
     VersionConflict,
 )
+from domain.explanation import LANGS
 from domain.ledger import Ledger, Outcome
 from domain.terms import TERM_SETS
 from projections.audit_trail import AuditQuery
@@ -54,6 +59,7 @@ from projections.verify import verify
 
 (EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE) = range(6)
 EXIT_INTERRUPTED = 130
+T = TypeVar("T")
 READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
 LOG_WRITERS = {"apply", "demo"}
 READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
@@ -476,6 +482,145 @@ def cmd_status(s: Session) -> int:
     return EXIT_OK
 
 
+# auditor tools: seal, explain, export, replay --------------------------------
+
+
+def cmd_seal(s: Session) -> int:
+    log = sealed_log(s.ledger.recorder)
+    what, a = s.args.what, s.args
+    if a.log_replica and what != "verify":
+        raise UsageError("`seal` writes the seal into the log; --log-replica names a "
+                         "read-only copy of it: give the primary's --db")
+    if what != "checkpoint" and a.out:
+        raise UsageError("--out is for `seal checkpoint`")
+    if what != "verify" and a.checkpoint:
+        raise UsageError("--checkpoint is for `seal verify`")
+    if what == "verify":
+        return _seal_verify(s, log)
+    if what == "checkpoint" and not a.out:
+        raise UsageError("`seal checkpoint` needs --out FILE")
+    sealed, checkpoint = log.seal_tail()
+    if sealed:
+        print(f"warning: sealed {sealed:,} event(s) that were not sealed at commit (written "
+              "before the seal existed, or outside the ledger: `seal verify` before sealing "
+              "tells which)", file=sys.stderr)
+    if checkpoint is None:
+        raise UsageError("the log is empty: there is nothing to seal")
+    data: dict[str, Any] = {"sealed_now": sealed, **checkpoint.model_dump()}
+    if what == "checkpoint":
+        kept = seal.checkpoint_file(log)
+        _write_atomically(a.out, lambda f: f.write(
+            json.dumps(kept.model_dump(), indent=2).encode() + b"\n"))
+        data["out"] = a.out
+    if a.json:
+        dump(data, s.out)
+    else:
+        print(f"sealed up to position {checkpoint.position:,}: {checkpoint.hash}"
+              + (f"; checkpoint written to {a.out}" if what == "checkpoint" else ""),
+              file=s.out)
+    return EXIT_OK
+
+
+def _seal_verify(s: Session, log: SealedLog) -> int:
+    kept = CheckpointFile.read(s.args.checkpoint) if s.args.checkpoint else None
+    total = log.max_notification_id() or 0
+    progress = Progress("verifying the seal", sys.stderr)
+    report = seal.verify(log, kept, lambda done: progress(done, total))
+    progress.finish()
+    if s.args.json:
+        dump({"ok": report.ok, **report.model_dump()}, s.out)
+    elif report.finding:
+        f = report.finding
+        print(f"TAMPERED at position {f.position:,} ({f.kind}): {f.detail}", file=s.out)
+        print(f"the log is intact up to position {report.intact_to:,}", file=s.out)
+    else:
+        against = " and the checkpoint kept outside" if kept else ""
+        print(f"intact: {report.events:,} events up to position {report.intact_to:,} match "
+              f"the seal{against} (head {report.head_hash})", file=s.out)
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+def cmd_explain(s: Session) -> int:
+    explanation = views.explanation(s.ledger, s.args.claim_id, s.args.lang, s.args.as_of)
+    if s.args.json:
+        dump(explanation.model_dump(mode="json"), s.out)
+    else:
+        if s.args.as_of:
+            print(f"(as of {_utc_text(s.args.as_of)})", file=s.out)
+        print(explanation.text(), file=s.out)
+    return EXIT_REFUSED if explanation.mismatches else EXIT_OK
+
+
+def cmd_export(s: Session) -> int:
+    log = sealed_log(s.ledger.recorder)
+    total = log.max_notification_id() or 0
+    if s.args.to is not None:
+        total = min(total, s.args.to)
+    progress = Progress("exporting", sys.stderr)
+    trailer = _write_atomically(s.args.out, lambda f: export.export(
+        log, f, s.args.to, lambda done: progress(done, total)))
+    progress.finish()
+    data = {"out": s.args.out, "events": trailer.events, **trailer.checkpoint.model_dump()}
+    if s.args.json:
+        dump(data, s.out)
+    else:
+        print(f"exported {trailer.events:,} events up to position "
+              f"{trailer.checkpoint.position:,} to {s.args.out} (head "
+              f"{trailer.checkpoint.hash})", file=s.out)
+    return EXIT_OK
+
+
+def _write_atomically(path: str, write: Callable[[IO[bytes]], T]) -> T:
+    """Write ``path`` whole or not at all: nothing is left behind on failure."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {path}: the folder {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as f:
+            result = write(f)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return result
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        kept = CheckpointFile.read(args.checkpoint) if args.checkpoint else None
+        progress = Progress("replaying", sys.stderr)
+        result = export.replay(args.file, args.as_of, kept,
+                               lambda done: progress(done, 0))
+        progress.finish()
+    except ExportTampered as exc:
+        print(f"claims-ledger: REFUSED: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (ExportError, SealError) as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    limits, summary = result.limits(), result.summary()
+    if args.json:
+        dump({"ledger_id": result.ledger_id, "position": result.position,
+              "events": result.events, "head": result.head,
+              "as_of": _utc_text(args.as_of), "limits": limits, "claims": summary,
+              "claim_details": result.claim_rows(), "discrepancies": result.discrepancies},
+             out)
+    else:
+        when = f", as of {_utc_text(args.as_of)}" if args.as_of else ""
+        print(f"chain intact: {result.events:,} events up to position {result.position:,} "
+              f"(head {result.head}){when}", file=out)
+        table(["policy", "year", "coverage", "annual limit", "paid", "remaining",
+               "open claims"],
+              ([r["policy_id"], r["policy_year"], r["coverage"], yen(r["annual_limit"]),
+                yen(r["paid"]), yen(r["remaining"]), r["claims_open"]] for r in limits), out)
+        statuses = ", ".join(f"{k} {v:,}" for k, v in summary["by_status"].items())
+        print(f"claims: {summary['claims']:,} ({statuses}); payouts {summary['payouts']:,}; "
+              f"paid {yen(summary['paid'])} yen", file=out)
+        for line in result.discrepancies:
+            print(f"DISCREPANCY {line}", file=out)
+    return EXIT_REFUSED if result.discrepancies else EXIT_OK
+
+
 # terms and demo -------------------------------------------------------------
 
 
@@ -686,6 +831,32 @@ def build_parser() -> argparse.ArgumentParser:
                        help="load the terms' cases into a fresh database and show the result")
     p.add_argument("--if-empty", action="store_true",
                    help="do nothing (and succeed) when the database already holds events")
+    p = sub.add_parser("seal", parents=[common, reads],
+                       help="the seal over the log: seal up to the end now, write a "
+                       "checkpoint file (checkpoint --out FILE), or verify the log "
+                       "(verify [--checkpoint FILE])")
+    p.add_argument("what", nargs="?", choices=["checkpoint", "verify"],
+                   help="checkpoint: also write the last checkpoint to --out; verify: "
+                   "recompute the chain and report the first tampered position")
+    p.add_argument("--out", metavar="FILE", help="checkpoint file to write (seal checkpoint)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="a checkpoint file kept outside the system (seal verify)")
+    p = sub.add_parser("explain", parents=[common, reads, as_of],
+                       help="a claim's decisions in words and figures, recomputed from the "
+                       "terms (exit 1 if a recorded figure disagrees)")
+    p.add_argument("claim_id", metavar="CLAIM")
+    p.add_argument("--lang", choices=LANGS, default="ja", help="ja (default) or en")
+    p = sub.add_parser("export", parents=[common, reads],
+                       help="write the sealed log to a self-contained file for auditors")
+    p.add_argument("--out", metavar="FILE", required=True)
+    p.add_argument("--to", type=_positive, metavar="POSITION",
+                   help="only events up to this log position")
+    p = sub.add_parser("replay", parents=[reads, as_of],
+                       help="check and replay an exported file without any database: "
+                       "limits per policy year and a summary of claims")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="also check the export against a checkpoint file kept outside")
     p = sub.add_parser("serve", parents=[common],
                        help="serve the HTTP API (commands, reads, health)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
@@ -704,7 +875,8 @@ def build_parser() -> argparse.ArgumentParser:
 ACTIONS: dict[str, Callable[[Session], int]] = {
     "apply": cmd_apply, "limits": cmd_limits, "claim": cmd_claim, "history": cmd_history,
     "audit": cmd_audit, "project": cmd_project, "rebuild": cmd_rebuild, "verify": cmd_verify,
-    "status": cmd_status, "demo": cmd_demo,
+    "status": cmd_status, "demo": cmd_demo, "seal": cmd_seal, "explain": cmd_explain,
+    "export": cmd_export,
 }
 
 
@@ -733,13 +905,15 @@ def run(argv: list[str] | None, out: TextIO) -> int:
         return cmd_terms(args, out)
     if args.action == "token":
         return cmd_token(args, out)
+    if args.action == "replay":
+        return cmd_replay(args, out)
     session = None
     try:
         if args.action == "serve":
             return cmd_serve(args)
         session = Session(args, out)
         return ACTIONS[args.action](session)
-    except UsageError as exc:
+    except (UsageError, SealError, ExportError) as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StorageError, NotBuilt, StoppedAt) as exc:

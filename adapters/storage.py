@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from adapters import seal_store
 from domain.ledger import Ledger
 
 DEFAULT_DB = "claims-ledger.db"
@@ -61,6 +62,7 @@ def persistence_env(db: str) -> dict[str, str]:
             raise StorageError(msg)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": seal_store.POSTGRES_TOPIC,
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")),
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -75,7 +77,8 @@ def persistence_env(db: str) -> dict[str, str]:
         if schema:
             env["POSTGRES_SCHEMA"] = schema[0]
         return env
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": sqlite_path(db)}
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": sqlite_path(db),
+            "APPLICATION_RECORDER_TOPIC": seal_store.SQLITE_TOPIC}
 
 
 def sqlite_path(db: str) -> str:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.claim import Claim
+from domain.claim import Claim, claim_id_of
 from domain.errors import NotFound
+from domain.events import LedgerEvent
+from domain.explanation import Explanation, Lang, explain
 from domain.ledger import Ledger
+from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels
@@ -31,18 +34,23 @@ def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[d
     rows = []
     for pid in [policy_id] if policy_id else ledger.policy_ids():
         for year in ledger.policy_years_as_of(pid, at):
-            for c in year.coverages:
-                rows.append({
-                    "policy_id": pid, "policy_year": year.year, "coverage": str(c.coverage),
-                    "period_start": year.period_start.isoformat(),
-                    "period_end": year.period_end.isoformat(),
-                    "terms_version": c.terms_version,
-                    "per_incident_limit": int(c.per_incident_limit),
-                    "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
-                    "paid": int(c.drawn), "reversed": int(c.reversed),
-                    "remaining": int(c.remaining), "claims_open": None, "last_position": None,
-                })
+            rows.extend(year_rows(year))
     return rows
+
+
+def year_rows(year: PolicyYear) -> list[dict[str, Any]]:
+    """A replayed policy year in the limits read model's shape (positions and
+    open claims are not known)."""
+    return [{
+        "policy_id": year.policy_id, "policy_year": year.year, "coverage": str(c.coverage),
+        "period_start": year.period_start.isoformat(),
+        "period_end": year.period_end.isoformat(),
+        "terms_version": c.terms_version,
+        "per_incident_limit": int(c.per_incident_limit),
+        "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
+        "paid": int(c.drawn), "reversed": int(c.reversed),
+        "remaining": int(c.remaining), "claims_open": None, "last_position": None,
+    } for c in year.coverages]
 
 
 def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
@@ -53,7 +61,7 @@ def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
         data = models.claim(claim_id)
     else:
         state = ledger.claim_as_of(claim_id, as_of)
-        data = _claim_from_state(state) if state else None
+        data = claim_from_state(state) if state else None
     if data is None:
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
@@ -66,7 +74,7 @@ def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
     return data
 
 
-def _claim_from_state(state: Claim) -> dict[str, Any]:
+def claim_from_state(state: Claim) -> dict[str, Any]:
     """A replayed claim in the read model's shape (positions are not known)."""
     return {
         "claim_id": state.claim_id, "policy_id": state.policy_id,
@@ -84,6 +92,23 @@ def _claim_from_state(state: Claim) -> dict[str, Any]:
             for p in state.payouts
         ],
     }
+
+
+def explanation(ledger: Ledger, claim_id: str, lang: Lang,
+                as_of: datetime | None = None) -> Explanation:
+    """The claim's decisions in words and figures (see ``domain.explanation``),
+    from its events and its policy year's, as known at ``as_of`` if given."""
+    def known(aggregate_id: str) -> list[Any]:
+        events = [e for e in ledger.events.get(aggregate_id) if isinstance(e, LedgerEvent)]
+        return [e for e in events if as_of is None or e.timestamp <= as_of]
+
+    claim_events = known(claim_id_of(claim_id))
+    if not claim_events:
+        when = f" at {as_of.isoformat()}" if as_of else ""
+        raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
+    first = claim_events[0]
+    year_events = known(policy_year_id(first.policy_id, first.policy_year))
+    return explain(claim_events, year_events, lang)
 
 
 def history(ledger: Ledger, models: ReadModels, entity_id: str, kind: str | None,

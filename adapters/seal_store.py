@@ -1,0 +1,273 @@
+"""Sealing recorders: the library's SQLite and PostgreSQL application recorders,
+extended to write the seal's links in the same transaction as the events.
+
+The events are inserted exactly as the library does it; then, still inside the
+transaction (which holds the log's write lock on both backends), the last link
+is read and one link per new event is written, with a checkpoint whenever the
+log crosses another ``CHECKPOINT_EVERY`` positions. The ledger selects them by
+``APPLICATION_RECORDER_TOPIC`` (see ``adapters.storage``). Both pass the
+library's ``ApplicationRecorderTestCase``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from adapters.seal import (
+    CHECKPOINT_EVERY,
+    PAGE,
+    Checkpoint,
+    SealedLog,
+    SealError,
+    genesis,
+    link,
+)
+
+SQLITE_TOPIC = "adapters.seal_store:SealedSQLiteRecorder"
+POSTGRES_TOPIC = "adapters.seal_store:SealedPostgresRecorder"
+
+
+def sealed_log(recorder: object) -> SealedLog:
+    """The ledger's recorder as a sealed log, or a ``SealError`` if it does not seal."""
+    if isinstance(recorder, SealedSQLiteRecorder | SealedPostgresRecorder):
+        return recorder
+    msg = f"this ledger's recorder ({type(recorder).__name__}) does not seal its log"
+    raise SealError(msg)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _chain(prev: bytes, events: Sequence[tuple[int, StoredEvent]]) -> list[tuple[int, bytes]]:
+    links = []
+    for position, e in events:
+        prev = link(prev, position, str(e.originator_id), e.originator_version, e.topic, e.state)
+        links.append((position, prev))
+    return links
+
+
+def _crosses(before: int, after: int) -> bool:
+    return after // CHECKPOINT_EVERY > before // CHECKPOINT_EVERY
+
+
+class SealedSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        self.links_table = f"{events_table_name}_seal"
+        self.checkpoints_table = f"{events_table_name}_seal_checkpoints"
+        self.meta_table = f"{events_table_name}_seal_meta"
+        self._ledger_id: str | None = None
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.links_table} "
+            "(position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.checkpoints_table} "
+            "(position INTEGER PRIMARY KEY, hash BLOB NOT NULL, sealed_at TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.meta_table} "
+            "(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        c.execute(f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('ledger_id', ?)",
+                  (str(uuid4()),))
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None
+        self._seal(c, list(zip(ids, stored_events, strict=True)), checkpoint=False)
+        return ids
+
+    def _seal(self, c: SQLiteCursor, events: list[tuple[int, StoredEvent]],
+              checkpoint: bool) -> Checkpoint | None:
+        c.execute(f"SELECT position, hash FROM {self.links_table} "
+                  "ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        before, prev = (row[0], row[1]) if row else (0, genesis(self._read_ledger_id(c)))
+        links = _chain(prev, events)
+        if links:
+            c.executemany(f"INSERT INTO {self.links_table} VALUES (?, ?)", links)
+            end, prev = links[-1]
+        else:
+            end = before
+        if end and (checkpoint or _crosses(before, end)):
+            c.execute(f"INSERT OR IGNORE INTO {self.checkpoints_table} VALUES (?, ?, ?)",
+                      (end, prev, _now()))
+            c.execute(f"SELECT position, hash, sealed_at FROM {self.checkpoints_table} "
+                      "WHERE position = ?", (end,))
+            return _checkpoint(c.fetchone())
+        return None
+
+    def _read_ledger_id(self, c: SQLiteCursor) -> str:
+        if self._ledger_id is None:
+            c.execute(f"SELECT value FROM {self.meta_table} WHERE key = 'ledger_id'")
+            row = c.fetchone()
+            if row is None:
+                msg = "this database has no seal: open it once with write access"
+                raise SealError(msg)
+            self._ledger_id = str(row[0])
+        return self._ledger_id
+
+    def ledger_id(self) -> str:
+        with self.datastore.transaction(commit=False) as c:
+            return self._read_ledger_id(c)
+
+    def select_links(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT position, hash FROM {self.links_table} WHERE position > ? "
+                      "ORDER BY position LIMIT ?", (after, limit))
+            return [(row[0], bytes(row[1])) for row in c.fetchall()]
+
+    def select_checkpoints(self) -> list[Checkpoint]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT position, hash, sealed_at FROM {self.checkpoints_table} "
+                      "ORDER BY position")
+            return [_checkpoint(row) for row in c.fetchall()]
+
+    def seal_tail(self) -> tuple[int, Checkpoint | None]:
+        """Seal events after the last link (written before the seal existed) and
+        record a checkpoint at the end of the log."""
+        sealed = 0
+        with self.datastore.transaction(commit=True) as c:
+            # A write first, so the transaction holds the write lock throughout.
+            c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
+            while True:
+                c.execute(f"SELECT MAX(position) FROM {self.links_table}")
+                after = c.fetchone()[0] or 0
+                c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+                          f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid "
+                          "LIMIT ?", (after, PAGE))
+                rows = c.fetchall()
+                events = [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in rows]
+                final = len(rows) < PAGE
+                cp = self._seal(c, events, checkpoint=final)
+                sealed += len(rows)
+                if final:
+                    return sealed, cp
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    if isinstance(row, dict):
+        row = (row["position"], row["hash"], row["sealed_at"])
+    return Checkpoint(position=row[0], hash=bytes(row[1]).hex(), sealed_at=row[2])
+
+
+class SealedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._ledger_id: str | None = None
+        schema = Identifier(self.datastore.schema)
+        self.links = self._table(schema, f"{events_table_name}_seal")
+        self.checkpoints = self._table(schema, f"{events_table_name}_seal_checkpoints")
+        self.meta = self._table(schema, f"{events_table_name}_seal_meta")
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, "
+                "hash bytea NOT NULL)").format(self.links),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, "
+                "hash bytea NOT NULL, sealed_at text NOT NULL)").format(self.checkpoints),
+            SQL("CREATE TABLE IF NOT EXISTS {0} (key text PRIMARY KEY, "
+                "value text NOT NULL)").format(self.meta),
+            SQL("INSERT INTO {0} (key, value) VALUES ('ledger_id', gen_random_uuid()::text) "
+                "ON CONFLICT (key) DO NOTHING").format(self.meta),
+        ]
+
+    def _table(self, schema: Identifier, name: str) -> Composed:
+        self.check_identifier_length(name)
+        return SQL("{0}.{1}").format(schema, Identifier(name))
+
+    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
+                                       stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert ids is not None
+        self._seal(curs, list(zip(ids, stored_events, strict=True)), checkpoint=False)
+        return ids
+
+    def _seal(self, curs: Cursor[DictRow], events: list[tuple[int, StoredEvent]],
+              checkpoint: bool) -> Checkpoint | None:
+        curs.execute(SQL("SELECT position, hash FROM {0} ORDER BY position DESC LIMIT 1")
+                     .format(self.links), prepare=True)
+        row = curs.fetchone()
+        if row:
+            before, prev = row["position"], bytes(row["hash"])
+        else:
+            before, prev = 0, genesis(self._read_ledger_id(curs))
+        links = _chain(prev, events)
+        if links:
+            curs.executemany(SQL("INSERT INTO {0} (position, hash) VALUES (%s, %s)")
+                             .format(self.links), links)
+            end, prev = links[-1]
+        else:
+            end = before
+        if end and (checkpoint or _crosses(before, end)):
+            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
+                         .format(self.checkpoints), (end, prev, _now()))
+            curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} WHERE position = %s")
+                         .format(self.checkpoints), (end,))
+            return _checkpoint(curs.fetchone())
+        return None
+
+    def _read_ledger_id(self, curs: Cursor[DictRow]) -> str:
+        if self._ledger_id is None:
+            curs.execute(SQL("SELECT value FROM {0} WHERE key = 'ledger_id'").format(self.meta))
+            row = curs.fetchone()
+            if row is None:
+                msg = "this database has no seal: open it once with write access"
+                raise SealError(msg)
+            self._ledger_id = str(row["value"])
+        return self._ledger_id
+
+    def ledger_id(self) -> str:
+        with self.datastore.transaction(commit=False) as curs:
+            return self._read_ledger_id(curs)
+
+    def select_links(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT position, hash FROM {0} WHERE position > %s "
+                             "ORDER BY position LIMIT %s").format(self.links), (after, limit))
+            return [(r["position"], bytes(r["hash"])) for r in curs.fetchall()]
+
+    def select_checkpoints(self) -> list[Checkpoint]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} ORDER BY position")
+                         .format(self.checkpoints))
+            return [_checkpoint(r) for r in curs.fetchall()]
+
+    def seal_tail(self) -> tuple[int, Checkpoint | None]:
+        sealed = 0
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            while True:
+                curs.execute(SQL("SELECT COALESCE(MAX(position), 0) AS p FROM {0}")
+                             .format(self.links))
+                after = curs.fetchone()["p"]  # type: ignore[index]
+                curs.execute(SQL("SELECT notification_id, originator_id, originator_version, "
+                                 "topic, state FROM {0} WHERE notification_id > %s "
+                                 "ORDER BY notification_id LIMIT %s").format(table),
+                             (after, PAGE))
+                rows = curs.fetchall()
+                events = [(r["notification_id"],
+                           StoredEvent(r["originator_id"], r["originator_version"],
+                                       r["topic"], bytes(r["state"]))) for r in rows]
+                final = len(rows) < PAGE
+                cp = self._seal(curs, events, checkpoint=final)
+                sealed += len(rows)
+                if final:
+                    return sealed, cp
