@@ -499,6 +499,8 @@ def cmd_seal(s: Session) -> int:
         return _seal_verify(s, log)
     if what == "checkpoint" and not a.out:
         raise UsageError("`seal checkpoint` needs --out FILE")
+    if a.out and not Path(a.out).parent.is_dir():
+        raise UsageError(f"--out {a.out}: the folder {Path(a.out).parent} does not exist")
     sealed, checkpoint = log.seal_tail()
     if sealed:
         print(f"warning: sealed {sealed:,} event(s) that were not sealed at commit (written "

@@ -47,6 +47,7 @@ from domain.errors import (
     NotFound,
     VersionConflict,
 )
+from domain.explanation import Lang
 from domain.ledger import Ledger, Outcome
 from projections.audit_trail import AuditQuery
 from projections.read_models import PROJECTIONS, ReadModels
@@ -426,6 +427,17 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         when = _time(as_of, "as_of")
         return views.claim(service.ledger, service.fresh() if when is None else None,
                            claim_id, when)
+
+    @app.get("/claims/{claim_id}/explanation", tags=["reads"], responses=ERRORS)
+    def get_claim_explanation(claim_id: str, lang: Lang = "ja", as_of: str | None = None,
+                              _: Caller = READER) -> dict[str, Any]:
+        """The claim's decisions in words and figures (Japanese or English), each payout
+        recomputed from the terms copied into its policy year; ``mismatches`` lists any
+        recorded figure that disagrees with the recomputation."""
+        explanation = views.explanation(service.ledger, claim_id, lang,
+                                        _time(as_of, "as_of"))
+        return {**explanation.model_dump(mode="json"), "text": explanation.text(),
+                "mismatches": [m.text for m in explanation.mismatches]}
 
     def _history(entity_id: str, kind: str, after: int, limit: int) -> dict[str, Any]:
         rows = views.history(service.ledger, service.fresh(), entity_id, kind, after, limit)

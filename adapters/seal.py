@@ -229,7 +229,8 @@ def verify(log: SealedLog, kept: CheckpointFile | None = None,
     sealed = next(links, None)
 
     def report(finding: Finding | None) -> SealReport:
-        return SealReport(ledger_id=ledger_id, events=count, intact_to=last,
+        intact = last if finding is None else min(last, finding.first_position - 1)
+        return SealReport(ledger_id=ledger_id, events=count, intact_to=intact,
                           head_hash=prev.hex() if last else None,
                           checked_against=kept.checkpoint.hash if kept else None,
                           finding=finding)

@@ -80,10 +80,17 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
             "(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ]
 
-    def _create_table(self, c: SQLiteCursor) -> None:
-        super()._create_table(c)
-        c.execute(f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('ledger_id', ?)",
-                  (str(uuid4()),))
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT 1 FROM {self.meta_table} WHERE key = 'ledger_id'")
+            if c.fetchone():
+                return
+        # A transaction that starts with its write waits for the lock; one that
+        # read first could not upgrade while another process writes.
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('ledger_id', ?)",
+                      (str(uuid4()),))
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:

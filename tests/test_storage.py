@@ -11,7 +11,8 @@ def test_a_plain_path_or_sqlite_url_is_an_embedded_sqlite_file(tmp_path) -> None
     path = str(tmp_path / "x.db")
     for db in (path, f"sqlite:///{path}"):
         assert persistence_env(db) == {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+            "APPLICATION_RECORDER_TOPIC": "adapters.seal_store:SealedSQLiteRecorder"}
 
 
 def test_a_postgresql_url_names_server_database_user_and_schema() -> None:
@@ -23,6 +24,7 @@ def test_a_postgresql_url_names_server_database_user_and_schema() -> None:
         "POSTGRES_PORT": "6543", "POSTGRES_DBNAME": "ledger", "POSTGRES_USER": "alice",
         "POSTGRES_PASSWORD": "s@cret", "POSTGRES_SCHEMA": "prod"}
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
+    assert env["APPLICATION_RECORDER_TOPIC"] == "adapters.seal_store:SealedPostgresRecorder"
 
 
 def test_a_postgresql_url_without_a_database_is_refused() -> None:
