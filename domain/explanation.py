@@ -97,7 +97,7 @@ def _mismatch(field: str, recorded: int | None, recomputed: int | None, where: s
         return "-" if v is None else yen(v, lang)
 
     if lang == "ja":
-        text = (f"※ {where}: {_FIELDS_JA.get(field, field)} の記録 {shown(recorded)} は"
+        text = (f"※ {where}: 記録された{_FIELDS_JA.get(field, field)} {shown(recorded)} は"
                 f"約款からの再計算 {shown(recomputed)} と一致しません")
     else:
         text = (f"* {where}: the recorded {field.replace('_', ' ')} of {shown(recorded)} "
@@ -295,9 +295,11 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, at: str,
     if event.amount != b.amount:
         lines.append(_mismatch("amount", event.amount, b.amount, where, lang))
     drawn = year.recorded[key]
-    if (drawn.amount, drawn.remaining_after) != (b.amount, b.annual_remaining_after):
-        lines.append(_mismatch("annual_remaining_after", drawn.remaining_after,
-                               again.annual_remaining_after, "AnnualLimitDrawn", lang))
+    for field, recorded, recomputed in (
+            ("amount", drawn.amount, again.amount),
+            ("annual_remaining_after", drawn.remaining_after, again.annual_remaining_after)):
+        if recorded != recomputed:
+            lines.append(_mismatch(field, recorded, recomputed, "AnnualLimitDrawn", lang))
     return lines
 
 

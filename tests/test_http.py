@@ -103,6 +103,7 @@ ROUTES = [
     ("GET", "/claims/{claim}", {"auditor", "operator"}),
     ("GET", "/policies/{policy}/history", {"auditor", "operator"}),
     ("GET", "/claims/{claim}/history", {"auditor", "operator"}),
+    ("GET", "/claims/{claim}/explanation", {"auditor", "operator"}),
     ("GET", "/audit", {"auditor", "operator"}),
     ("POST", "/admin/verify", {"operator"}),
     ("POST", "/admin/rebuild", {"operator"}),
@@ -311,6 +312,25 @@ def test_reads_for_auditors_limits_claim_history_and_audit_pages(server: Server)
         problem(then, 404)
         problem(c.get("/policies/NOPE/limits"), 404)
         problem(c.get("/audit", params={"from": "yesterday"}), 400)
+
+
+def test_a_claim_explanation_in_japanese_and_english(server: Server):
+    policy = enrolled(server)
+    claim = f"C{ids()}"
+    with server.client("appender") as c:
+        c.post("/commands", json=file_data_media(claim, policy_id=policy, loss=800_000))
+        c.post("/commands", json=pay(claim))
+    with server.client("auditor") as c:
+        ja = c.get(f"/claims/{claim}/explanation").json()
+        en = c.get(f"/claims/{claim}/explanation", params={"lang": "en"}).json()
+        assert ja["lang"] == "ja" and ja["mismatches"] == []
+        assert ("損害額 800,000円 − 免責金額 100,000円 = 700,000円; 1事故限度額 1,000,000円以内; "
+                "年間残額 1,000,000円 → 支払額 700,000円, 残額 300,000円") in ja["text"]
+        assert "loss 800,000 yen − deductible 100,000 yen = 700,000 yen" in en["text"]
+        assert [line["kind"] for line in en["lines"]] == ["filed", "payout", "summary"]
+        problem(c.get(f"/claims/{claim}/explanation", params={"lang": "fr"}), 400)
+        problem(c.get("/claims/NOPE/explanation"), 404)
+        problem(c.get(f"/claims/{claim}/explanation", params={"as_of": "soon"}), 400)
 
 
 def test_health_reports_each_read_models_lag(server: Server):
