@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from adapters import pages
 from adapters.auth import Caller
 from adapters.console import parse_time
-from adapters.i18n import LANGUAGES, Words
+from adapters.i18n import LANGUAGES
 from adapters.pages import CONSOLE, AuditFilters, View
 from domain.errors import NotFound
 from domain.events import event_names
@@ -258,5 +258,5 @@ def mount_console(app: FastAPI) -> None:
         view = View(lang if lang in LANGUAGES else "ja", path=request.url.path,
                     user=request.app.state.console_sessions.caller(request.cookies.get(COOKIE)))
         return _html(pages.render("error.html", view, status=exc.status,
-                                  title=Words(view.lang)(exc.title), detail=exc.detail),
+                                  title=view.words(exc.title), detail=exc.detail),
                      exc.status)
