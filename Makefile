@@ -9,7 +9,7 @@ PORT ?= 8080
 EVENTS ?= 20000
 RUNS ?= 3
 
-.PHONY: install run test lint typecheck importlint unit bench clean
+.PHONY: install run test lint typecheck importlint unit bench browser screenshots clean
 
 install: $(STAMP)
 
@@ -44,6 +44,20 @@ importlint: install
 
 bench: install
 	$(BIN)/python -m adapters.bench --events $(EVENTS) --runs $(RUNS) --out var/bench.json
+
+# Debian's Chromium and a Japanese font, for the console's browser tests and
+# screenshots (Playwright drives /usr/bin/chromium; no browser is downloaded).
+browser:
+	@if [ -x /usr/bin/chromium ] && fc-list :lang=ja 2>/dev/null | grep -q .; then \
+	  echo "browser: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    chromium fonts-ipafont-gothic; \
+	fi
+
+# The README's console screenshots (docs/screenshots/*.png), from the demo cases.
+screenshots: install browser
+	$(BIN)/python -m tests.console_screenshots docs/screenshots
 
 unit: install
 	$(BIN)/pytest -q

@@ -37,6 +37,7 @@ from adapters import views
 from adapters.auth import Caller, Tokens
 from adapters.console import parse_time
 from adapters.storage import open_ledger
+from adapters.web import mount_console
 from domain.commands import COMMAND_TYPES, Command, parse_command
 from domain.errors import (
     AlreadyExists,
@@ -317,6 +318,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=max_body)
+    mount_console(app)
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     select,
     tuple_,
 )
@@ -129,4 +130,22 @@ def read(conn: Connection, generation: int, policy_id: str | None) -> list[dict[
     query = select(table).order_by(table.c.policy_id, table.c.policy_year, table.c.coverage)
     if policy_id is not None:
         query = query.where(table.c.policy_id == policy_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def read_policies(conn: Connection, generation: int, prefix: str, after: str,
+                  limit: int) -> list[dict[str, Any]]:
+    """Every row of the first ``limit`` policies, in id order, whose id starts
+    with ``prefix`` (case-sensitive) and comes after ``after`` (a cursor)."""
+    table = _table(generation)
+    ids = (select(table.c.policy_id).distinct()
+           .where(table.c.policy_id > after, table.c.policy_id >= prefix)
+           .order_by(table.c.policy_id).limit(limit))
+    if prefix:
+        ids = ids.where(func.substr(table.c.policy_id, 1, len(prefix)) == prefix)
+    chosen = [r.policy_id for r in conn.execute(ids)]
+    if not chosen:
+        return []
+    query = (select(table).where(table.c.policy_id.in_(chosen))
+             .order_by(table.c.policy_id, table.c.policy_year, table.c.coverage))
     return [dict(r._mapping) for r in conn.execute(query)]

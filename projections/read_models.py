@@ -258,6 +258,13 @@ class ReadModels:
         with self._reading(limits.NAME) as (conn, generation):
             return limits.read(conn, generation, policy_id)
 
+    def policies(self, prefix: str = "", after: str = "", limit: int = 20
+                 ) -> list[dict[str, Any]]:
+        """The limits rows of up to ``limit`` policies whose id starts with
+        ``prefix``, in id order after the cursor ``after``."""
+        with self._reading(limits.NAME) as (conn, generation):
+            return limits.read_policies(conn, generation, prefix, after, limit)
+
     def claim(self, claim_id: str) -> dict[str, Any] | None:
         with self._reading(claims.NAME) as (conn, generation):
             return claims.read(conn, generation, claim_id)

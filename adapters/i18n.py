@@ -1,0 +1,215 @@
+"""The console's words in Japanese (the default) and English: labels, yen as
+1,234,567円, business dates as the terms write them (2006年7月1日 / 1 July 2006)
+and recorded times in Japan time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from domain.terms import JST, TERM_SETS, Coverage
+
+LANGUAGES = ("ja", "en")
+
+LABELS: dict[str, tuple[str, str]] = {
+    "title": ("データ保険 監査コンソール", "Data insurance audit console"),
+    "skip": ("本文へ移動", "Skip to content"),
+    "policies": ("契約", "Policies"),
+    "audit": ("監査証跡", "Audit trail"),
+    "sign_in": ("サインイン", "Sign in"),
+    "sign_out": ("サインアウト", "Sign out"),
+    "signed_in_as": ("サインイン中", "Signed in as"),
+    "token": ("トークン（監査担当者または運用担当者）", "Token (auditor or operator)"),
+    "sign_in_intro": (
+        "監査担当者（auditor）または運用担当者（operator）のトークンでサインインしてください。",
+        "Sign in with an auditor or operator token."),
+    "language": ("表示言語", "Language"),
+    "as_of": ("時点（記録時刻）", "As of (recorded time)"),
+    "as_of_hint": ("例: 2026-01-15 または 2026-01-15T12:00（日本時間）",
+                   "e.g. 2026-01-15 or 2026-01-15T12:00 (Japan time)"),
+    "show": ("表示", "Show"),
+    "now": ("現在の表示に戻る", "Back to now"),
+    "historical": ("過去の時点の表示です", "Historical view"),
+    "historical_detail": ("台帳がこの時点（記録時刻）までに記録していた内容を表示しています:",
+                          "What the ledger had recorded by this recorded time:"),
+    "search": ("契約番号（前方一致）", "Policy id starts with"),
+    "search_button": ("検索", "Search"),
+    "no_policies": ("該当する契約はありません。", "No policy matches."),
+    "next_page": ("次のページ", "Next page"),
+    "first_page": ("最初のページ", "First page"),
+    "policy": ("契約", "Policy"),
+    "policy_year": ("保険年度", "Policy year"),
+    "year_n": ("第{n}年度", "Year {n}"),
+    "period": ("保険期間", "Period"),
+    "coverage": ("補償", "Coverage"),
+    "annual_limit": ("年間支払限度額", "Annual limit"),
+    "paid": ("支払済", "Paid"),
+    "reversed": ("取消額", "Reversed"),
+    "remaining": ("残額", "Remaining"),
+    "usage": ("使用状況", "Use of the limit"),
+    "bar_text": ("年間支払限度額 {limit} のうち支払済 {paid}、残額 {remaining}",
+                 "{paid} paid of an annual limit of {limit}, {remaining} remaining"),
+    "claims": ("請求", "Claims"),
+    "no_claims": ("請求はありません。", "No claims."),
+    "claim": ("請求", "Claim"),
+    "status": ("状態", "Status"),
+    "cause": ("事故の原因", "Cause"),
+    "incident_date": ("事故発生日", "Incident date"),
+    "claim_made_on": ("賠償請求日", "Claim made on"),
+    "description": ("内容", "Description"),
+    "loss_amount": ("損害額（査定）", "Assessed loss"),
+    "deductible": ("免責金額", "Deductible"),
+    "per_incident_limit": ("1事故あたり支払限度額", "Per-incident limit"),
+    "payable": ("支払対象額", "Payable"),
+    "exclusion": ("免責事由", "Exclusion"),
+    "timeline": ("経過", "Timeline"),
+    "position": ("位置", "Position"),
+    "recorded_at": ("記録時刻", "Recorded"),
+    "actor": ("記録者", "Actor"),
+    "command_id": ("コマンドID", "Command id"),
+    "event": ("イベント", "Event"),
+    "business_dates": ("業務日付", "Business dates"),
+    "amount": ("金額", "Amount"),
+    "balance": ("残額（前→後）", "Remaining (before → after)"),
+    "payouts": ("支払", "Payouts"),
+    "no_payouts": ("支払はありません。", "No payouts."),
+    "payout": ("支払", "Payout"),
+    "issued_at": ("支払記録時刻", "Issued (recorded)"),
+    "breakdown": ("計算の内訳", "Breakdown"),
+    "is_reversed": ("取消済", "Reversed"),
+    "chart": ("残額の推移（記録時刻）", "Remaining limit over recorded time"),
+    "chart_points": ("支払と取消", "Payouts and reversals"),
+    "no_points": ("支払も取消もありません。", "No payouts or reversals."),
+    "filters": ("絞り込み", "Filters"),
+    "any": ("すべて", "any"),
+    "event_type": ("イベント種別", "Event type"),
+    "from": ("記録時刻（から）", "Recorded from"),
+    "to": ("記録時刻（まで）", "Recorded to"),
+    "rows_per_page": ("1ページの件数", "Rows per page"),
+    "apply": ("絞り込む", "Apply"),
+    "csv": ("表示中の行をCSVでダウンロード", "Download the rows shown as CSV"),
+    "no_rows": ("該当するイベントはありません。", "No event matches."),
+    "rows_shown": ("{n}件を表示（位置 {first}〜{last}）",
+                   "{n} rows shown (positions {first}–{last})"),
+    "not_found": ("見つかりません", "Not found"),
+    "bad_request": ("入力が正しくありません", "Bad request"),
+    "unknown_token": ("このトークンは登録されていません。", "This token is not known."),
+    "appender_refused": (
+        "appender（記録用）のトークンではサインインできません。"
+        "監査担当者または運用担当者のトークンを使ってください。",
+        "An appender token cannot sign in: use an auditor or operator token."),
+    "back_to_policies": ("契約の一覧へ", "To the policies"),
+}
+
+STATUS = {"open": ("未決", "open"), "closed": ("完了", "closed"),
+          "denied": ("免責（不払）", "denied"), "withdrawn": ("取下げ", "withdrawn")}
+
+EVENTS = {
+    "PolicyEnrolled": ("加入", "Policy enrolled"),
+    "PolicyYearOpened": ("保険年度の開始", "Policy year opened"),
+    "ServiceEnded": ("サービス終了", "Service ended"),
+    "CoverageAttached": ("補償の付帯", "Coverage attached"),
+    "AnnualLimitDrawn": ("年間限度額の使用", "Annual limit drawn"),
+    "AnnualLimitRestored": ("年間限度額の回復", "Annual limit restored"),
+    "ClaimFiled": ("請求の受付", "Claim filed"),
+    "LossAssessed": ("損害額の査定", "Loss assessed"),
+    "ExclusionApplied": ("免責の適用", "Exclusion applied"),
+    "PayoutIssued": ("支払", "Payout issued"),
+    "PayoutReversed": ("支払の取消", "Payout reversed"),
+    "ClaimClosed": ("請求の完了", "Claim closed"),
+    "ClaimWithdrawn": ("請求の取下げ", "Claim withdrawn"),
+    "CommandAccepted": ("コマンドの受付", "Command accepted"),
+}
+
+DATES = {
+    "service_start": ("サービス開始日", "Service start"),
+    "service_end": ("サービス終了日", "Service end"),
+    "firewall_applied_on": ("ファイアーウォール申込日", "Firewall applied on"),
+    "period_start": ("保険期間の開始", "Period start"),
+    "period_end": ("保険期間の終了", "Period end"),
+    "incident_date": ("事故発生日", "Incident date"),
+    "claim_made_on": ("賠償請求日", "Claim made on"),
+}
+
+BREAKDOWN = {
+    "loss": ("損害額", "Loss"),
+    "deductible": ("免責金額", "Deductible"),
+    "loss_after_deductible": ("免責金額控除後", "Loss after deductible"),
+    "per_incident_limit": ("1事故あたり支払限度額", "Per-incident limit"),
+    "payable_for_incident": ("この事故の支払対象額", "Payable for the incident"),
+    "paid_before": ("既払額", "Paid before"),
+    "payable_on_claim": ("この請求の未払額", "Still payable on the claim"),
+    "annual_limit": ("年間支払限度額", "Annual limit"),
+    "annual_remaining_before": ("年間残額（支払前）", "Annual remaining before"),
+    "requested": ("指定額", "Requested"),
+    "amount": ("支払額", "Amount"),
+    "annual_remaining_after": ("年間残額（支払後）", "Annual remaining after"),
+}
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+class Words:
+    """Everything a template says, in one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._i = LANGUAGES.index(lang)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        text = LABELS[key][self._i]
+        return text.format(**values) if values else text
+
+    def _pick(self, table: dict[str, tuple[str, str]], key: str | None) -> str:
+        if key is None:
+            return "-"
+        return table[key][self._i] if key in table else key
+
+    def status(self, code: str) -> str:
+        return self._pick(STATUS, code)
+
+    def event(self, name: str) -> str:
+        return self._pick(EVENTS, name)
+
+    def date_name(self, field: str) -> str:
+        return self._pick(DATES, field)
+
+    def breakdown(self, field: str) -> str:
+        return self._pick(BREAKDOWN, field)
+
+    def coverage(self, code: str) -> str:
+        terms = TERM_SETS[-1].coverage(Coverage(code))
+        return terms.name_ja if self.lang == "ja" else terms.name_en
+
+    def cause(self, code: str, terms_version: str) -> str:
+        wording = next((t for t in TERM_SETS if t.version == terms_version),
+                       TERM_SETS[-1]).cause(code)
+        if wording is None:
+            return code
+        return wording.ja if self.lang == "ja" else wording.en
+
+    def date(self, value: str | date | None) -> str:
+        """A business date as the terms write it."""
+        if value is None:
+            return "-"
+        day = date.fromisoformat(value) if isinstance(value, str) else value
+        if self.lang == "ja":
+            return f"{day.year}年{day.month}月{day.day}日"
+        return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+    def time(self, value: str | datetime | None) -> str:
+        """A recorded time, in Japan time."""
+        if value is None:
+            return "-"
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+        when = when.astimezone(JST)
+        clock = when.strftime("%H:%M:%S")
+        if self.lang == "ja":
+            return f"{self.date(when.date())} {clock}"
+        return f"{self.date(when.date())} {clock} JST"
+
+
+def yen(amount: int | None) -> str:
+    """1,234,567円."""
+    return "-" if amount is None else f"{amount:,}円"

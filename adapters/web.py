@@ -1,0 +1,262 @@
+"""The auditor console: read-only HTML pages under ``/console``, served by the
+same app as the HTTP API (``mount_console``).
+
+Signing in takes an ``auditor`` or ``operator`` bearer token (an ``appender``
+token is refused) and gives a session cookie (HttpOnly, SameSite=Strict, Secure
+over HTTPS); the session lives in the server's memory and ends at sign-out,
+after ``SESSION_HOURS`` or when the server stops. Without a session every page
+sends the browser to the sign-in page. Every page takes ``lang`` (``ja``, the
+default, or ``en``) and ``as_of`` (a recorded time: the page then shows what the
+ledger knew then, marked as historical). Pages send no script and load nothing
+from elsewhere: the style sheet is inlined and the content security policy
+allows nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from adapters import pages
+from adapters.auth import Caller
+from adapters.console import parse_time
+from adapters.i18n import LANGUAGES
+from adapters.pages import CONSOLE, AuditFilters, View
+from domain.errors import NotFound
+from domain.events import event_names
+
+if TYPE_CHECKING:
+    from adapters.http import Service
+
+COOKIE = "claims_ledger_console"
+SESSION_HOURS = 8
+MAX_AUDIT_ROWS = 1000
+STYLE_HASH = base64.b64encode(hashlib.sha256(pages.CSS.encode()).digest()).decode()
+CSP = (f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+class Sessions:
+    """Signed-in browsers: a random session id (the cookie) per caller."""
+
+    def __init__(self, hours: float = SESSION_HOURS) -> None:
+        self.seconds = hours * 3600
+        self._by_id: dict[str, tuple[Caller, float]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, caller: Caller) -> str:
+        session = secrets.token_urlsafe(32)
+        with self._lock:
+            now = time.monotonic()
+            self._by_id = {k: v for k, v in self._by_id.items() if v[1] > now}
+            self._by_id[session] = (caller, now + self.seconds)
+        return session
+
+    def caller(self, session: str | None) -> Caller | None:
+        with self._lock:
+            found = self._by_id.get(session or "")
+        return found[0] if found and found[1] > time.monotonic() else None
+
+    def end(self, session: str | None) -> None:
+        with self._lock:
+            self._by_id.pop(session or "", None)
+
+
+class PageError(Exception):
+    """A request the console answers with an error page."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+class SignInNeeded(Exception):
+    """A console page asked for without a session."""
+
+
+def _lang(request: Request) -> str:
+    lang = request.query_params.get("lang", "ja")
+    if lang not in LANGUAGES:
+        raise PageError(400, "bad_request", f"lang must be one of {', '.join(LANGUAGES)}, "
+                        f"not {lang!r}")
+    return lang
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status_code=status, headers=HEADERS)
+
+
+def _time(request: Request, name: str, end_of_day: bool = True) -> datetime | None:
+    text = request.query_params.get(name, "").strip()
+    try:
+        return parse_time(text, end_of_day=end_of_day) if text else None
+    except ValueError as exc:
+        raise PageError(400, "bad_request", f"{name}: {exc}") from None
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise PageError(400, "bad_request",
+                        f"{name} must be a whole number from {low:,} to {high:,}")
+    return int(text)
+
+
+def _view(request: Request) -> View:
+    """The page's view settings, for a signed-in caller (else sign in first)."""
+    lang = _lang(request)
+    user = request.app.state.console_sessions.caller(request.cookies.get(COOKIE))
+    if user is None:
+        raise SignInNeeded
+    as_of = _time(request, "as_of")
+    query = {k: v for k, v in request.query_params.items() if k not in ("lang", "as_of")}
+    return View(lang, as_of, request.query_params.get("as_of", "").strip() if as_of else "",
+                user, request.url.path, query)
+
+
+def _page(request: Request, make: Callable[[Service, View], str]) -> HTMLResponse:
+    view = _view(request)
+    try:
+        return _html(make(request.app.state.service, view))
+    except NotFound as exc:
+        raise PageError(404, "not_found", str(exc)) from None
+
+
+def _audit_filters(request: Request) -> AuditFilters:
+    q = request.query_params
+    event_type = q.get("event_type", "").strip()
+    if event_type and event_type not in event_names():
+        raise PageError(400, "bad_request", f"event_type: unknown event type {event_type!r}")
+    return AuditFilters(
+        policy_id=q.get("policy_id", "").strip(), claim_id=q.get("claim_id", "").strip(),
+        actor=q.get("actor", "").strip(), event_type=event_type,
+        recorded_from=_time(request, "from", end_of_day=False),
+        recorded_to=_time(request, "to"),
+        after=_int(request, "after", 0, 0, 2**62),
+        limit=_int(request, "limit", 50, 1, MAX_AUDIT_ROWS))
+
+
+router = APIRouter(prefix=CONSOLE, include_in_schema=False)
+
+
+@router.get("")
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse(View(_lang(request)).url(f"{CONSOLE}/policies"), status_code=303)
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request) -> HTMLResponse:
+    return _html(pages.render("sign_in.html", View(_lang(request), path=f"{CONSOLE}/sign-in"),
+                              problem=None))
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    lang = form.get("lang", ["ja"])[0]
+    view = View(lang if lang in LANGUAGES else "ja", path=f"{CONSOLE}/sign-in")
+    token = form.get("token", [""])[0].strip()
+    service: Service = request.app.state.service
+    caller = service.tokens.caller(token) if token else None
+    if caller is None or caller.role == "appender":
+        status, problem = ((401, "unknown_token") if caller is None
+                           else (403, "appender_refused"))
+        return _html(pages.render("sign_in.html", view, problem=problem), status)
+    session = request.app.state.console_sessions.start(caller)
+    response = RedirectResponse(view.url(f"{CONSOLE}/policies"), status_code=303)
+    response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path=CONSOLE,
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request) -> Response:
+    request.app.state.console_sessions.end(request.cookies.get(COOKIE))
+    response = RedirectResponse(View(_lang(request)).url(f"{CONSOLE}/sign-in"),
+                                status_code=303)
+    response.delete_cookie(COOKIE, path=CONSOLE, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/policies")
+def policies(request: Request) -> HTMLResponse:
+    prefix = request.query_params.get("q", "").strip()
+    after = request.query_params.get("after", "")
+    return _page(request, lambda s, v: pages.policies_page(s, v, prefix, after))
+
+
+@router.get("/policies/{policy_id}")
+def policy(request: Request, policy_id: str) -> HTMLResponse:
+    return _page(request, lambda s, v: pages.policy_page(s, v, policy_id))
+
+
+@router.get("/policies/{policy_id}/years/{year}")
+def policy_year(request: Request, policy_id: str, year: str) -> HTMLResponse:
+    if not year.isdigit():
+        _view(request)
+        raise PageError(404, "not_found", f"policy {policy_id} has no policy year {year}")
+    return _page(request, lambda s, v: pages.year_page(s, v, policy_id, int(year)))
+
+
+@router.get("/claims/{claim_id}")
+def claim(request: Request, claim_id: str) -> HTMLResponse:
+    return _page(request, lambda s, v: pages.claim_page(s, v, claim_id))
+
+
+@router.get("/audit")
+def audit(request: Request) -> HTMLResponse:
+    filters = _audit_filters(request)
+    return _page(request, lambda s, v: pages.audit_page(s, v, filters, event_names()))
+
+
+@router.get("/audit.csv")
+def audit_csv(request: Request) -> Response:
+    view = _view(request)
+    filters = _audit_filters(request)
+    rows = pages.audit_rows(request.app.state.service, view, filters)
+    return Response(pages.audit_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={**HEADERS, "Content-Disposition":
+                             f'attachment; filename="audit-after-{filters.after}.csv"'})
+
+
+@router.get("/{unknown:path}")
+def unknown_page(request: Request, unknown: str) -> HTMLResponse:
+    _view(request)
+    raise PageError(404, "not_found", f"the console has no page {CONSOLE}/{unknown}")
+
+
+def mount_console(app: FastAPI) -> None:
+    """Serve the console from ``app`` (made by ``adapters.http.create_app``)."""
+    app.state.console_sessions = Sessions()
+    app.include_router(router)
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, _: SignInNeeded) -> Response:
+        lang = request.query_params.get("lang", "ja")
+        view = View(lang if lang in LANGUAGES else "ja")
+        return RedirectResponse(view.url(f"{CONSOLE}/sign-in"), status_code=303,
+                                headers=HEADERS)
+
+    @app.exception_handler(PageError)
+    async def _error(request: Request, exc: PageError) -> HTMLResponse:
+        lang = request.query_params.get("lang", "ja")
+        view = View(lang if lang in LANGUAGES else "ja", path=request.url.path,
+                    user=request.app.state.console_sessions.caller(request.cookies.get(COOKIE)))
+        return _html(pages.render("error.html", view, status=exc.status,
+                                  title=view.words(exc.title), detail=exc.detail),
+                     exc.status)

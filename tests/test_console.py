@@ -1,0 +1,210 @@
+"""The console's routes in-process (FastAPI's TestClient): sign-in and its cookie,
+refusals, error pages, the CSV, as-of, and the wording helpers. The real-browser
+tests are in test_console_browser.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.auth import Tokens, new_token
+from adapters.http import Service, create_app
+from adapters.i18n import Words, yen
+from adapters.pages import AUDIT_COLUMNS, View, claim_page
+from adapters.storage import persistence_env
+from domain.commands import parse_command
+from projections.read_models import ReadModels
+from tests.builders import FakeClock, attach, file_data_media, file_liability, pay, reverse
+from tests.conftest import make_ledger
+
+ROLES = ("appender", "auditor", "operator")
+
+
+class Console:
+    def __init__(self, client: TestClient, tokens: dict[str, str], service: Service,
+                 clock: FakeClock) -> None:
+        self.client, self.tokens, self.service, self.clock = client, tokens, service, clock
+
+    def sign_in(self, role: str = "auditor", lang: str = "ja") -> TestClient:
+        response = self.client.post("/console/sign-in", data={"token": self.tokens[role],
+                                                               "lang": lang},
+                                    follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return self.client
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    clock = FakeClock()
+    ledger = make_ledger(persistence_env(str(tmp_path / "ledger.db")), clock)
+    run = [attach("P-1"), attach("P-2"), attach("Q-1"),
+           file_data_media("C-1", policy_id="P-1"), pay("C-1"),
+           file_liability("L-1", policy_id="P-1"), pay("L-1"), reverse("L-1")]
+    for command in run:
+        clock.advance(hours=1)
+        ledger.execute(parse_command(command), actor="svc-appender")
+    tokens_file = str(tmp_path / "tokens.json")
+    tokens = {role: new_token(f"demo-{role}", role, tokens_file) for role in ROLES}
+    models = ReadModels.open(ledger, str(tmp_path / "ledger.db"))
+    service = Service(ledger, models, Tokens.load(tokens_file))
+    with TestClient(create_app(service), base_url="http://127.0.0.1") as client:
+        yield Console(client, tokens, service, clock)
+    models.close()
+    ledger.close()
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+PAGES = ["/console/policies", "/console/policies/P-1", "/console/policies/P-1/years/1",
+         "/console/claims/C-1", "/console/audit", "/console/audit.csv"]
+
+
+def test_nothing_is_reachable_without_signing_in(console: Console):
+    for path in [*PAGES, "/console/policies/NOPE", "/console/anything"]:
+        response = console.client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/console/sign-in"), path
+    console.client.cookies.set("claims_ledger_console", "made-up")
+    assert console.client.get("/console/policies", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session(
+    console: Console,
+):
+    response = console.client.post("/console/sign-in", data={"token": console.tokens["auditor"]},
+                                   follow_redirects=False)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    session = console.client.cookies.get("claims_ledger_console")
+    page = console.client.get("/console/policies")
+    assert page.status_code == 200 and "demo-auditor" in page.text
+    assert "script" not in page.headers["content-security-policy"]
+    assert "<script" not in page.text
+    console.client.post("/console/sign-out", follow_redirects=False)
+    console.client.cookies.set("claims_ledger_console", session or "")
+    assert console.client.get("/console/policies", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(("token", "status", "words"), [
+    ("appender", 403, "appender"), ("nope", 401, "登録されていません"), ("", 401, "登録されて")])
+def test_an_appender_or_unknown_token_cannot_sign_in(console: Console, token: str, status: int,
+                                                     words: str):
+    response = console.client.post("/console/sign-in", data={
+        "token": console.tokens.get(token, token)}, follow_redirects=False)
+    assert response.status_code == status
+    assert words in response.text and "set-cookie" not in response.headers
+    assert console.client.get("/console/policies", follow_redirects=False).status_code == 303
+
+
+def test_operators_sign_in_too_and_every_page_renders_in_both_languages(console: Console):
+    client = console.sign_in("operator")
+    for path in PAGES[:-1]:
+        ja = client.get(path)
+        en = client.get(path, params={"lang": "en"})
+        assert ja.status_code == en.status_code == 200, path
+        assert '<html lang="ja">' in ja.text and '<html lang="en">' in en.text
+        assert "監査コンソール" in ja.text and "audit console" in en.text
+        assert 'href="/console/policies?lang=en"' in en.text  # links keep the language
+
+
+def test_figures_are_yen_and_dates_are_written_as_the_terms_write_them(console: Console):
+    client = console.sign_in()
+    page = text_of(client.get("/console/policies/P-1").text)
+    assert "700,000円" in page and "300,000円" in page and "5,000,000円" in page
+    assert "2024年4月1日" in page
+    english = text_of(client.get("/console/claims/C-1", params={"lang": "en"}).text)
+    assert "1 June 2024" in english and "700,000円" in english
+    assert Words("ja").date("2006-07-01") == "2006年7月1日"
+    assert Words("en").date("2006-07-01") == "1 July 2006"
+    assert yen(1234567) == "1,234,567円"
+
+
+def test_the_policy_list_searches_by_the_start_of_the_id(console: Console):
+    client = console.sign_in()
+    found = client.get("/console/policies", params={"q": "P-"}).text
+    assert 'data-policy="P-1"' in found and 'data-policy="P-2"' in found
+    assert 'data-policy="Q-1"' not in found
+    none = client.get("/console/policies", params={"q": "p-"}).text
+    assert 'data-policy=' not in none and 'id="no-policies"' in none
+
+
+def test_the_policy_year_chart_links_each_payout_and_reversal_to_its_claim(console: Console):
+    client = console.sign_in()
+    page = client.get("/console/policies/P-1/years/1").text
+    chart = page[page.index('<section class="coverage"'):]
+    assert chart.count("<svg") == 2
+    links = re.findall(r'<a href="(/console/claims/[^"]+)" aria-label', page)
+    assert links == ["/console/claims/C-1", "/console/claims/L-1", "/console/claims/L-1"]
+    assert "<circle" in page and "<rect x=" in page  # a payout point, a reversal point
+
+
+def test_as_of_shows_the_older_figures_and_says_so(console: Console):
+    client = console.sign_in()
+    then = (datetime(2026, 1, 15, 3, tzinfo=UTC) + timedelta(hours=4, minutes=30)).isoformat()
+    old = client.get("/console/claims/C-1", params={"as_of": then})
+    assert old.status_code == 200
+    assert 'data-field="paid">0円' in old.text and "過去の時点の表示です" in old.text
+    assert "as_of=" in old.text and "現在の表示に戻る" in old.text
+    now = client.get("/console/claims/C-1")
+    assert 'data-field="paid">700,000円' in now.text and "過去の時点" not in now.text
+    limits = client.get("/console/policies/P-1", params={"as_of": then}).text
+    assert 'data-field="remaining">1,000,000円' in limits
+
+
+@pytest.mark.parametrize(("path", "params", "status", "words"), [
+    ("/console/policies/NOPE", {}, 404, "no policy NOPE"),
+    ("/console/claims/NOPE", {}, 404, "no claim NOPE"),
+    ("/console/policies/P-1/years/9", {}, 404, "no policy year 9"),
+    ("/console/policies/P-1/years/x", {}, 404, "no policy year x"),
+    ("/console/nothing-here", {}, 404, "no page"),
+    ("/console/policies", {"as_of": "yesterday"}, 400, "as_of"),
+    ("/console/policies", {"lang": "fr"}, 400, "lang"),
+    ("/console/audit", {"limit": "0"}, 400, "limit"),
+    ("/console/audit", {"event_type": "Nope"}, 400, "event_type"),
+    ("/console/audit", {"from": "2026-13-01"}, 400, "from"),
+])
+def test_bad_input_is_a_clear_error_page(console: Console, path: str, params: dict[str, str],
+                                         status: int, words: str):
+    client = console.sign_in()
+    response = client.get(path, params=params)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert words in response.text and "Traceback" not in response.text
+
+
+def test_the_csv_holds_exactly_the_rows_the_audit_page_shows(console: Console):
+    client = console.sign_in()
+    params = {"policy_id": "P-1", "limit": "4", "after": "3"}
+    page = client.get("/console/audit", params=params).text
+    shown = [int(p) for p in re.findall(r'<tr data-position="(\d+)"', page)]
+    assert len(shown) == 4 and shown[0] > 3
+    link = re.search(r'<a id="csv" href="([^"]+)"', page)
+    assert link is not None
+    download = client.get(link.group(1).replace("&amp;", "&"))
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert [int(r["position"]) for r in rows] == shown
+    api = client.get("/audit", params={**params, "policy_id": "P-1"},
+                     headers={"Authorization": f"Bearer {console.tokens['auditor']}"}).json()
+    assert tuple(rows[0]) == AUDIT_COLUMNS
+    for row, item in zip(rows, api["items"], strict=True):
+        assert row["event_type"] == item["event_type"]
+        assert row["recorded_at"] == item["recorded_at"]
+        assert json.loads(row["business_dates"]) == item["business_dates"]
+        assert row["amount"] == ("" if item["amount"] is None else str(item["amount"]))
+
+
+def test_a_page_renders_without_http(console: Console):
+    html = claim_page(console.service, View("en"), "L-1")
+    assert "Payout reversed" in html and "1,500,000円" in html
