@@ -33,6 +33,7 @@ from adapters.seal import (
     genesis,
     link,
     links_of,
+    payload_of,
     recorded_time,
 )
 from adapters.views import claim_from_state, year_rows
@@ -102,11 +103,12 @@ def export(log: SealedLog, out: IO[bytes], to: int | None = None,
         while sealed is not None and sealed[0] < event.id:
             sealed = next(links, None)
         seal = sealed[1] if sealed is not None and sealed[0] == event.id else b""
-        payload = _text(event.state, event.id)
+        state = payload_of(event)
+        payload = _text(state, event.id)
         out.write(orjson.dumps({
             "position": event.id, "aggregate_id": str(event.originator_id),
             "version": event.originator_version, "event": event.topic,
-            "recorded_at": recorded_time(event.state), "actor": _actor(event.state),
+            "recorded_at": recorded_time(state), "actor": _actor(state),
             "payload": payload, "seal": seal.hex(),
         }) + b"\n")
         last, count, head = event.id, count + 1, seal

@@ -25,6 +25,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from adapters import svg, views
 from adapters.auth import Caller
 from adapters.i18n import Words, yen
+from adapters.seal import SealReport
+from adapters.seal_store import sealed_log
 from domain.errors import NotFound
 from domain.terms import JST
 from projections.audit_trail import AuditQuery
@@ -183,7 +185,25 @@ def claim_page(service: Service, view: View, claim_id: str) -> str:
                        view.as_of)
     timeline = views.audit_pages(models, AuditQuery(
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))
-    return render("claim.html", view, claim=data, timeline=timeline)
+    explanation = views.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
+                                    view.as_of)
+    return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation)
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    """The last verification of the seal the console ran, and when."""
+
+    report: SealReport
+    checked_at: datetime
+
+
+def seal_page(service: Service, view: View, check: SealCheck | None) -> str:
+    """The seal: the last checkpoint, and whether the log verifies up to it."""
+    checkpoints = sealed_log(service.ledger.recorder).select_checkpoints()
+    last = checkpoints[-1] if checkpoints else None
+    covered = check is not None and last is not None and check.report.intact_to >= last.position
+    return render("seal.html", view, checkpoint=last, check=check, covered=covered)
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,15 @@ def link(prev: bytes, position: int, aggregate_id: str, version: int, event_name
     return digest.digest()
 
 
+def payload_of(n: Notification) -> bytes:
+    """The stored payload's bytes (a row edited by hand may hold text instead)."""
+    state: bytes | str = n.state
+    return state.encode() if isinstance(state, str) else bytes(state)
+
+
 def link_of(prev: bytes, n: Notification) -> bytes:
-    return link(prev, n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
+    return link(prev, n.id, str(n.originator_id), n.originator_version, n.topic,
+                payload_of(n))
 
 
 class Checkpoint(BaseModel):

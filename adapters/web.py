@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from adapters import pages
+from adapters import pages, seal
 from adapters.auth import Caller
 from adapters.console import parse_time
 from adapters.i18n import LANGUAGES
 from adapters.pages import CONSOLE, AuditFilters, View
+from adapters.seal_store import sealed_log
 from domain.errors import NotFound
 from domain.events import event_names
 
@@ -234,6 +236,34 @@ def audit_csv(request: Request) -> Response:
                              f'attachment; filename="audit-after-{filters.after}.csv"'})
 
 
+@router.get("/seal")
+def seal_page(request: Request) -> HTMLResponse:
+    return _page(request, lambda s, v: pages.seal_page(s, v, request.app.state.seal_check))
+
+
+@router.post("/seal/verify")
+def seal_verify(request: Request) -> Response:
+    """Recompute the whole chain now (the page shows the last result)."""
+    view = _view(request)
+    log = sealed_log(request.app.state.service.ledger.recorder)
+    request.app.state.seal_check = pages.SealCheck(seal.verify(log), datetime.now(UTC))
+    return RedirectResponse(view.url(f"{CONSOLE}/seal"), status_code=303, headers=HEADERS)
+
+
+@router.get("/seal/checkpoint.json")
+def seal_checkpoint(request: Request) -> Response:
+    _view(request)
+    log = sealed_log(request.app.state.service.ledger.recorder)
+    try:
+        kept = seal.checkpoint_file(log)
+    except seal.SealError as exc:
+        raise PageError(404, "not_found", str(exc)) from None
+    return Response(json.dumps(kept.model_dump(), indent=2) + "\n",
+                    media_type="application/json", headers={
+                        **HEADERS, "Content-Disposition": 'attachment; filename='
+                        f'"checkpoint-{kept.checkpoint.position}.json"'})
+
+
 @router.get("/{unknown:path}")
 def unknown_page(request: Request, unknown: str) -> HTMLResponse:
     _view(request)
@@ -243,6 +273,7 @@ def unknown_page(request: Request, unknown: str) -> HTMLResponse:
 def mount_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (made by ``adapters.http.create_app``)."""
     app.state.console_sessions = Sessions()
+    app.state.seal_check = None
     app.include_router(router)
 
     @app.exception_handler(SignInNeeded)

@@ -5,9 +5,11 @@ tests are in test_console_browser.py."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +17,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters import seal, views
 from adapters.auth import Tokens, new_token
 from adapters.http import Service, create_app
 from adapters.i18n import Words, yen
 from adapters.pages import AUDIT_COLUMNS, View, claim_page
+from adapters.seal_store import sealed_log
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from projections.read_models import ReadModels
@@ -30,8 +34,9 @@ ROLES = ("appender", "auditor", "operator")
 
 class Console:
     def __init__(self, client: TestClient, tokens: dict[str, str], service: Service,
-                 clock: FakeClock) -> None:
+                 clock: FakeClock, db: str) -> None:
         self.client, self.tokens, self.service, self.clock = client, tokens, service, clock
+        self.db = db
 
     def sign_in(self, role: str = "auditor", lang: str = "ja") -> TestClient:
         response = self.client.post("/console/sign-in", data={"token": self.tokens[role],
@@ -56,7 +61,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
     models = ReadModels.open(ledger, str(tmp_path / "ledger.db"))
     service = Service(ledger, models, Tokens.load(tokens_file))
     with TestClient(create_app(service), base_url="http://127.0.0.1") as client:
-        yield Console(client, tokens, service, clock)
+        yield Console(client, tokens, service, clock, str(tmp_path / "ledger.db"))
     models.close()
     ledger.close()
 
@@ -66,7 +71,7 @@ def text_of(html: str) -> str:
 
 
 PAGES = ["/console/policies", "/console/policies/P-1", "/console/policies/P-1/years/1",
-         "/console/claims/C-1", "/console/audit", "/console/audit.csv"]
+         "/console/claims/C-1", "/console/audit", "/console/seal", "/console/audit.csv"]
 
 
 def test_nothing_is_reachable_without_signing_in(console: Console):
@@ -208,3 +213,51 @@ def test_the_csv_holds_exactly_the_rows_the_audit_page_shows(console: Console):
 def test_a_page_renders_without_http(console: Console):
     html = claim_page(console.service, View("en"), "L-1")
     assert "Payout reversed" in html and "1,500,000円" in html
+
+
+def test_the_claim_page_shows_the_same_explanation_as_the_explain_command(console: Console):
+    client = console.sign_in()
+    for lang in ("ja", "en"):
+        page = client.get("/console/claims/C-1", params={"lang": lang}).text
+        expected = views.explanation(console.service.ledger, "C-1", lang).lines  # type: ignore[arg-type]
+        shown = re.findall(r'<li data-kind="(\w+)"[^>]*>([^<]*)</li>', page)
+        assert [(k, html.unescape(t)) for k, t in shown] == [(x.kind, x.text) for x in expected]
+    page = text_of(client.get("/console/claims/C-1").text)
+    assert ("損害額 800,000円 − 免責金額 100,000円 = 700,000円; 1事故限度額 1,000,000円以内; "
+            "年間残額 1,000,000円 → 支払額 700,000円, 残額 300,000円") in page
+
+
+def test_the_seal_page_shows_the_last_checkpoint_verifies_and_downloads_it(
+        console: Console, tmp_path: Path):
+    client = console.sign_in()
+    log = sealed_log(console.service.ledger.recorder)
+    assert "No checkpoint yet" in client.get("/console/seal", params={"lang": "en"}).text
+    assert client.get("/console/seal/checkpoint.json").status_code == 404
+    _, checkpoint = log.seal_tail()
+    assert checkpoint is not None
+    page = client.get("/console/seal", params={"lang": "en"}).text
+    assert f'data-field="checkpoint_position">{checkpoint.position}<' in page
+    assert checkpoint.hash in page and "Not verified since this server started" in page
+    after = client.post("/console/seal/verify", params={"lang": "en"})
+    assert after.status_code == 200  # followed the redirect back to the page
+    assert (f"Intact: {checkpoint.position} events up to position {checkpoint.position} "
+            "match the seal") in text_of(after.text)
+    assert "Verified up to the last checkpoint" in after.text
+    download = client.get("/console/seal/checkpoint.json")
+    assert download.headers["content-disposition"].startswith("attachment")
+    kept = tmp_path / "kept.json"
+    kept.write_bytes(download.content)
+    assert seal.verify(log, seal.CheckpointFile.read(str(kept))).ok
+    with sqlite3.connect(console.db) as conn:
+        conn.execute("UPDATE stored_events SET state = replace(state, 'svc-appender', "
+                     "'svc-forger') WHERE rowid = 9")
+    tampered = text_of(client.post("/console/seal/verify").text)
+    assert "改ざんを検出: 位置 9（edited）" in tampered
+
+
+def test_the_seal_pages_need_a_signed_in_auditor_or_operator(console: Console):
+    for method, path in (("GET", "/console/seal"), ("POST", "/console/seal/verify"),
+                         ("GET", "/console/seal/checkpoint.json")):
+        response = console.client.request(method, path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/console/sign-in")

@@ -172,12 +172,31 @@ def test_every_page_shows_the_figures_the_api_gives(page: Page, ledger: Ledger, 
     expect(page.locator("table.payout")).to_have_count(len(claim["payouts"]))
     actor = page.locator("table.timeline tbody tr").first.locator("td").nth(2)
     expect(actor).to_have_text("demo-appender")
+    explained = ledger.api(f"/claims/{LIABILITY}/explanation", lang=lang)
+    expect(page.locator("ol.explanation li")).to_have_text(
+        [line["text"] for line in explained["lines"]])
     shoot(page, f"claim-{lang}")
 
     page.get_by_role("navigation").first.get_by_role(
         "link", name="監査証跡" if lang == "ja" else "Audit trail").click()
     expect(page.locator("table.audit tbody tr")).to_have_count(50)
     shoot(page, f"audit-{lang}")
+
+    page.get_by_role("navigation").first.get_by_role(
+        "link", name="封印" if lang == "ja" else "Seal").click()
+    page.get_by_role("button", name="今すぐ全体を検証" if lang == "ja"
+                     else "Verify the whole log now").click()
+    head = int(httpx.get(f"{ledger.url}/health", timeout=30).json()["log_head"])
+    status = page.locator('[data-field="seal_status"]')
+    expect(status).to_contain_text(f"position {head}" if lang == "en" else f"位置 {head}")
+    expect(status).to_contain_text("改ざんなし" if lang == "ja" else "Intact")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="チェックポイント (JSON) をダウンロード" if lang == "ja"
+                         else "Download the checkpoint (JSON)").click()
+    kept = json.loads(Path(download.value.path()).read_text())
+    assert kept["checkpoint"]["position"] == int(
+        page.locator('[data-field="checkpoint_position"]').inner_text())
+    shoot(page, f"seal-{lang}")
 
 
 def test_as_of_shows_the_older_figure_marked_as_historical(page: Page, ledger: Ledger):
