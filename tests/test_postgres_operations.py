@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from adapters import seal
+from adapters.seal_store import sealed_log
 from adapters.storage import open_ledger
 from domain.commands import parse_command
 from projections.read_models import ReadModels
@@ -115,6 +117,8 @@ def check_the_log(db: str, found: list[dict[str, Any]]) -> None:
                 for y in ledger.get_policy(f"P{p}").years
                 for c in ledger.get_policy_year(f"P{p}", y.year).coverages)
     assert paid == drawn
+    sealed = seal.verify(sealed_log(ledger.recorder))  # one chain across all the writers
+    assert sealed.ok and sealed.intact_to == ledger.recorder.max_notification_id(), sealed
     ledger.close()
 
 
