@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from adapters.seal_store import sealed_log
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import LedgerError
@@ -22,7 +23,7 @@ from tests.builders import FakeClock, SequentialIds
 PAGES = [
     ("policies", "/console/policies", {"width": 1100, "height": 720}),
     ("policy-year", "/console/policies/P-DEMO-1/years/1", {"width": 1100, "height": 1000}),
-    ("claim", "/console/claims/C-DEMO-2?lang=en", {"width": 1100, "height": 1000}),
+    ("claim", "/console/claims/C-DEMO-2?lang=en", {"width": 1100, "height": 1250}),
     ("audit", "/console/audit?policy_id=P-DEMO-1&limit=12", {"width": 1280, "height": 900}),
     ("as-of", "/console/policies/P-DEMO-1?as_of=2025-07-15", {"width": 1100, "height": 640}),
     ("claim-375", "/console/claims/C-DEMO-1", {"width": 375, "height": 1100}),
@@ -37,6 +38,7 @@ def demo_ledger(db: str) -> None:
         clock.advance(days=9)
         with suppress(LedgerError):  # the demo shows refusals too; they record nothing
             ledger.execute(parse_command(json.loads(line)), actor="svc-claims-desk")
+    sealed_log(ledger.recorder).seal_tail()  # a checkpoint for the seal page
     ledger.close()
 
 
@@ -58,6 +60,11 @@ def main(out: str) -> int:
                 page.goto(f"{url}{path}")
                 page.screenshot(path=str(folder / f"{name}.png"))
                 print(folder / f"{name}.png")
+            page.set_viewport_size({"width": 1100, "height": 640})
+            page.goto(f"{url}/console/seal")
+            page.get_by_role("button", name="今すぐ全体を検証").click()
+            page.screenshot(path=str(folder / "seal.png"))
+            print(folder / "seal.png")
     return 0
 
 
