@@ -90,7 +90,9 @@ def new_token(name: str, role: str, path: str) -> str:
     entries = json.loads(file.read_text(encoding="utf-8")) if file.exists() else []
     if any(e.get("name") == name for e in entries):
         raise TokenConfigError(f"{path} already has a token named {name}")
-    token = secrets.token_urlsafe(32)
+    # A fixed prefix: recognisable in a leak scan, and never read as an option by a
+    # command line (a bare URL-safe token may start with "-").
+    token = f"clt_{secrets.token_urlsafe(32)}"
     entries.append({"name": name, "role": role, "sha256": digest(token)})
     file.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     file.chmod(0o600)

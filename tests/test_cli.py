@@ -243,3 +243,11 @@ def test_tokens_are_made_once_per_name_and_a_bad_token_file_stops_the_server(tmp
     Path(tokens).write_text('[{"name": "x", "role": "king", "sha256": "00"}]')
     serve = cli("--db", str(tmp_path / "l.db"), "serve", "--port", "1", "--tokens-file", tokens)
     assert serve.returncode == 2 and "needs a name, a role" in serve.stderr
+
+
+def test_a_token_never_looks_like_a_command_line_option(tmp_path: Path):
+    from adapters.auth import new_token
+
+    tokens = [new_token(f"svc-{n}", "auditor", str(tmp_path / "t.json")) for n in range(200)]
+    assert all(t.startswith("clt_") and len(t) > 40 for t in tokens)
+    assert len(set(tokens)) == 200
