@@ -197,8 +197,8 @@ def _parse(model: type[BaseModel], line: bytes, where: str) -> Any:
         return model.model_validate_json(line)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "line"
-        msg = f"{where}: {loc}: {first['msg']}"
+        loc = ".".join(str(p) for p in first["loc"])
+        msg = f"{where}: {loc + ': ' if loc else ''}{first['msg']}"
         raise ExportError(msg) from exc
 
 
@@ -210,7 +210,8 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
     if first is None:
         msg = f"{path}: the file is empty: not a claims-ledger export"
         raise ExportError(msg)
-    header: Header = _parse(Header, first[1], f"{path} line 1 (header)")
+    header: Header = _parse(Header, first[1],
+                            f"{path} line 1: not a claims-ledger export header")
     if kept is not None and kept.ledger_id != header.ledger_id:
         msg = (f"the checkpoint is of ledger {kept.ledger_id}; the export is of ledger "
                f"{header.ledger_id}")

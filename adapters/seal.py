@@ -110,9 +110,9 @@ class CheckpointFile(BaseModel):
             return cls.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "file"
+            where = ".".join(str(p) for p in first["loc"])
             msg = (f"--checkpoint {path}: not a claims-ledger checkpoint file "
-                   f"({where}: {first['msg']})")
+                   f"({where + ': ' if where else ''}{first['msg']})")
             raise SealError(msg) from exc
 
     def write(self, path: str) -> None:

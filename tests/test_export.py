@@ -197,8 +197,9 @@ def test_a_cut_line_is_refused_naming_the_line(
 
 @pytest.mark.parametrize("content,expected", [
     ("", "the file is empty"),
-    ("not json\n", "line 1 (header)"),
-    ('{"format": "something-else", "version": 1}\n', "line 1 (header): format"),
+    ("not json\n", "line 1: not a claims-ledger export header: Invalid JSON"),
+    ('{"format": "something-else", "version": 1}\n',
+     "line 1: not a claims-ledger export header: format"),
 ])
 def test_a_file_that_is_not_an_export_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
