@@ -45,7 +45,9 @@ def _table(generation: int) -> Table:
     return Table(
         f"rm_audit_g{generation}",
         MetaData(),
-        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER on SQLite: the position is the rowid, so no second B-tree.
+        Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+               autoincrement=False),
         Column("recorded_at", String(32), nullable=False),
         Column("actor", String(128), nullable=False),
         Column("command_id", String(64), nullable=False),
@@ -91,7 +93,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
 
 class AuditTrailProjection:
     name = NAME
-    schema_version = 2
+    schema_version = 3
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -109,9 +111,11 @@ class AuditTrailProjection:
             Index(f"{prefix}_aggregate", t.c.aggregate_id, t.c.version),
         ]
 
-    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
-        if facts:
-            insert_rows(conn, _table(generation), [row(f) for f in facts])
+    def changes(self, facts: list[Fact]) -> list[tuple[Any, ...]]:
+        return [row(f) for f in facts]
+
+    def write(self, conn: Connection, generation: int, changes: list[tuple[Any, ...]]) -> None:
+        insert_rows(conn, _table(generation), changes)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.storage import persistence_env
+from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.ledger import Ledger
@@ -107,6 +108,32 @@ def test_incremental_projection_and_a_full_rebuild_give_identical_tables(
         assert verify(incremental) == []
         incremental.close()
         rebuilt.close()
+        ledger.close()
+
+
+def test_a_rebuild_by_helper_processes_gives_the_tables_of_the_incremental_path(
+    backend: str, tmp_path: Path,
+) -> None:
+    with fresh_db(backend, tmp_path) as log_db, fresh_db(backend, tmp_path) as other_db:
+        ledger = make_ledger(persistence_env(log_db))
+        incremental = ReadModels(ledger, open_store(log_db), page_size=89, workers=1)
+        commands = list(workload(3000, seed=11))
+        for start in range(0, len(commands), 400):
+            run_all(ledger, commands[start:start + 400])
+            incremental.catch_up()
+        helped = ReadModels(ledger, open_store(other_db), page_size=97, workers=2,
+                            parallel_from=0)
+        assert helped.rebuild() == ledger.recorder.max_notification_id()
+        assert tables(incremental) == tables(helped)
+        assert verify(helped) == []
+        run_all(ledger, [file_data_media("LATE", policy_id="P0000001", incident="2025-06-01"),
+                         pay("LATE")])
+        helped.catch_up()  # and then on from where the helpers stopped
+        assert tables(incremental) != tables(helped)
+        incremental.catch_up()
+        assert tables(incremental) == tables(helped)
+        for models in (incremental, helped):
+            models.close()
         ledger.close()
 
 
