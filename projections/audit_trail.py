@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from domain.events import event_class
 from domain.ledger import aggregate_kind
 from projections.base import Fact
 from projections.store import insert_rows
@@ -80,7 +81,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
         before, after = s["remaining_before"], s["remaining_after"]
     command = s.get("command") if name == "CommandAccepted" else None
     source = command if isinstance(command, dict) else s
-    dates = {k: s[k] for k in _DATES if s.get(k)}
+    dates = {k: s[k] for k in _dates(name) if s.get(k)}
     aggregate_id = s["originator_id"]
     return (
         fact.position, fact.recorded_at, s["actor"], s["command_id"],
@@ -89,6 +90,16 @@ def row(fact: Fact) -> tuple[Any, ...]:
         source.get("coverage"), orjson.dumps(dates).decode() if dates else "{}",
         amount, before, after, fact.stored.decode(),
     )
+
+
+@cache
+def _dates(name: str) -> tuple[str, ...]:
+    """The business dates an event of this name can carry, in ``_DATES`` order."""
+    try:
+        fields = event_class(name).model_fields
+    except KeyError:
+        return _DATES
+    return tuple(k for k in _DATES if k in fields)
 
 
 class AuditTrailProjection:

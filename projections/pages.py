@@ -13,6 +13,7 @@ memory does not grow with the log.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import multiprocessing
 import traceback
@@ -125,6 +126,7 @@ def _produce(pipe: Pipe, env: dict[str, str], names: list[str], positions: dict[
     from projections.read_models import PROJECTIONS
 
     ledger = Ledger(env, clock=_unused, new_id=_unused)
+    gc.freeze()  # what exists now is never garbage: collections skip it
     try:
         projections = {name: PROJECTIONS[name] for name in names}
         start = min(positions.values())

@@ -248,22 +248,26 @@ def building_progress(db: str) -> int:
         store.close()
 
 
+CLAIMS = 400
+"""Claims in the log a rebuild is killed in (enough pages for a kill to land in)."""
+
+
 def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(
     tmp_path: Path, db_url: str, backend: str,
 ):
     db = db_url
     ledger = make_ledger(persistence_env(db))
     run_all(ledger, [attach()])
-    for n in range(150):
+    for n in range(CLAIMS):
         run_all(ledger, [file_data_media(f"C{n}", loss=150_000 + n), pay(f"C{n}")])
     ledger.close()
     rng = random.Random(os.environ.get("PYTEST_SEED", "7"))
-    for _ in range(5):  # until a kill lands part-way through
+    for _ in range(10):  # until a kill lands part-way through
         proc = cli("--db", db, "rebuild", "--page-size", "7")
         deadline = time.monotonic() + 60
         while building_progress(db) == 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))
+        time.sleep(rng.uniform(0, 0.02))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if building_progress(db) > 0:
@@ -274,7 +278,7 @@ def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(
     resumed = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "rebuild",
                               "--json"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["events"] < 4 * 150 + 10 - killed_at + 1
+    assert json.loads(resumed.stdout)["events"] < 4 * CLAIMS + 10 - killed_at + 1
     with fresh_db(backend, tmp_path) as clean_db:
         clean = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "--read-db",
                                 clean_db, "rebuild"], capture_output=True, text=True, check=False)
