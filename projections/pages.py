@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
 from projections.base import Fact, Projection, recorded_time
@@ -37,14 +39,31 @@ class Page:
 
 
 def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
+    """Up to ``limit`` events after position ``after`` (up to ``stop``), decoded."""
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
+    recorder = ledger.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
+                                                                mapper.compressor):
+        # The library's own query, without building a Notification per row.
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+                      f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
+                      "ORDER BY rowid LIMIT ?", (after, stop or _LAST, limit))
+            rows = c.fetchall()
+    else:
+        rows = [(n.id, str(n.originator_id), n.originator_version, n.topic,
+                 mapper.stored_json(n))
+                for n in recorder.select_notifications(after + 1, limit, stop=stop)]
+    decode = mapper.decode_state
     found = []
-    for n in ledger.recorder.select_notifications(after + 1, limit, stop=stop):
-        state = mapper.to_state(n)
-        found.append(Fact(n.id, n.topic, state, mapper.stored_json(n),
-                          recorded_time(state["timestamp"])))
+    for position, originator_id, version, topic, data in rows:
+        state = decode(topic, data, originator_id, version)
+        found.append(Fact(position, topic, state, data, recorded_time(state["timestamp"])))
     return found
+
+
+_LAST = 2**63 - 1
 
 
 def page(projections: dict[str, Projection], positions: dict[str, int],
