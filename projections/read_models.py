@@ -48,7 +48,7 @@ PROJECTIONS: dict[str, Projection] = {
 PAGE_SIZE = 10_000
 WORKERS = 2
 PARALLEL_FROM = 50_000
-CACHE_KIB = 65_536
+CACHE_KIB = 16_384
 """SQLite's page cache for the connection that writes pages (the default is 2 MiB)."""
 CHECKPOINT_PAGES = 10_000
 """WAL pages between checkpoints of that connection (SQLite's default is 1,000):
