@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import marshal
 import multiprocessing
+import signal
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -144,6 +145,7 @@ def _produce(pipe: Pipe, env: dict[str, str], names: list[str], positions: dict[
     ``head``, then None (or the error's traceback, as text)."""
     from projections.read_models import PROJECTIONS
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the writer to handle
     ledger = Ledger(env, clock=_unused, new_id=_unused)
     gc.freeze()  # what exists now is never garbage: collections skip it
     try:
