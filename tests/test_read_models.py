@@ -23,7 +23,10 @@ from adapters.storage import persistence_env
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.errors import LedgerError
+from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from projections.base import Fact, recorded_time
+from projections.pages import facts
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -135,6 +138,19 @@ def test_a_rebuild_by_helper_processes_gives_the_tables_of_the_incremental_path(
         for models in (incremental, helped):
             models.close()
         ledger.close()
+
+
+def test_a_page_read_with_the_recorders_own_query_equals_the_librarys_notifications(
+    ledger: Ledger,
+) -> None:
+    run_all(ledger, SCENARIO)
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
+    expected = [Fact(n.id, n.topic, mapper.to_state(n), mapper.stored_json(n),
+                     recorded_time(mapper.to_state(n)["timestamp"]))
+                for n in ledger.recorder.select_notifications(4, 9, stop=11)]
+    assert facts(ledger, 3, 9, stop=11) == expected
+    assert [f.position for f in expected] == list(range(4, 12))
 
 
 def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, db_url: str):
