@@ -68,7 +68,7 @@ class LimitsProjection:
         """New rows (``CoverageAttached``, with the rest of the batch folded in),
         and for rows already stored, what the batch adds to them."""
         created: dict[Key, list[Any]] = {}
-        deltas: dict[Key, list[int]] = {}
+        deltas: dict[Key, list[Any]] = {}
         for fact in facts:
             name = fact.name
             if name not in _RELEVANT:
