@@ -8,6 +8,13 @@ and the ``eventsourcing`` library's naive get-mutate-save loop. Nothing here is
 asserted: the tests only check that the benchmark runs on a tiny size.
 
     python -m adapters.bench --events 20000 --runs 3 --out var/bench.json
+
+``--rebuild-log DB`` measures only the rebuild of an existing, large log (a
+whole ``claims-ledger rebuild`` process per run, with its peak memory):
+
+    python -m adapters.workload --events 1e6 > var/1m.jsonl
+    claims-ledger --db var/1m.db apply var/1m.jsonl
+    python -m adapters.bench --rebuild-log var/1m.db --runs 3 --out var/rebuild-1m.json
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ import json
 import os
 import platform
 import random
+import resource
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -158,6 +167,51 @@ def rebuild(db: str, read_db: str) -> tuple[float, int]:
     return applied / elapsed, applied
 
 
+def rebuild_process(log_db: str, folder: Path) -> tuple[float, int]:
+    """Events per second of a whole ``claims-ledger rebuild`` process (start-up
+    included) into a fresh read database, and the events rebuilt."""
+    started = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", log_db,
+                          "--read-db", str(folder / "read.db"), "rebuild", "--json"],
+                         capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    events = int(json.loads(run.stdout)["events"])
+    return events / elapsed, events
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of the largest process this one has waited for
+    (a rebuild's helper processes included)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    """``--rebuild-log``: only the rebuild of an existing (large) log, each run a
+    whole process into a fresh read database, beside the raw scan baseline."""
+    figures: dict[str, list[float]] = {}
+    events = 0
+    for n in range(runs):
+        progress(f"run {n + 1}/{runs}")
+        with tempfile.TemporaryDirectory() as tmp:
+            figures.setdefault("raw SQLite scan + json.loads (rows/s)", []).append(
+                raw_scan(Path(tmp), 100_000))
+        with tempfile.TemporaryDirectory() as tmp:
+            rate, events = rebuild_process(log_db, Path(tmp))
+            figures.setdefault("rebuild of all read models, whole process (events/s)",
+                               []).append(rate)
+    table = {name: summary(values) for name, values in figures.items()}
+    return {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "workload": {"log": log_db, "events": events},
+        "runs": runs, "figures": table,
+        "peak_rss_mb": peak_rss_mb(),
+        "ratios": {"rebuild / raw scan + json.loads":
+                   table["rebuild of all read models, whole process (events/s)"]["median"]
+                   / table["raw SQLite scan + json.loads (rows/s)"]["median"]},
+    }
+
+
 def read_latency(db: str, policies: list[str], claims: list[str],
                  reads: int = 1000) -> dict[str, float]:
     ledger = _ledger(db)
@@ -228,7 +282,6 @@ def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
     """Start `claims-ledger serve` on a free loopback port and load it from a
     separate process at each concurrency level (a fresh ledger for each)."""
     import socket
-    import subprocess
 
     import httpx
 
@@ -368,25 +421,30 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
 
 def render(result: dict[str, Any]) -> str:
     w = result["workload"]
-    lines = [f"workload: {w['commands']:,} commands, {w['events']:,} events, "
-             f"{w['policies']:,} policies, {w['claims']:,} claims (seed {w['seed']}); "
-             f"median of {result['runs']} runs (min..max)", ""]
-    width = max(len(n) for n in [*result["figures"], *result["ratios"], *result["reads_ms"]])
-    for name, v in result["figures"].items():
-        lines.append(f"{name:<{width}}  {v['median']:>12,.0f}  "
-                     f"({v['min']:,.0f}..{v['max']:,.0f})")
-    lines.append("")
-    for name, v in result["reads_ms"].items():
-        lines.append(f"{name:<{width}}  {v['median']:>12.3f}  "
-                     f"({v['min']:.3f}..{v['max']:.3f})")
-    lines.append("")
-    for name, v in result["http"].items():
-        lines.append(f"{name:<{width}}  {v['commands_per_s']['median']:>12,.0f} commands/s, "
-                     f"p50 {v['p50_ms']['median']:.1f} ms, p99 {v['p99_ms']['median']:.1f} ms")
-    lines.append("")
-    for name, ratio in result["ratios"].items():
-        lines.append(f"{name:<{width}}  {ratio:>11.2f}x")
-    return "\n".join(lines)
+    if "log" in w:
+        lines = [f"log: {w['log']}, {w['events']:,} events; peak RSS "
+                 f"{result['peak_rss_mb']:,.1f} MB; median of {result['runs']} runs (min..max)",
+                 ""]
+    else:
+        lines = [f"workload: {w['commands']:,} commands, {w['events']:,} events, "
+                 f"{w['policies']:,} policies, {w['claims']:,} claims (seed {w['seed']}); "
+                 f"median of {result['runs']} runs (min..max)", ""]
+    reads = result.get("reads_ms", {})
+    width = max(len(n) for n in [*result["figures"], *result["ratios"], *reads])
+    sections = [
+        [f"{name:<{width}}  {v['median']:>12,.0f}  ({v['min']:,.0f}..{v['max']:,.0f})"
+         for name, v in result["figures"].items()],
+        [f"{name:<{width}}  {v['median']:>12.3f}  ({v['min']:.3f}..{v['max']:.3f})"
+         for name, v in reads.items()],
+        [f"{name:<{width}}  {v['commands_per_s']['median']:>12,.0f} commands/s, "
+         f"p50 {v['p50_ms']['median']:.1f} ms, p99 {v['p99_ms']['median']:.1f} ms"
+         for name, v in result.get("http", {}).items()],
+        [f"{name:<{width}}  {ratio:>11.2f}x" for name, ratio in result["ratios"].items()],
+    ]
+    for section in sections:
+        if section:
+            lines.extend([*section, ""])
+    return "\n".join(lines).rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,6 +460,11 @@ def main(argv: list[str] | None = None) -> int:
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--http-commands", type=int, default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
+    parser.add_argument("--rebuild-log", metavar="DB",
+                        help="measure only the rebuild of this existing log (a whole "
+                        "`claims-ledger rebuild` process per run, into a fresh read "
+                        "database), e.g. one of 1e6 events made with `python -m "
+                        "adapters.workload --events 1e6 | claims-ledger --db DB apply -`")
     parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -409,9 +472,14 @@ def main(argv: list[str] | None = None) -> int:
         url, token, clients, path = args.load
         print(json.dumps(load(url, token, int(clients), path)))
         return 0
-    result = run(int(args.events), args.runs, args.seed,
-                 lambda text: print(text, file=sys.stderr, flush=True), args.http_commands,
-                 args.postgres)
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if args.rebuild_log:
+        result = rebuild_log(args.rebuild_log, args.runs, progress)
+    else:
+        result = run(int(args.events), args.runs, args.seed, progress, args.http_commands,
+                     args.postgres)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))

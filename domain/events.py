@@ -129,12 +129,20 @@ class PydanticEventMapper(Mapper[str]):
     def to_state(self, stored_event: StoredEvent) -> dict[str, Any]:
         """The event's fields as plain JSON values, upcast to the current version,
         without building the model: for readers that only need the data."""
-        cls = _REGISTRY[stored_event.topic]
-        state = cast(dict[str, Any], from_json(self.stored_json(stored_event)))
+        return self.decode_state(stored_event.topic, self.stored_json(stored_event),
+                                 str(stored_event.originator_id),
+                                 stored_event.originator_version)
+
+    @staticmethod
+    def decode_state(topic: str, data: bytes, originator_id: str,
+                     originator_version: int) -> dict[str, Any]:
+        """``to_state`` of an event's stored JSON (see ``stored_json``)."""
+        cls = _REGISTRY[topic]
+        state = cast(dict[str, Any], from_json(data))
         version = state.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
             version += 1
-        state["originator_id"] = str(stored_event.originator_id)
-        state["originator_version"] = stored_event.originator_version
+        state["originator_id"] = originator_id
+        state["originator_version"] = originator_version
         return state

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from domain.events import event_class
 from domain.ledger import aggregate_kind
 from projections.base import Fact
 from projections.store import insert_rows
@@ -45,7 +46,9 @@ def _table(generation: int) -> Table:
     return Table(
         f"rm_audit_g{generation}",
         MetaData(),
-        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER on SQLite: the position is the rowid, so no second B-tree.
+        Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+               autoincrement=False),
         Column("recorded_at", String(32), nullable=False),
         Column("actor", String(128), nullable=False),
         Column("command_id", String(64), nullable=False),
@@ -78,7 +81,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
         before, after = s["remaining_before"], s["remaining_after"]
     command = s.get("command") if name == "CommandAccepted" else None
     source = command if isinstance(command, dict) else s
-    dates = {k: s[k] for k in _DATES if s.get(k)}
+    dates = {k: s[k] for k in _dates(name) if s.get(k)}
     aggregate_id = s["originator_id"]
     return (
         fact.position, fact.recorded_at, s["actor"], s["command_id"],
@@ -89,9 +92,19 @@ def row(fact: Fact) -> tuple[Any, ...]:
     )
 
 
+@cache
+def _dates(name: str) -> tuple[str, ...]:
+    """The business dates an event of this name can carry, in ``_DATES`` order."""
+    try:
+        fields = event_class(name).model_fields
+    except KeyError:
+        return _DATES
+    return tuple(k for k in _DATES if k in fields)
+
+
 class AuditTrailProjection:
     name = NAME
-    schema_version = 2
+    schema_version = 3
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -109,9 +122,11 @@ class AuditTrailProjection:
             Index(f"{prefix}_aggregate", t.c.aggregate_id, t.c.version),
         ]
 
-    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
-        if facts:
-            insert_rows(conn, _table(generation), [row(f) for f in facts])
+    def changes(self, facts: list[Fact]) -> list[tuple[Any, ...]]:
+        return [row(f) for f in facts]
+
+    def write(self, conn: Connection, generation: int, changes: list[tuple[Any, ...]]) -> None:
+        insert_rows(conn, _table(generation), changes)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 A ``Fact`` is one stored event as plain data (its name, position, recorded
 time and upcast fields), decoded once per page and given to every projection.
-A projection owns its tables for a given generation and applies a batch of
-facts to them inside the caller's transaction; the job that feeds it records
-tracking in the same transaction.
+A projection owns its tables for a given generation. It turns a batch of facts
+into changes (plain data, without the database), then writes them inside the
+caller's transaction; the job that feeds it records tracking in the same
+transaction. Changes are plain data so that they can be computed in one process
+and written in another.
 """
 
 from __future__ import annotations
@@ -53,5 +55,9 @@ class Projection(Protocol):
     def indexes(self, generation: int) -> list[Index]:
         """Secondary indexes, created when a build finishes."""
 
-    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
-        """Apply facts, in log order, to the tables of ``generation``."""
+    def changes(self, facts: list[Fact]) -> Any:
+        """What a batch of facts, in log order, changes in the tables: plain data
+        (lists, tuples, numbers, text), computed without the database."""
+
+    def write(self, conn: Connection, generation: int, changes: Any) -> None:
+        """Write ``changes`` to the tables of ``generation``."""

@@ -8,6 +8,7 @@ payout: amount, whether reversed, and the breakdown recorded with it.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -24,13 +25,12 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    tuple_,
 )
 
 from domain.money import Yen
 from domain.payout import payable_for_incident
 from projections.base import Fact
-from projections.store import as_rows, chunks, insert_rows
+from projections.store import chunks, execute_many, insert_rows
 
 NAME = "claims"
 _STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn"}
@@ -63,6 +63,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
         Column("updated_at", String(32), nullable=False),
         Column("version", Integer, nullable=False),
         Column("last_position", BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     payouts = Table(
         f"rm_claim_payouts_g{generation}",
@@ -81,7 +82,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 
 class ClaimsProjection:
     name = NAME
-    schema_version = 1
+    schema_version = 2
 
     def tables(self, generation: int) -> list[Table]:
         return list(_tables(generation))
@@ -91,79 +92,116 @@ class ClaimsProjection:
         claims, _ = _tables(generation)
         return [Index(f"ix_rm_claims_g{generation}_policy", claims.c.policy_id)]
 
-    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
-        claims_t, payouts_t = _tables(generation)
-        facts = [f for f in facts if f.name in _EVENTS]
-        if not facts:
-            return
-        claims: dict[str, dict[str, Any]] = {}
-        payouts: dict[tuple[str, str], dict[str, Any]] = {}
-        new_claims: set[str] = set()
-        new_payouts: set[tuple[str, str]] = set()
-        wanted = sorted({f.state["claim_id"] for f in facts if f.name != "ClaimFiled"})
-        for chunk in chunks(wanted, 500):
-            for row in conn.execute(select(claims_t).where(claims_t.c.claim_id.in_(chunk))):
-                claims[row.claim_id] = dict(row._mapping)
-        reversed_ids = sorted({(f.state["claim_id"], f.state["payout_id"])
-                               for f in facts if f.name == "PayoutReversed"})
-        for chunk in chunks(reversed_ids, 300):
-            keys = tuple_(payouts_t.c.claim_id, payouts_t.c.payout_id)
-            for row in conn.execute(select(payouts_t).where(keys.in_(chunk))):
-                payouts[(row.claim_id, row.payout_id)] = dict(row._mapping)
+    def changes(self, facts: list[Fact]) -> Changes:
+        """New claims and payouts (with the rest of the batch folded in), and for
+        claims and payouts already stored, what the batch changes in them."""
+        claims: dict[str, list[Any]] = {}
+        updates: dict[str, list[Any]] = {}
+        payouts: dict[tuple[str, str], list[Any]] = {}
+        reversals: list[list[Any]] = []
         for fact in facts:
+            name = fact.name
+            if name not in _EVENTS:
+                continue
             s = fact.state
             claim_id = s["claim_id"]
-            if fact.name == "ClaimFiled":
-                claims[claim_id] = {
-                    "claim_id": claim_id, "policy_id": s["policy_id"],
-                    "policy_year": s["policy_year"], "coverage": s["coverage"],
-                    "cause": s["cause"], "incident_date": s["incident_date"],
-                    "claim_made_on": s["claim_made_on"], "description": s["description"],
-                    "status": "open", "loss_amount": s["loss_amount"],
-                    "deductible": s["deductible"], "per_incident_limit": s["per_incident_limit"],
-                    "payable": _payable(s["loss_amount"], s["deductible"],
-                                        s["per_incident_limit"]),
-                    "paid": 0, "exclusion": None, "terms_version": s["terms_version"],
-                    "filed_at": fact.recorded_at,
-                }
-                new_claims.add(claim_id)
-            else:
-                claim = claims[claim_id]
-                if fact.name == "LossAssessed":
-                    claim["loss_amount"] = s["loss_amount"]
-                    claim["payable"] = _payable(s["loss_amount"], claim["deductible"],
-                                                claim["per_incident_limit"])
-                elif fact.name == "PayoutIssued":
-                    claim["paid"] += s["amount"]
-                    key = (claim_id, s["payout_id"])
-                    payouts[key] = {
-                        "claim_id": claim_id, "payout_id": s["payout_id"], "amount": s["amount"],
-                        "reversed": False, "breakdown": orjson.dumps(s["breakdown"]).decode(),
-                        "issued_position": fact.position, "issued_at": fact.recorded_at,
-                        "reversed_position": None,
-                    }
-                    new_payouts.add(key)
-                elif fact.name == "PayoutReversed":
-                    claim["paid"] -= s["amount"]
-                    payout = payouts[(claim_id, s["payout_id"])]
-                    payout["reversed"] = True
-                    payout["reversed_position"] = fact.position
+            if name == "ClaimFiled":
+                claims[claim_id] = [
+                    claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
+                    s["incident_date"], s["claim_made_on"], s["description"], "open",
+                    s["loss_amount"], s["deductible"], s["per_incident_limit"],
+                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"]),
+                    0, None, s["terms_version"], fact.recorded_at,
+                    fact.recorded_at, s["originator_version"], fact.position,
+                ]
+                continue
+            row = claims.get(claim_id)
+            at = _IN_ROW
+            if row is None:  # stored before this batch: collect what changes
+                at = _IN_UPDATE
+                row = updates.get(claim_id)
+                if row is None:
+                    row = updates[claim_id] = [None, None, 0, None, None, None, None, None,
+                                               claim_id]
+            if name == "LossAssessed":
+                row[at.loss] = s["loss_amount"]
+                if at is _IN_ROW:
+                    row[12] = _payable(s["loss_amount"], row[10], row[11])
+            elif name == "PayoutIssued":
+                row[at.paid] += s["amount"]
+                payouts[(claim_id, s["payout_id"])] = [
+                    claim_id, s["payout_id"], s["amount"], False,
+                    orjson.dumps(s["breakdown"]).decode(), fact.position, fact.recorded_at,
+                    None,
+                ]
+            elif name == "PayoutReversed":
+                row[at.paid] -= s["amount"]
+                payout = payouts.get((claim_id, s["payout_id"]))
+                if payout is not None:
+                    payout[3], payout[7] = True, fact.position
                 else:
-                    claim["status"] = _STATUS[fact.name]
-                    if fact.name == "ExclusionApplied":
-                        claim["exclusion"] = s["exclusion"]
-            claim = claims[claim_id]
-            claim["updated_at"] = fact.recorded_at
-            claim["version"] = s["originator_version"]
-            claim["last_position"] = fact.position
-        for chunk in chunks([c for c in claims if c not in new_claims], 500):
-            conn.execute(claims_t.delete().where(claims_t.c.claim_id.in_(chunk)))
-        insert_rows(conn, claims_t, as_rows(claims_t, list(claims.values())))
-        old = [k for k in payouts if k not in new_payouts]
-        for chunk in chunks(old, 300):
-            keys = tuple_(payouts_t.c.claim_id, payouts_t.c.payout_id)
-            conn.execute(payouts_t.delete().where(keys.in_(chunk)))
-        insert_rows(conn, payouts_t, as_rows(payouts_t, list(payouts.values())))
+                    reversals.append([True, fact.position, claim_id, s["payout_id"]])
+            else:
+                row[at.status] = _STATUS[name]
+                if name == "ExclusionApplied":
+                    row[at.exclusion] = s["exclusion"]
+            row[at.updated_at] = fact.recorded_at
+            row[at.version] = s["originator_version"]
+            row[at.last_position] = fact.position
+        return (list(claims.values()), list(updates.values()), list(payouts.values()),
+                reversals)
+
+    def write(self, conn: Connection, generation: int, changes: Changes) -> None:
+        claims_t, payouts_t = _tables(generation)
+        claims, updates, payouts, reversals = changes
+        insert_rows(conn, claims_t, claims)
+        assessed = {u[8]: u for u in updates if u[0] is not None}
+        for chunk in chunks(sorted(assessed), 500):
+            query = select(claims_t.c.claim_id, claims_t.c.deductible,
+                           claims_t.c.per_incident_limit).where(claims_t.c.claim_id.in_(chunk))
+            for claim_id, deductible, cap in conn.execute(query):
+                update = assessed[claim_id]
+                update[1] = _payable(update[0], deductible, cap)
+        execute_many(conn, _update_claims_sql(claims_t.name), updates)
+        insert_rows(conn, payouts_t, payouts)
+        execute_many(conn, _reverse_sql(payouts_t.name), reversals)
+
+
+Changes = tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the fields a later event changes are, in a new claim's row or in the
+    parameters of ``_update_claims_sql``."""
+
+    loss: int
+    paid: int
+    status: int
+    exclusion: int
+    updated_at: int
+    version: int
+    last_position: int
+
+
+_IN_ROW = _Layout(loss=9, paid=13, status=8, exclusion=14, updated_at=17, version=18,
+                  last_position=19)
+_IN_UPDATE = _Layout(loss=0, paid=2, status=3, exclusion=4, updated_at=5, version=6,
+                     last_position=7)
+
+
+@cache
+def _update_claims_sql(table: str) -> str:
+    return (f'UPDATE "{table}" SET loss_amount = COALESCE(?, loss_amount), '
+            "payable = COALESCE(?, payable), paid = paid + ?, status = COALESCE(?, status), "
+            "exclusion = COALESCE(?, exclusion), updated_at = ?, version = ?, "
+            "last_position = ? WHERE claim_id = ?")
+
+
+@cache
+def _reverse_sql(table: str) -> str:
+    return (f'UPDATE "{table}" SET reversed = ?, reversed_position = ? '
+            "WHERE claim_id = ? AND payout_id = ?")
 
 
 def _payable(loss: int, deductible: int, cap: int) -> int:

@@ -22,11 +22,10 @@ from sqlalchemy import (
     Table,
     func,
     select,
-    tuple_,
 )
 
 from projections.base import Fact
-from projections.store import as_rows, chunks, insert_rows
+from projections.store import execute_many, insert_rows
 
 NAME = "limits"
 _OPENED, _CLOSED = {"ClaimFiled"}, {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
@@ -52,12 +51,13 @@ def _table(generation: int) -> Table:
         Column("remaining", BigInteger, nullable=False),
         Column("claims_open", Integer, nullable=False),
         Column("last_position", BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
 
 
 class LimitsProjection:
     name = NAME
-    schema_version = 1
+    schema_version = 2
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -65,64 +65,70 @@ class LimitsProjection:
     def indexes(self, generation: int) -> list[Index]:
         return []
 
-    def apply(self, conn: Connection, generation: int, facts: list[Fact]) -> None:
-        table = _table(generation)
-        rows: dict[Key, dict[str, Any]] = {}
-        created: set[Key] = set()
-        wanted = {_key(f.state) for f in facts if f.name != "CoverageAttached" and _relevant(f)}
-        if wanted:
-            keys = (table.c.policy_id, table.c.policy_year, table.c.coverage)
-            for chunk in chunks(sorted(wanted), 300):
-                for found in conn.execute(select(table).where(tuple_(*keys).in_(chunk))):
-                    rows[(found.policy_id, found.policy_year, found.coverage)] = dict(
-                        found._mapping)
+    def changes(self, facts: list[Fact]) -> Changes:
+        """New rows (``CoverageAttached``, with the rest of the batch folded in),
+        and for rows already stored, what the batch adds to them."""
+        created: dict[Key, list[Any]] = {}
+        deltas: dict[Key, list[Any]] = {}
         for fact in facts:
-            if not _relevant(fact):
+            name = fact.name
+            if name not in _RELEVANT:
                 continue
             s = fact.state
-            key = _key(s)
-            if fact.name == "CoverageAttached":
-                rows[key] = {
-                    "policy_id": s["policy_id"], "policy_year": s["policy_year"],
-                    "coverage": s["coverage"], "period_start": s["period_start"],
-                    "period_end": s["period_end"], "terms_version": s["terms_version"],
-                    "per_incident_limit": s["per_incident_limit"], "deductible": s["deductible"],
-                    "annual_limit": s["annual_limit"], "paid": 0, "reversed": 0,
-                    "remaining": s["annual_limit"], "claims_open": 0,
-                    "last_position": fact.position,
-                }
-                created.add(key)
+            key = (s["policy_id"], s["policy_year"], s["coverage"])
+            if name == "CoverageAttached":
+                created[key] = [
+                    s["policy_id"], s["policy_year"], s["coverage"], s["period_start"],
+                    s["period_end"], s["terms_version"], s["per_incident_limit"],
+                    s["deductible"], s["annual_limit"], 0, 0, s["annual_limit"], 0,
+                    fact.position,
+                ]
                 continue
-            row = rows[key]
-            if fact.name == "AnnualLimitDrawn":
-                row["paid"] += s["amount"]
-                row["remaining"] -= s["amount"]
-            elif fact.name == "AnnualLimitRestored":
-                row["paid"] -= s["amount"]
-                row["reversed"] += s["amount"]
-                row["remaining"] += s["amount"]
-            elif fact.name in _OPENED:
-                row["claims_open"] += 1
+            paid = reversed_ = opened = 0
+            if name == "AnnualLimitDrawn":
+                paid = s["amount"]
+            elif name == "AnnualLimitRestored":
+                paid, reversed_ = -s["amount"], s["amount"]
             else:
-                row["claims_open"] -= 1
-            row["last_position"] = fact.position
-        if not rows:
-            return
-        existing = [k for k in rows if k not in created]
-        keys = (table.c.policy_id, table.c.policy_year, table.c.coverage)
-        for chunk in chunks(existing, 300):
-            conn.execute(table.delete().where(tuple_(*keys).in_(chunk)))
-        insert_rows(conn, table, as_rows(table, list(rows.values())))
+                opened = 1 if name in _OPENED else -1
+            row = created.get(key)
+            if row is not None:
+                row[_PAID] += paid
+                row[_PAID + 1] += reversed_
+                row[_PAID + 2] -= paid
+                row[_PAID + 3] += opened
+                row[_PAID + 4] = fact.position
+                continue
+            delta = deltas.get(key)
+            if delta is None:
+                deltas[key] = [paid, reversed_, paid, opened, fact.position, *key]
+            else:
+                delta[0] += paid
+                delta[1] += reversed_
+                delta[2] += paid
+                delta[3] += opened
+                delta[4] = fact.position
+        return list(created.values()), list(deltas.values())
+
+    def write(self, conn: Connection, generation: int, changes: Changes) -> None:
+        table = _table(generation)
+        created, updated = changes
+        insert_rows(conn, table, created)
+        execute_many(conn, _update_sql(table.name), updated)
 
 
-def _relevant(fact: Fact) -> bool:
-    return fact.name in ("CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored") or (
-        fact.name in _OPENED or fact.name in _CLOSED
-    )
+Changes = tuple[list[list[Any]], list[list[Any]]]
+_RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored", *_OPENED, *_CLOSED}
+_PAID = 9
+"""Where ``paid`` is in a row (``reversed``, ``remaining``, ``claims_open`` and
+``last_position`` follow it)."""
 
 
-def _key(state: dict[str, Any]) -> Key:
-    return (state["policy_id"], state["policy_year"], state["coverage"])
+@cache
+def _update_sql(table: str) -> str:
+    return (f'UPDATE "{table}" SET paid = paid + ?, reversed = reversed + ?, '
+            "remaining = remaining - ?, claims_open = claims_open + ?, last_position = ? "
+            "WHERE policy_id = ? AND policy_year = ? AND coverage = ?")
 
 
 def read(conn: Connection, generation: int, policy_id: str | None) -> list[dict[str, Any]]:

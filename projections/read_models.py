@@ -14,6 +14,7 @@ one transaction.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -24,13 +25,13 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
 from projections import audit_trail, claims, limits
 from projections.audit_trail import AuditQuery, AuditTrailProjection
-from projections.base import Fact, Projection, recorded_time
+from projections.base import Projection
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
+from projections.pages import Producers, pages
 from projections.store import (
     Generations,
     ReadStore,
@@ -44,7 +45,14 @@ from projections.tracking import SQLTrackingRecorder
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (LimitsProjection(), ClaimsProjection(), AuditTrailProjection())
 }
-PAGE_SIZE = 5000
+PAGE_SIZE = 10_000
+WORKERS = 2
+PARALLEL_FROM = 50_000
+CACHE_KIB = 16_384
+"""SQLite's page cache for the connection that writes pages (the default is 2 MiB)."""
+CHECKPOINT_PAGES = 10_000
+"""WAL pages between checkpoints of that connection (SQLite's default is 1,000):
+fewer, larger checkpoints write a page changed by several transactions once."""
 
 Progress = Callable[[int, int], None]
 """Called with (events applied so far, events to apply in all)."""
@@ -72,14 +80,17 @@ def tracking_name(name: str, generation: int) -> str:
 
 
 class ReadModels:
-    def __init__(self, ledger: Ledger, store: ReadStore, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, ledger: Ledger, store: ReadStore, page_size: int = PAGE_SIZE,
+                 workers: int = WORKERS, parallel_from: int = PARALLEL_FROM) -> None:
         self.ledger = ledger
         self.store = store
         self.tracking = SQLTrackingRecorder(store)
         self.page_size = page_size
-        mapper = ledger.mapper
-        assert isinstance(mapper, PydanticEventMapper)
-        self._mapper = mapper
+        self.workers = workers
+        """Helper processes that read and compute pages for a long catch-up (this
+        process then only writes); 0 or 1 does everything here."""
+        self.parallel_from = parallel_from
+        """How many events behind the log a catch-up must be to use the helpers."""
 
     @classmethod
     def open(cls, ledger: Ledger, read_db: str) -> ReadModels:
@@ -157,6 +168,8 @@ class ReadModels:
 
     def _finish_build(self, projection: Projection, generation: int) -> None:
         with self.store.writer.begin() as conn:
+            if self.store.is_sqlite:
+                conn.exec_driver_sql("PRAGMA threads=2")  # sort for each index on 2 cores
             for index in projection.indexes(generation):
                 index.create(conn, checkfirst=True)
         with self.store.writer.begin() as conn:
@@ -186,43 +199,41 @@ class ReadModels:
         raise RuntimeError(msg)
 
     def _apply_pages(self, targets: list[tuple[Projection, int]], progress: Progress | None) -> int:
-        names = {id(p): tracking_name(p.name, g) for p, g in targets}
+        names = {p.name: tracking_name(p.name, g) for p, g in targets}
+        generation = {p.name: g for p, g in targets}
+        projections = {p.name: p for p, _ in targets}
         with self.store.reader.connect() as conn:
-            positions = {id(p): self.tracking.position(conn, names[id(p)]) or 0
-                         for p, _ in targets}
+            positions = {name: self.tracking.position(conn, names[name]) or 0 for name in names}
         start = min(positions.values())
         head = self.head()
+        parallel = self.workers > 1 and head - start >= self.parallel_from
+        source = (Producers(self.ledger, projections, positions, self.page_size, self.workers)
+                  if parallel else None)
         applied = 0
-        for facts in self._pages(start):
-            with self.store.writer.begin() as conn:
-                for projection, generation in targets:
-                    position = positions[id(projection)]
-                    mine = [f for f in facts if f.position > position]
-                    if not mine:
-                        continue
-                    projection.apply(conn, generation, mine)
-                    self.tracking.record(conn, Tracking(names[id(projection)], mine[-1].position),
-                                         after=position or None)
-            for projection, _ in targets:
-                positions[id(projection)] = max(positions[id(projection)], facts[-1].position)
-            applied += len(facts)
-            if progress is not None:
-                progress(applied, max(head - start, applied))
+        gc.freeze()  # what exists now is never garbage: collections skip it
+        try:
+            with self.store.writer.connect() as conn:
+                if self.store.is_sqlite:
+                    conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
+                    conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+                    conn.commit()
+                for page in source or pages(self.ledger, projections, positions,
+                                            self.page_size):
+                    with conn.begin():
+                        for name, changes in page.changes.items():
+                            projections[name].write(conn, generation[name], changes)
+                            self.tracking.record(conn, Tracking(names[name], page.last),
+                                                 after=positions[name] or None)
+                    for name in page.changes:
+                        positions[name] = page.last
+                    applied += page.count
+                    if progress is not None:
+                        progress(applied, max(head - start, applied))
+        finally:
+            gc.unfreeze()
+            if source is not None:
+                source.close()
         return applied
-
-    def _pages(self, after: int) -> Iterator[list[Fact]]:
-        while True:
-            batch = self.ledger.recorder.select_notifications(after + 1, self.page_size)
-            if not batch:
-                return
-            mapper = self._mapper
-            facts = []
-            for n in batch:
-                state = mapper.to_state(n)
-                facts.append(Fact(n.id, n.topic, state, mapper.stored_json(n),
-                                  recorded_time(state["timestamp"])))
-            yield facts
-            after = batch[-1].id
 
     def follow(self, interval: float, stop: Callable[[], bool],
                on_applied: Callable[[int], None] | None = None,

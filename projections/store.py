@@ -11,6 +11,7 @@ that looked up the old generation a moment before the switch still finds it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -110,11 +111,24 @@ def open_store(db: str) -> ReadStore:
     return store
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows, each a tuple in the table's column order, with the
-    driver's own ``executemany`` (the hot path of every projection)."""
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows, each in the table's column order, with the driver's own
+    ``executemany`` (the hot path of every projection)."""
     if rows:
-        conn.exec_driver_sql(_insert_sql(table, conn.dialect.paramstyle), rows)
+        conn.exec_driver_sql(_insert_sql(table, conn.dialect.paramstyle), _tuples(rows))
+
+
+def execute_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (written with ``?`` marks) once per row, with the driver's own
+    ``executemany``."""
+    if rows:
+        conn.exec_driver_sql(_marks(sql, conn.dialect.paramstyle), _tuples(rows))
+
+
+def _tuples(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    if isinstance(rows, list) and isinstance(rows[0], tuple):
+        return rows
+    return [tuple(r) for r in rows]
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -122,17 +136,16 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def as_rows(table: Table, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    names = [c.name for c in table.columns]
-    return [tuple(r[n] for n in names) for r in rows]
+@cache
+def _insert_sql(table: Table, paramstyle: str) -> str:
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    marks = ", ".join("?" for _ in table.columns)
+    return _marks(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', paramstyle)
 
 
 @cache
-def _insert_sql(table: Table, paramstyle: str) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
-    marks = ", ".join(mark for _ in table.columns)
-    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+def _marks(sql: str, paramstyle: str) -> str:
+    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
 
 
 def lock(conn: Connection, name: str) -> None:

@@ -30,3 +30,22 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert all(v["median"] > 0 for v in result["figures"].values())
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
+
+
+def test_the_rebuild_of_an_existing_log_is_measured_on_its_own(tmp_path: Path):
+    log = tmp_path / "log.db"
+    lines = "".join(json.dumps(c) + "\n" for c in commands(300, seed=5))
+    applied = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", str(log), "apply",
+                              "-"], input=lines, capture_output=True, text=True, check=False)
+    assert applied.returncode in (0, 1), applied.stderr  # 1: a few commands were refused
+    out = tmp_path / "rebuild.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(log),
+                          "--runs", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["workload"]["events"] > 300
+    assert result["peak_rss_mb"] > 0
+    assert set(result["figures"]) == {"raw SQLite scan + json.loads (rows/s)",
+                                      "rebuild of all read models, whole process (events/s)"}
+    assert "rebuild / raw scan" in run.stdout

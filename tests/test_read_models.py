@@ -20,9 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.storage import persistence_env
+from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.errors import LedgerError
+from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from projections.base import Fact, recorded_time
+from projections.pages import facts
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -108,6 +112,45 @@ def test_incremental_projection_and_a_full_rebuild_give_identical_tables(
         incremental.close()
         rebuilt.close()
         ledger.close()
+
+
+def test_a_rebuild_by_helper_processes_gives_the_tables_of_the_incremental_path(
+    backend: str, tmp_path: Path,
+) -> None:
+    with fresh_db(backend, tmp_path) as log_db, fresh_db(backend, tmp_path) as other_db:
+        ledger = make_ledger(persistence_env(log_db))
+        incremental = ReadModels(ledger, open_store(log_db), page_size=89, workers=1)
+        commands = list(workload(3000, seed=11))
+        for start in range(0, len(commands), 400):
+            run_all(ledger, commands[start:start + 400])
+            incremental.catch_up()
+        helped = ReadModels(ledger, open_store(other_db), page_size=97, workers=2,
+                            parallel_from=0)
+        assert helped.rebuild() == ledger.recorder.max_notification_id()
+        assert tables(incremental) == tables(helped)
+        assert verify(helped) == []
+        run_all(ledger, [file_data_media("LATE", policy_id="P0000001", incident="2025-06-01"),
+                         pay("LATE")])
+        helped.catch_up()  # and then on from where the helpers stopped
+        assert tables(incremental) != tables(helped)
+        incremental.catch_up()
+        assert tables(incremental) == tables(helped)
+        for models in (incremental, helped):
+            models.close()
+        ledger.close()
+
+
+def test_a_page_read_with_the_recorders_own_query_equals_the_librarys_notifications(
+    ledger: Ledger,
+) -> None:
+    run_all(ledger, SCENARIO)
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
+    expected = [Fact(n.id, n.topic, mapper.to_state(n), mapper.stored_json(n),
+                     recorded_time(mapper.to_state(n)["timestamp"]))
+                for n in ledger.recorder.select_notifications(4, 9, stop=11)]
+    assert facts(ledger, 3, 9, stop=11) == expected
+    assert [f.position for f in expected] == list(range(4, 12))
 
 
 def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, db_url: str):
@@ -221,22 +264,26 @@ def building_progress(db: str) -> int:
         store.close()
 
 
+CLAIMS = 400
+"""Claims in the log a rebuild is killed in (enough pages for a kill to land in)."""
+
+
 def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(
     tmp_path: Path, db_url: str, backend: str,
 ):
     db = db_url
     ledger = make_ledger(persistence_env(db))
     run_all(ledger, [attach()])
-    for n in range(150):
+    for n in range(CLAIMS):
         run_all(ledger, [file_data_media(f"C{n}", loss=150_000 + n), pay(f"C{n}")])
     ledger.close()
     rng = random.Random(os.environ.get("PYTEST_SEED", "7"))
-    for _ in range(5):  # until a kill lands part-way through
+    for _ in range(10):  # until a kill lands part-way through
         proc = cli("--db", db, "rebuild", "--page-size", "7")
         deadline = time.monotonic() + 60
         while building_progress(db) == 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))
+        time.sleep(rng.uniform(0, 0.02))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if building_progress(db) > 0:
@@ -247,7 +294,7 @@ def test_a_rebuild_killed_part_way_resumes_and_ends_identical_to_a_clean_one(
     resumed = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "rebuild",
                               "--json"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["events"] < 4 * 150 + 10 - killed_at + 1
+    assert json.loads(resumed.stdout)["events"] < 4 * CLAIMS + 10 - killed_at + 1
     with fresh_db(backend, tmp_path) as clean_db:
         clean = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", db, "--read-db",
                                 clean_db, "rebuild"], capture_output=True, text=True, check=False)

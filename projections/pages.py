@@ -1,0 +1,170 @@
+"""Pages of the log turned into each projection's changes, here or in helper
+processes.
+
+A page is read with the library's ``select_notifications``, each event decoded
+once into a ``Fact``, and each projection computes its changes from the facts
+after its own tracking position. For a long catch-up (a rebuild of a big log)
+``Producers`` does the reading and computing in helper processes, page ``k`` in
+process ``k % n``, each with its own connection to the log, and hands the pages
+back in log order as plain data (``marshal``), so the calling process only
+writes. Each helper keeps at most a page in hand and a page in its pipe, so
+memory does not grow with the log.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from domain.events import PydanticEventMapper
+from domain.ledger import Ledger
+from projections.base import Fact, Projection, recorded_time
+
+
+@dataclass(frozen=True)
+class Page:
+    last: int
+    """The position of the page's last event."""
+    count: int
+    changes: dict[str, Any]
+    """Each projection's changes (a projection with no event in the page has none)."""
+
+
+def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
+    """Up to ``limit`` events after position ``after`` (up to ``stop``), decoded."""
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
+    recorder = ledger.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
+                                                                mapper.compressor):
+        # The library's own query, without building a Notification per row.
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+                      f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
+                      "ORDER BY rowid LIMIT ?", (after, stop or _LAST, limit))
+            rows = c.fetchall()
+    else:
+        rows = [(n.id, str(n.originator_id), n.originator_version, n.topic,
+                 mapper.stored_json(n))
+                for n in recorder.select_notifications(after + 1, limit, stop=stop)]
+    decode = mapper.decode_state
+    found = []
+    for position, originator_id, version, topic, data in rows:
+        state = decode(topic, data, originator_id, version)
+        found.append(Fact(position, topic, state, data, recorded_time(state["timestamp"])))
+    return found
+
+
+_LAST = 2**63 - 1
+
+
+def page(projections: dict[str, Projection], positions: dict[str, int],
+         batch: list[Fact]) -> Page:
+    changes = {}
+    for name, projection in projections.items():
+        position = positions[name]
+        mine = batch if batch[0].position > position else [
+            f for f in batch if f.position > position]
+        if mine:
+            changes[name] = projection.changes(mine)
+    return Page(batch[-1].position, len(batch), changes)
+
+
+def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
+          page_size: int) -> Iterator[Page]:
+    """Pages from the smallest position in ``positions`` to the head, read and
+    computed in this process."""
+    after = min(positions.values())
+    while batch := facts(ledger, after, page_size):
+        yield page(projections, positions, batch)
+        after = batch[-1].position
+
+
+class Producers:
+    """``pages`` computed by ``n`` helper processes, up to the head of the log
+    when they start (what is appended meanwhile is left for the next call)."""
+
+    def __init__(self, ledger: Ledger, projections: dict[str, Projection],
+                 positions: dict[str, int], page_size: int, n: int) -> None:
+        env = dict(ledger.env)
+        env["CREATE_TABLE"] = "n"
+        head = ledger.recorder.max_notification_id() or 0
+        context = multiprocessing.get_context("spawn")  # no inherited connections
+        self._pipes: list[Pipe] = []
+        self._processes = []
+        for k in range(n):
+            mine, theirs = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_produce, daemon=True,
+                args=(theirs, env, list(projections), positions, page_size, head, k, n))
+            process.start()
+            theirs.close()
+            self._pipes.append(mine)
+            self._processes.append(process)
+
+    def __iter__(self) -> Iterator[Page]:
+        k = 0
+        while True:
+            try:
+                message = marshal.loads(self._pipes[k % len(self._pipes)].recv_bytes())
+            except EOFError:
+                msg = "a helper process ended before its last page"
+                raise RuntimeError(msg) from None
+            if message is None:
+                return
+            if isinstance(message, str):
+                msg = f"a helper process failed:\n{message}"
+                raise RuntimeError(msg)
+            last, count, changes = message
+            if count:  # a gap in the positions can leave a page empty
+                yield Page(last, count, changes)
+            k += 1
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _produce(pipe: Pipe, env: dict[str, str], names: list[str], positions: dict[str, int],
+             page_size: int, head: int, k: int, n: int) -> None:
+    """A helper process: pages ``k``, ``k + n``, ``k + 2n``, … of the log up to
+    ``head``, then None (or the error's traceback, as text)."""
+    from projections.read_models import PROJECTIONS
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the writer to handle
+    ledger = Ledger(env, clock=_unused, new_id=_unused)
+    gc.freeze()  # what exists now is never garbage: collections skip it
+    try:
+        projections = {name: PROJECTIONS[name] for name in names}
+        start = min(positions.values())
+        number = k
+        while (after := start + number * page_size) < head:
+            batch = facts(ledger, after, page_size, stop=min(after + page_size, head))
+            done = page(projections, positions, batch) if batch else Page(after, 0, {})
+            pipe.send_bytes(marshal.dumps((done.last, done.count, done.changes)))
+            number += n
+        pipe.send_bytes(marshal.dumps(None))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the writer stopped: nobody is listening any more
+    except Exception:
+        pipe.send_bytes(marshal.dumps(traceback.format_exc()))
+    finally:
+        ledger.close()
+
+
+def _unused() -> Any:
+    raise NotImplementedError
