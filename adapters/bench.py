@@ -40,6 +40,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.storage import new_command_id, persistence_env, system_clock
 from adapters.workload import commands as workload
 from domain.commands import parse_command
@@ -142,9 +143,10 @@ def ledger_one_by_one(db: str, parsed: list[Any]) -> float:
     return len(parsed) / elapsed
 
 
-def ledger_grouped(db: str, parsed: list[Any], batch: int) -> tuple[float, float]:
+def ledger_grouped(db: str, parsed: list[Any], batch: int,
+                   make: Callable[[str], Ledger] | None = None) -> tuple[float, float]:
     """Commands per second, and the events per second they appended."""
-    ledger = _ledger(db)
+    ledger = (make or _ledger)(db)
     started = time.perf_counter()
     for start in range(0, len(parsed), batch):
         ledger.execute_many(parsed[start:start + batch], actor="bench")
@@ -386,6 +388,17 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                     rebuilt = count
                     for name, value in read_latency(db, policies, claims).items():
                         extra.setdefault(name, []).append(value)
+                    for name, value in page_render_ms(db, policies, claims).items():
+                        extra.setdefault(name, []).append(value)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        for name, value in seal_rates(db, Path(tmp)).items():
+                            record(name, value)
+                    with _database(None) as bare, _database(None) as bare_read:
+                        record("ledger apply without the seal, 500 commands per commit "
+                               "(commands/s)",
+                               ledger_grouped(bare, parsed, 500, unsealed_ledger)[0])
+                        record("rebuild of all read models, log without the seal "
+                               "(events/s)", rebuild(bare, bare_read)[0])
         if http_commands:
             lines = [json.dumps(c, ensure_ascii=False) for c in workload(events, seed)]
             with tempfile.TemporaryDirectory() as tmp:
@@ -406,6 +419,12 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         "rebuild / raw scan + json.loads":
             med["rebuild of all read models (events/s)"]
             / med["raw SQLite scan + json.loads (rows/s)"],
+        "sealed apply / apply without the seal":
+            grouped / med["ledger apply without the seal, 500 commands per commit "
+                          "(commands/s)"],
+        "rebuild of a sealed log / of a log without the seal":
+            med["rebuild of all read models (events/s)"]
+            / med["rebuild of all read models, log without the seal (events/s)"],
     }
     return {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),

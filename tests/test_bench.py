@@ -28,6 +28,11 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     result = json.loads(out.read_text())
     assert result["workload"]["events"] > 0
     assert all(v["median"] > 0 for v in result["figures"].values())
+    for name in ("seal verify (events/s)", "replay of the export, no database (events/s)",
+                 "ledger apply without the seal, 500 commands per commit (commands/s)"):
+        assert result["figures"][name]["median"] > 0, name
+    assert result["ratios"]["sealed apply / apply without the seal"] > 0
+    assert result["reads_ms"]["console: claim with explanation (ms)"]["median"] > 0
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
 
