@@ -1,5 +1,5 @@
-"""Debian's Chromium driven by Playwright, and the real server it talks to: what
-the browser tests and the README screenshots share. The browser is never
+"""Debian's Chromium driven by Playwright: what the browser tests and the README
+screenshots share (the server they talk to is ``tests.serving``). The browser is never
 downloaded: without /usr/bin/chromium (or the playwright package) the tests
 skip, except under CI=true, where they fail."""
 
@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import httpx
-
-from adapters.auth import new_token
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -26,7 +19,6 @@ if TYPE_CHECKING:
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
-ROLES = ("appender", "auditor", "operator")
 
 
 def missing() -> str | None:
@@ -38,47 +30,6 @@ def missing() -> str | None:
     except ImportError:
         return "the playwright package is not installed (make install)"
     return None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(db: str, folder: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """`claims-ledger serve` on ``db`` on a free loopback port, with a token per
-    role; yields the base URL and the tokens."""
-    tokens_file = str(folder / "tokens.json")
-    tokens = {role: new_token(f"demo-{role}", role, tokens_file) for role in ROLES}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "--db", db, "serve", "--port", str(port),
-         "--tokens-file", tokens_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate(timeout=10)
-                raise RuntimeError(f"the server did not start: {out}{err}")
-            time.sleep(0.1)
-        yield url, tokens
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    if "Traceback" in err:
-        raise AssertionError(err)
 
 
 @contextmanager

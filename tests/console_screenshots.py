@@ -17,7 +17,7 @@ from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.ledger import Ledger
-from tests import browser
+from tests import browser, serving
 from tests.builders import FakeClock, SequentialIds
 
 PAGES = [
@@ -52,7 +52,7 @@ def main(out: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "demo.db")
         demo_ledger(db)
-        with browser.server(db, Path(tmp)) as (url, tokens), browser.chromium() as context:
+        with serving.server(db, Path(tmp)) as (url, tokens), browser.chromium() as context:
             page = context.new_page()
             browser.sign_in(page, url, tokens["auditor"])
             for name, path, size in PAGES:

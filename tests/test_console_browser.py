@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from adapters.workload import commands
-from tests import browser
+from tests import browser, serving
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
 
 if (reason := browser.missing()) is not None:
@@ -62,7 +62,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
                               "svc-workload", "apply", str(workload)], capture_output=True,
                              text=True, check=False)
     assert applied.returncode in (0, 1), applied.stderr  # 1: the workload's refused commands
-    with browser.server(db, folder) as (url, tokens), httpx.Client(
+    with serving.server(db, folder) as (url, tokens), httpx.Client(
             base_url=url, timeout=60,
             headers={"Authorization": f"Bearer {tokens['appender']}"}) as appender:
         for command in (attach(POLICY), file_data_media(CLAIM, policy_id=POLICY), pay(CLAIM),

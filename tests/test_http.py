@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.auth import new_token
 from adapters.storage import open_ledger
+from tests import serving
 from tests.builders import attach, exclude, file_data_media, file_liability, pay
 from tests.conftest import BACKENDS, fresh_db
 
@@ -38,41 +36,13 @@ class Server:
         return int(httpx.get(f"{self.url}/health", timeout=30).json()["log_head"])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("http")
-    with fresh_db(request.param, folder) as db:
-        tokens_file = str(folder / "tokens.json")
-        tokens = {role: new_token(f"svc-{role}", role, tokens_file)
-                  for role in ("appender", "auditor", "operator")}
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "adapters.cli", "--db", db, "serve", "--port", str(port),
-             "--tokens-file", tokens_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out, err = proc.communicate(timeout=10)
-                pytest.fail(f"the server did not start: {out}{err}")
-            time.sleep(0.1)
+    with fresh_db(request.param, folder) as db, serving.server(db, folder, "svc") as (
+            url, tokens):
         yield Server(url, db, tokens)
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-        assert "Traceback" not in err, err
 
 
 def ids() -> str:
