@@ -705,7 +705,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("claims-ledger: no bearer tokens are configured: every request but /health "
               "will be refused (make one with `claims-ledger token`)", file=sys.stderr)
     print(f"claims-ledger API listening on http://{args.host}:{args.port} "
-          f"(docs: http://{args.host}:{args.port}/docs)", flush=True)
+          f"(docs: http://{args.host}:{args.port}/docs; console: "
+          f"http://{args.host}:{args.port}/console/)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
 

@@ -252,7 +252,7 @@ def verify(log: SealedLog, kept: CheckpointFile | None = None,
                 position=event.id, first_position=event.id, kind="inserted",
                 detail=f"the event at position {event.id} ({event.topic} of "
                 f"{event.originator_id}) was never sealed: it was written outside the "
-                "ledger"))
+                "ledger (or before the seal existed: `claims-ledger seal` seals those)"))
         chained = link_of(prev, event)
         if chained != sealed[1]:
             return report(Finding(
