@@ -106,6 +106,17 @@ def test_fields_cannot_be_shifted_between_each_other_without_changing_the_link()
     assert a != seal.link(**BASE)
 
 
+@pytest.mark.parametrize("payload,expected", [
+    (b'{"timestamp":"2026-01-15T03:00:00Z","actor":"a"}', "2026-01-15T03:00:00Z"),
+    (b'{"actor":"a","timestamp":"2026-01-15T03:00:00.123456Z"}', "2026-01-15T03:00:00.123456Z"),
+    (b'{ "timestamp" : "2026-01-15T03:00:00Z"}', "2026-01-15T03:00:00Z"),
+    (b'{"actor":"a"}', ""), (b"\x00\x01 enciphered", ""), (b'["timestamp"]', ""),
+])
+def test_the_recorded_time_is_read_from_the_payload_as_stored(payload: bytes,
+                                                               expected: str) -> None:
+    assert seal.recorded_time(payload) == expected
+
+
 def test_two_ledgers_start_from_different_genesis_hashes() -> None:
     assert seal.genesis("ledger-a") != seal.genesis("ledger-b")
 
