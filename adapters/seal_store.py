@@ -57,6 +57,13 @@ def _chain(prev: bytes, events: Sequence[tuple[int, StoredEvent]]) -> list[tuple
     return links
 
 
+def _seal_history(log: SealedSQLiteRecorder | SealedPostgresRecorder) -> None:
+    """A log that held events before it had a seal (a database from before the
+    seal) is sealed when the seal is created, before anything new is appended."""
+    if not log.select_links(0, 1) and log.max_notification_id():
+        log.seal_tail()
+
+
 def _crosses(before: int, after: int) -> bool:
     return after // CHECKPOINT_EVERY > before // CHECKPOINT_EVERY
 
@@ -91,6 +98,7 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('ledger_id', ?)",
                       (str(uuid4()),))
+        _seal_history(self)
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
@@ -192,6 +200,10 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
             SQL("INSERT INTO {0} (key, value) VALUES ('ledger_id', gen_random_uuid()::text) "
                 "ON CONFLICT (key) DO NOTHING").format(self.meta),
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        _seal_history(self)
 
     def _table(self, schema: Identifier, name: str) -> Composed:
         self.check_identifier_length(name)

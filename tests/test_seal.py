@@ -22,7 +22,7 @@ from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
 from adapters import seal
 from adapters.cli import main
-from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
+from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder, sealed_log
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
@@ -396,3 +396,25 @@ def test_an_edited_payload_on_postgresql_is_found_at_its_position(
     assert code == 1
     finding = json.loads(out)["finding"]
     assert (finding["kind"], finding["position"]) == ("edited", 5)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                              marks=pytest.mark.postgres)])
+def test_a_log_from_before_the_seal_is_sealed_when_first_opened(
+        backend: str, tmp_path: Path) -> None:
+    from adapters.bench_auditors import unsealed_ledger
+    from adapters.storage import open_ledger
+    from tests.conftest import fresh_db
+
+    with fresh_db(backend, tmp_path) as db:
+        old = unsealed_ledger(db)
+        for command in (attach(), file_data_media("C1"), pay("C1")):
+            old.execute(parse_command(command), actor="tester")
+        written = old.recorder.max_notification_id()
+        old.close()
+        ledger = open_ledger(db)
+        ledger.execute(parse_command(file_data_media("C2")), actor="tester")
+        report = seal.verify(sealed_log(ledger.recorder))
+        ledger.close()
+        assert written and report.ok, report.finding
+        assert report.intact_to == report.events == written + 1
