@@ -5,9 +5,11 @@ are caught up with the log before every read (and after every ``apply``), so
 the CLI never shows a stale answer. ``--as-of`` reads replay the log instead.
 
 Exit status: 0 done; 1 a command was refused by a rule (nothing appended for
-it), or ``verify`` found differences; 2 bad usage or unreadable input; 3 the
-policy or claim does not exist; 4 a conflict (command id reused, or concurrent
-writers); 5 the database cannot be used; 130 interrupted.
+it), ``verify`` found differences, ``seal verify`` or ``replay`` found tampering,
+or ``explain``/``replay`` found a recorded figure that disagrees with the terms;
+2 bad usage or unreadable input; 3 the policy or claim does not exist; 4 a
+conflict (command id reused, or concurrent writers); 5 the database cannot be
+used; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -773,7 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="claims-ledger",
         description="Event-sourced claims ledger for データ保険 (data insurance).",
         parents=[common],
-        epilog="Exit status: 0 ok, 1 refused by a rule (or verify found differences), "
+        epilog="Exit status: 0 ok, 1 refused by a rule (or verify found differences, seal "
+        "verify or replay found tampering, explain or replay a figure that disagrees), "
         "2 usage, 3 not found, 4 conflict, 5 database unavailable, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
