@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: the HTTP API on the embedded SQLite default (var/demo.db), with
-# the terms' cases loaded if the database is empty and demo tokens in var/.
+# the terms' cases loaded if the database is empty, a seal checkpoint at its end,
+# and demo tokens in var/.
 run: install
 	mkdir -p var
 	$(BIN)/claims-ledger --db var/demo.db demo --if-empty
+	$(BIN)/claims-ledger --db var/demo.db seal
 	@if [ ! -f var/tokens.json ]; then \
 	  for role in appender auditor operator; do \
 	    printf '%s token: ' $$role >> var/demo-tokens.txt; \
