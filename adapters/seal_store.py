@@ -68,12 +68,85 @@ def _crosses(before: int, after: int) -> bool:
     return after // CHECKPOINT_EVERY > before // CHECKPOINT_EVERY
 
 
-class SealedSQLiteRecorder(SQLiteApplicationRecorder):
+class _Sealing:
+    """The chain's bookkeeping, the same on both backends; each recorder below
+    supplies the SQL (the ``_``-prefixed primitives) and its write lock."""
+
+    datastore: Any
+    _ledger_id: str | None = None
+
+    def _last_link(self, c: Any) -> tuple[int, bytes] | None:
+        raise NotImplementedError
+
+    def _write_links(self, c: Any, links: list[tuple[int, bytes]]) -> None:
+        raise NotImplementedError
+
+    def _write_checkpoint(self, c: Any, position: int, chained: bytes) -> Checkpoint:
+        """Record a checkpoint unless one is there; return the one stored."""
+        raise NotImplementedError
+
+    def _select_ledger_id(self, c: Any) -> str | None:
+        raise NotImplementedError
+
+    def _events_after(self, c: Any, after: int, limit: int) -> list[tuple[int, StoredEvent]]:
+        raise NotImplementedError
+
+    def _lock(self, c: Any) -> None:
+        """Take the log's write lock for the rest of the transaction."""
+        raise NotImplementedError
+
+    def _seal(self, c: Any, events: list[tuple[int, StoredEvent]],
+              checkpoint: bool) -> Checkpoint | None:
+        """Link ``events`` (just inserted, in the same transaction) to the chain;
+        record a checkpoint if asked, or if the log crossed another
+        ``CHECKPOINT_EVERY`` positions."""
+        last = self._last_link(c)
+        before, prev = last if last else (0, genesis(self._read_ledger_id(c)))
+        links = _chain(prev, events)
+        if links:
+            self._write_links(c, links)
+        end, head = links[-1] if links else (before, prev)
+        if end and (checkpoint or _crosses(before, end)):
+            return self._write_checkpoint(c, end, head)
+        return None
+
+    def _read_ledger_id(self, c: Any) -> str:
+        if self._ledger_id is None:
+            found = self._select_ledger_id(c)
+            if found is None:
+                msg = "this database has no seal: open it once with write access"
+                raise SealError(msg)
+            self._ledger_id = found
+        return self._ledger_id
+
+    def ledger_id(self) -> str:
+        with self.datastore.transaction(commit=False) as c:
+            return self._read_ledger_id(c)
+
+    def seal_tail(self) -> tuple[int, Checkpoint | None]:
+        """Seal events after the last link (a log from before the seal, or rows
+        written outside the ledger) and record a checkpoint at the end of the log."""
+        sealed = 0
+        with self.datastore.transaction(commit=True) as c:
+            self._lock(c)
+            last = self._last_link(c)
+            after = last[0] if last else 0
+            while True:
+                events = self._events_after(c, after, PAGE)
+                final = len(events) < PAGE
+                checkpoint = self._seal(c, events, checkpoint=final)
+                sealed += len(events)
+                if final:
+                    return sealed, checkpoint
+                after = events[-1][0]
+
+
+class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.links_table = f"{events_table_name}_seal"
         self.checkpoints_table = f"{events_table_name}_seal_checkpoints"
         self.meta_table = f"{events_table_name}_seal_meta"
-        self._ledger_id: str | None = None
+        self._ledger_id = None
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -107,39 +180,37 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
         self._seal(c, list(zip(ids, stored_events, strict=True)), checkpoint=False)
         return ids
 
-    def _seal(self, c: SQLiteCursor, events: list[tuple[int, StoredEvent]],
-              checkpoint: bool) -> Checkpoint | None:
+    def _last_link(self, c: SQLiteCursor) -> tuple[int, bytes] | None:
         c.execute(f"SELECT position, hash FROM {self.links_table} "
                   "ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
-        before, prev = (row[0], row[1]) if row else (0, genesis(self._read_ledger_id(c)))
-        links = _chain(prev, events)
-        if links:
-            c.executemany(f"INSERT INTO {self.links_table} VALUES (?, ?)", links)
-            end, prev = links[-1]
-        else:
-            end = before
-        if end and (checkpoint or _crosses(before, end)):
-            c.execute(f"INSERT OR IGNORE INTO {self.checkpoints_table} VALUES (?, ?, ?)",
-                      (end, prev, _now()))
-            c.execute(f"SELECT position, hash, sealed_at FROM {self.checkpoints_table} "
-                      "WHERE position = ?", (end,))
-            return _checkpoint(c.fetchone())
-        return None
+        return (row[0], bytes(row[1])) if row else None
 
-    def _read_ledger_id(self, c: SQLiteCursor) -> str:
-        if self._ledger_id is None:
-            c.execute(f"SELECT value FROM {self.meta_table} WHERE key = 'ledger_id'")
-            row = c.fetchone()
-            if row is None:
-                msg = "this database has no seal: open it once with write access"
-                raise SealError(msg)
-            self._ledger_id = str(row[0])
-        return self._ledger_id
+    def _write_links(self, c: SQLiteCursor, links: list[tuple[int, bytes]]) -> None:
+        c.executemany(f"INSERT INTO {self.links_table} VALUES (?, ?)", links)
 
-    def ledger_id(self) -> str:
-        with self.datastore.transaction(commit=False) as c:
-            return self._read_ledger_id(c)
+    def _write_checkpoint(self, c: SQLiteCursor, position: int, chained: bytes) -> Checkpoint:
+        c.execute(f"INSERT OR IGNORE INTO {self.checkpoints_table} VALUES (?, ?, ?)",
+                  (position, chained, _now()))
+        c.execute(f"SELECT position, hash, sealed_at FROM {self.checkpoints_table} "
+                  "WHERE position = ?", (position,))
+        return _checkpoint(c.fetchone())
+
+    def _select_ledger_id(self, c: SQLiteCursor) -> str | None:
+        c.execute(f"SELECT value FROM {self.meta_table} WHERE key = 'ledger_id'")
+        row = c.fetchone()
+        return str(row[0]) if row else None
+
+    def _events_after(self, c: SQLiteCursor, after: int,
+                      limit: int) -> list[tuple[int, StoredEvent]]:
+        c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+                  f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                  (after, limit))
+        return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in c.fetchall()]
+
+    def _lock(self, c: SQLiteCursor) -> None:
+        # A write first: the transaction then holds SQLite's write lock throughout.
+        c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
 
     def select_links(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
@@ -153,27 +224,6 @@ class SealedSQLiteRecorder(SQLiteApplicationRecorder):
                       "ORDER BY position")
             return [_checkpoint(row) for row in c.fetchall()]
 
-    def seal_tail(self) -> tuple[int, Checkpoint | None]:
-        """Seal events after the last link (written before the seal existed) and
-        record a checkpoint at the end of the log."""
-        sealed = 0
-        with self.datastore.transaction(commit=True) as c:
-            # A write first, so the transaction holds the write lock throughout.
-            c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
-            while True:
-                c.execute(f"SELECT MAX(position) FROM {self.links_table}")
-                after = c.fetchone()[0] or 0
-                c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
-                          f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid "
-                          "LIMIT ?", (after, PAGE))
-                rows = c.fetchall()
-                events = [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in rows]
-                final = len(rows) < PAGE
-                cp = self._seal(c, events, checkpoint=final)
-                sealed += len(rows)
-                if final:
-                    return sealed, cp
-
 
 def _checkpoint(row: Any) -> Checkpoint:
     if isinstance(row, dict):
@@ -181,11 +231,11 @@ def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(position=row[0], hash=bytes(row[1]).hex(), sealed_at=row[2])
 
 
-class SealedPostgresRecorder(PostgresApplicationRecorder):
+class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        self._ledger_id: str | None = None
+        self._ledger_id = None
         schema = Identifier(self.datastore.schema)
         self.links = self._table(schema, f"{events_table_name}_seal")
         self.checkpoints = self._table(schema, f"{events_table_name}_seal_checkpoints")
@@ -217,43 +267,42 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
         self._seal(curs, list(zip(ids, stored_events, strict=True)), checkpoint=False)
         return ids
 
-    def _seal(self, curs: Cursor[DictRow], events: list[tuple[int, StoredEvent]],
-              checkpoint: bool) -> Checkpoint | None:
+    def _last_link(self, curs: Cursor[DictRow]) -> tuple[int, bytes] | None:
         curs.execute(SQL("SELECT position, hash FROM {0} ORDER BY position DESC LIMIT 1")
                      .format(self.links), prepare=True)
         row = curs.fetchone()
-        if row:
-            before, prev = row["position"], bytes(row["hash"])
-        else:
-            before, prev = 0, genesis(self._read_ledger_id(curs))
-        links = _chain(prev, events)
-        if links:
-            curs.executemany(SQL("INSERT INTO {0} (position, hash) VALUES (%s, %s)")
-                             .format(self.links), links)
-            end, prev = links[-1]
-        else:
-            end = before
-        if end and (checkpoint or _crosses(before, end)):
-            curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
-                         .format(self.checkpoints), (end, prev, _now()))
-            curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} WHERE position = %s")
-                         .format(self.checkpoints), (end,))
-            return _checkpoint(curs.fetchone())
-        return None
+        return (row["position"], bytes(row["hash"])) if row else None
 
-    def _read_ledger_id(self, curs: Cursor[DictRow]) -> str:
-        if self._ledger_id is None:
-            curs.execute(SQL("SELECT value FROM {0} WHERE key = 'ledger_id'").format(self.meta))
-            row = curs.fetchone()
-            if row is None:
-                msg = "this database has no seal: open it once with write access"
-                raise SealError(msg)
-            self._ledger_id = str(row["value"])
-        return self._ledger_id
+    def _write_links(self, curs: Cursor[DictRow], links: list[tuple[int, bytes]]) -> None:
+        curs.executemany(SQL("INSERT INTO {0} (position, hash) VALUES (%s, %s)")
+                         .format(self.links), links)
 
-    def ledger_id(self) -> str:
-        with self.datastore.transaction(commit=False) as curs:
-            return self._read_ledger_id(curs)
+    def _write_checkpoint(self, curs: Cursor[DictRow], position: int,
+                          chained: bytes) -> Checkpoint:
+        curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
+                     .format(self.checkpoints), (position, chained, _now()))
+        curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} WHERE position = %s")
+                     .format(self.checkpoints), (position,))
+        return _checkpoint(curs.fetchone())
+
+    def _select_ledger_id(self, curs: Cursor[DictRow]) -> str | None:
+        curs.execute(SQL("SELECT value FROM {0} WHERE key = 'ledger_id'").format(self.meta))
+        row = curs.fetchone()
+        return str(row["value"]) if row else None
+
+    def _events_after(self, curs: Cursor[DictRow], after: int,
+                      limit: int) -> list[tuple[int, StoredEvent]]:
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        curs.execute(SQL("SELECT notification_id, originator_id, originator_version, topic, "
+                         "state FROM {0} WHERE notification_id > %s ORDER BY notification_id "
+                         "LIMIT %s").format(table), (after, limit))
+        return [(r["notification_id"], StoredEvent(r["originator_id"], r["originator_version"],
+                                                   r["topic"], bytes(r["state"])))
+                for r in curs.fetchall()]
+
+    def _lock(self, curs: Cursor[DictRow]) -> None:
+        self._lock_table(curs)
 
     def select_links(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as curs:
@@ -266,27 +315,3 @@ class SealedPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} ORDER BY position")
                          .format(self.checkpoints))
             return [_checkpoint(r) for r in curs.fetchall()]
-
-    def seal_tail(self) -> tuple[int, Checkpoint | None]:
-        sealed = 0
-        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
-                                      Identifier(self.events_table_name))
-        with self.datastore.transaction(commit=True) as curs:
-            self._lock_table(curs)
-            while True:
-                curs.execute(SQL("SELECT COALESCE(MAX(position), 0) AS p FROM {0}")
-                             .format(self.links))
-                after = curs.fetchone()["p"]  # type: ignore[index]
-                curs.execute(SQL("SELECT notification_id, originator_id, originator_version, "
-                                 "topic, state FROM {0} WHERE notification_id > %s "
-                                 "ORDER BY notification_id LIMIT %s").format(table),
-                             (after, PAGE))
-                rows = curs.fetchall()
-                events = [(r["notification_id"],
-                           StoredEvent(r["originator_id"], r["originator_version"],
-                                       r["topic"], bytes(r["state"]))) for r in rows]
-                final = len(rows) < PAGE
-                cp = self._seal(curs, events, checkpoint=final)
-                sealed += len(rows)
-                if final:
-                    return sealed, cp
