@@ -27,6 +27,7 @@ from adapters.seal import (
     ALGORITHM,
     Checkpoint,
     CheckpointFile,
+    Expectations,
     SealedLog,
     SealError,
     events_of,
@@ -216,7 +217,8 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
         msg = (f"the checkpoint is of ledger {kept.ledger_id}; the export is of ledger "
                f"{header.ledger_id}")
         raise SealError(msg)
-    expected = sorted([*kept.trail, kept.checkpoint], key=lambda c: c.position) if kept else []
+    expected = Expectations([*kept.trail, kept.checkpoint] if kept else [],
+                            "the checkpoint kept outside")
     result = Replay(ledger_id=header.ledger_id)
     mapper = PydanticEventMapper(transcoder=JSONTranscoder())
     prev = genesis(header.ledger_id)
@@ -241,12 +243,9 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
             msg = (f"{where}: the event at position {item.position} does not match its seal: "
                    "it was edited, or an event before it was removed or inserted")
             raise ExportTampered(msg)
-        while expected and expected[0].position <= item.position:
-            cp = expected.pop(0)
-            if cp.position != item.position or cp.hash != item.seal:
-                msg = (f"{where}: the export does not match the checkpoint kept outside at "
-                       f"position {cp.position}")
-                raise ExportTampered(msg)
+        finding = expected.check(item.position, item.seal)
+        if finding is not None:
+            raise ExportTampered(f"{where}: {finding.detail}")
         if recorded_time(payload) != item.recorded_at:
             msg = f"{where}: recorded_at {item.recorded_at} is not the payload's own time"
             raise ExportError(msg)
@@ -265,10 +264,9 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
         msg = (f"{path}: the final checkpoint counts {trailer.events} events; the file has "
                f"{result.events}")
         raise ExportError(msg)
-    if expected:
-        msg = (f"{path}: the export ends at position {result.position}, before the "
-               f"checkpoint kept outside at position {expected[-1].position}")
-        raise ExportTampered(msg)
+    finding = expected.truncated(result.position)
+    if finding is not None:
+        raise ExportTampered(f"{path}: {finding.detail}")
     result.head = prev.hex()
     return result
 

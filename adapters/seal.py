@@ -189,7 +189,7 @@ def checkpoint_file(log: SealedLog) -> CheckpointFile:
     return CheckpointFile(ledger_id=log.ledger_id(), checkpoint=trail[-1], trail=trail[:-1])
 
 
-class _Expectations:
+class Expectations:
     """Checkpoints that the recomputed chain must meet, in position order."""
 
     def __init__(self, checkpoints: list[Checkpoint], source: str) -> None:
@@ -234,9 +234,9 @@ def verify(log: SealedLog, kept: CheckpointFile | None = None,
         msg = (f"the checkpoint is of ledger {kept.ledger_id}; this database holds ledger "
                f"{ledger_id}")
         raise SealError(msg)
-    checks = [_Expectations(log.select_checkpoints(), "the ledger's own checkpoint table")]
+    checks = [Expectations(log.select_checkpoints(), "the ledger's own checkpoint table")]
     if kept is not None:
-        checks.insert(0, _Expectations([*kept.trail, kept.checkpoint],
+        checks.insert(0, Expectations([*kept.trail, kept.checkpoint],
                                         "the checkpoint kept outside"))
     prev, last, count = genesis(ledger_id), 0, 0
     links = links_of(log)

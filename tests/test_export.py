@@ -241,3 +241,15 @@ def test_an_export_with_a_bad_position_is_a_usage_error(
         run("--db", small["db"], "export", "--out", str(tmp_path / "y.jsonl"), "--to", "0")
     assert exit_.value.code == 2
     assert not (tmp_path / "y.jsonl").exists()
+
+
+def test_an_export_that_disagrees_with_the_checkpoint_kept_outside_is_refused(
+        small: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoint = tmp_path / "kept.json"
+    assert run("--db", small["db"], "seal", "checkpoint", "--out", str(checkpoint))[0] == 0
+    kept = json.loads(checkpoint.read_text())
+    kept["checkpoint"]["hash"] = "00" * 32  # the history the auditor saw was another one
+    checkpoint.write_text(json.dumps(kept))
+    assert run("replay", str(small["export"]), "--checkpoint", str(checkpoint))[0] == 1
+    err = capsys.readouterr().err
+    assert "REFUSED" in err and "does not match the checkpoint kept outside" in err
