@@ -31,6 +31,7 @@ from adapters.seal import (
     SealedLog,
     SealError,
     events_of,
+    first_problem,
     genesis,
     link,
     links_of,
@@ -197,10 +198,7 @@ def _parse(model: type[BaseModel], line: bytes, where: str) -> Any:
     try:
         return model.model_validate_json(line)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        msg = f"{where}: {loc + ': ' if loc else ''}{first['msg']}"
-        raise ExportError(msg) from exc
+        raise ExportError(f"{where}: {first_problem(exc)}") from exc
 
 
 def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None = None,

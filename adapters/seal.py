@@ -36,6 +36,13 @@ class SealError(Exception):
     """Bad input to the seal tools (an unreadable or foreign checkpoint)."""
 
 
+def first_problem(exc: ValidationError) -> str:
+    """The first thing wrong with a file's content, with where it is."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where + ': ' if where else ''}{first['msg']}"
+
+
 def genesis(ledger_id: str) -> bytes:
     """The hash the first link chains to: the ledger's own."""
     return hashlib.sha256(f"claims-ledger seal v1\x00{ledger_id}".encode()).digest()
@@ -116,10 +123,8 @@ class CheckpointFile(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
             msg = (f"--checkpoint {path}: not a claims-ledger checkpoint file "
-                   f"({where + ': ' if where else ''}{first['msg']})")
+                   f"({first_problem(exc)})")
             raise SealError(msg) from exc
 
     def write(self, path: str) -> None:
