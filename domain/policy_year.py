@@ -12,11 +12,12 @@ sequence of commands, concurrent or not, pays more than the year's limit.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from domain.events import EventStamp, LedgerEvent
 from domain.money import ZERO, Yen
+from domain.state import changed
 from domain.terms import Coverage, TermSet, Trigger
 
 
@@ -105,7 +106,7 @@ class PolicyYear:
         coverages = tuple(
             updated if c.coverage == updated.coverage else c for c in self.coverages
         )
-        return replace(self, version=event.originator_version, coverages=coverages)
+        return changed(self, version=event.originator_version, coverages=coverages)
 
 
 def attach_coverages(
@@ -157,7 +158,7 @@ def evolve(state: PolicyYear | None, event: LedgerEvent) -> PolicyYear:
                 period_end=event.period_end,
                 coverages=(attached,),
             )
-        return replace(
+        return changed(
             state,
             version=event.originator_version,
             coverages=(*state.coverages, attached),
@@ -167,10 +168,10 @@ def evolve(state: PolicyYear | None, event: LedgerEvent) -> PolicyYear:
         raise ValueError(msg)
     if isinstance(event, AnnualLimitDrawn):
         c = state.coverage(event.coverage)
-        return state._with(event, replace(c, paid=c.paid + event.amount))
+        return state._with(event, changed(c, paid=c.paid + event.amount))
     if isinstance(event, AnnualLimitRestored):
         c = state.coverage(event.coverage)
-        return state._with(event, replace(c, reversed=c.reversed + event.amount))
+        return state._with(event, changed(c, reversed=c.reversed + event.amount))
     msg = f"PolicyYear cannot apply {type(event).__name__}"
     raise TypeError(msg)
 

@@ -17,7 +17,7 @@ from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import IdempotencyConflict, InvalidCommand, LedgerError, NotFound
 from domain.ledger import Ledger
-from tests.builders import FakeClock, attach, file_data_media, pay, reverse
+from tests.builders import FakeClock, attach, end_service, file_data_media, pay, reverse
 from tests.conftest import Harness, make_ledger
 from tests.test_properties import commands
 
@@ -256,6 +256,40 @@ def test_a_record_cached_between_batches_that_another_writer_changed_is_read_aga
     assert outcome.result["amount"] == 200_000  # type: ignore[union-attr]  # not 700,000
     year = second.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
     assert (int(year.drawn), int(year.remaining)) == (1_000_000, 0)
+
+
+def test_a_policy_cached_between_batches_is_dropped_once_another_writer_appends(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    first, second = make_ledger(env), make_ledger(env)
+    first.execute_many([parse_command(c) for c in (
+        attach(), file_data_media("C1"))], actor="a")  # first now caches policy P1
+    second.execute_many([parse_command(end_service(on="2024-09-30"))], actor="b")
+    (outcome,) = first.execute_many(
+        [parse_command(file_data_media("C2", incident="2024-12-01"))], actor="a")
+    assert isinstance(outcome, LedgerError), outcome  # the service had ended: not covered
+    assert first.find_claim("C2") is None
+
+
+def test_a_policy_cached_between_batches_is_kept_while_only_this_ledger_appends(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    ledger = make_ledger(env)
+    ledger.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                        actor="a")
+    reads: list[str] = []
+    get = ledger.repository.get
+
+    def counted(aggregate_id: str, **kwargs: Any) -> Any:
+        reads.append(aggregate_id)
+        return get(aggregate_id, **kwargs)
+
+    ledger.repository.get = counted  # type: ignore[method-assign]
+    (outcome,) = ledger.execute_many([parse_command(file_data_media("C2"))], actor="a")
+    assert outcome.result["status"] == "open"  # type: ignore[union-attr]
+    assert reads == []  # the policy came from the cache, not the database
 
 
 def test_a_batch_that_refiles_a_stored_claim_or_reuses_a_stored_command_id_is_told_so(
