@@ -53,7 +53,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.explanation import LANGS
-from domain.ledger import Ledger, Outcome
+from domain.ledger import Ledger
 from domain.terms import TERM_SETS
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels
@@ -157,25 +157,27 @@ def _lines(source: str) -> tuple[Iterator[str], int | None]:
     return read(), total
 
 
-def describe(outcome: Outcome) -> str:
-    r = outcome.result
-    if outcome.command == "attach_coverage":
+def describe(outcome: dict[str, Any]) -> str:
+    """One line about an applied command, from its outcome as JSON."""
+    r = outcome["result"]
+    command = outcome["command"]
+    if command == "attach_coverage":
         text = (f"policy {r['policy_id']} enrolled, year 1 "
                 f"{r['period_start']}..{r['period_end']}")
-    elif outcome.command == "end_service":
+    elif command == "end_service":
         text = f"policy {r['policy_id']} service ends {r['service_end']}"
-    elif outcome.command == "issue_payout":
+    elif command == "issue_payout":
         text = (f"claim {r['claim_id']} {r['payout_id']} paid {yen(r['amount'])} "
                 f"(annual remaining {yen(r['breakdown']['annual_remaining_after'])})")
-    elif outcome.command == "reverse_payout":
+    elif command == "reverse_payout":
         text = f"claim {r['claim_id']} {r['payout_id']} of {yen(r['amount'])} reversed"
     else:
         text = (f"claim {r['claim_id']} {r['status']} (year {r['policy_year']}, loss "
                 f"{yen(r['loss_amount'])}, payable {yen(r['payable'])}, paid {yen(r['paid'])}"
                 + (f", exclusion {r['exclusion']}" if r["exclusion"] else "") + ")")
-    if outcome.replayed:
+    if outcome["replayed"]:
         return text + " [already applied: nothing appended]"
-    return text + f" [{', '.join(e.event for e in outcome.events)}]"
+    return text + f" [{', '.join(e['event'] for e in outcome['events'])}]"
 
 
 class StoppedAt(Exception):
@@ -247,8 +249,7 @@ def cmd_apply(s: Session) -> int:
         if args.json:
             print(json.dumps(result, ensure_ascii=False), file=out, flush=True)
         elif result["ok"]:
-            outcome = Outcome.model_validate(result)
-            print(f"line {result['line']}: ok       {outcome.command}: {describe(outcome)}",
+            print(f"line {result['line']}: ok       {result['command']}: {describe(result)}",
                   file=out)
         elif not result["violations"]:
             print(f"line {result['line']}: failed   {result['message']}", file=out)
@@ -665,7 +666,7 @@ def cmd_demo(s: Session) -> int:
     print("データ保険 demo: the cases of the product terms, applied as commands\n", file=s.out)
     for r in results:
         if r["ok"]:
-            print(f"  {r['command']:<16}{describe(Outcome.model_validate(r))}", file=s.out)
+            print(f"  {r['command']:<16}{describe(r)}", file=s.out)
         else:
             print(f"  refused: {r['message']}", file=s.out)
     print("\nRemaining annual limits (from the read models):\n", file=s.out)
