@@ -144,9 +144,19 @@ def ledger_one_by_one(db: str, parsed: list[Any]) -> float:
 
 
 def ledger_grouped(db: str, parsed: list[Any], batch: int,
-                   make: Callable[[str], Ledger] | None = None) -> tuple[float, float]:
-    """Commands per second, and the events per second they appended."""
+                   make: Callable[[str], Ledger] | None = None,
+                   commits: list[list[Any]] | None = None) -> tuple[float, float]:
+    """Commands per second, and the events per second they appended. If
+    ``commits`` is given, the events of each commit are added to it."""
     ledger = (make or _ledger)(db)
+    if commits is not None:
+        append = ledger.append
+
+        def keep(events: list[Any]) -> Any:
+            commits.append(events)
+            return append(events)
+
+        ledger.append = keep  # type: ignore[method-assign]
     started = time.perf_counter()
     for start in range(0, len(parsed), batch):
         ledger.execute_many(parsed[start:start + batch], actor="bench")
@@ -154,6 +164,19 @@ def ledger_grouped(db: str, parsed: list[Any], batch: int,
     events = ledger.recorder.max_notification_id() or 0
     ledger.close()
     return len(parsed) / elapsed, events / elapsed
+
+
+def storing_only(db: str, commits: list[list[Any]], commands: int) -> float:
+    """Commands per second when the ledger only stores events decided beforehand
+    (the same commits as a grouped apply: mapping, seal and durable commit, no
+    decision): the ceiling of ``apply`` on this storage."""
+    ledger = _ledger(db)
+    started = time.perf_counter()
+    for events in commits:
+        ledger.append(events)
+    elapsed = time.perf_counter() - started
+    ledger.close()
+    return commands / elapsed
 
 
 def rebuild(db: str, read_db: str) -> tuple[float, int]:
@@ -375,13 +398,16 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             label = "" if backend == "sqlite" else "PostgreSQL: "
             server = postgres if backend == "postgresql" else None
             with (_database(server) as db, _database(server) as other,
-                  _database(server) as read_db):
+                  _database(server) as read_db, _database(server) as stored):
                 record(f"{label}ledger, one commit per command (commands/s)",
                        ledger_one_by_one(other, small))
-                per_command, per_event = ledger_grouped(db, parsed, 500)
+                commits: list[list[Any]] = []
+                per_command, per_event = ledger_grouped(db, parsed, 500, commits=commits)
                 record(f"{label}ledger apply, 500 commands per commit (commands/s)",
                        per_command)
                 record(f"{label}ledger apply, 500 commands per commit (events/s)", per_event)
+                record(f"{label}storing the same commits' events only, no decisions "
+                       "(commands/s)", storing_only(stored, commits, len(parsed)))
                 rate, count = rebuild(db, read_db)
                 record(f"{label}rebuild of all read models (events/s)", rate)
                 if backend == "sqlite":
@@ -416,6 +442,8 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             grouped / med["library naive get-mutate-save (commands/s)"],
         "grouped apply / ledger one commit per command":
             grouped / med["ledger, one commit per command (commands/s)"],
+        "grouped apply / storing its events only":
+            grouped / med["storing the same commits' events only, no decisions (commands/s)"],
         "rebuild / raw scan + json.loads":
             med["rebuild of all read models (events/s)"]
             / med["raw SQLite scan + json.loads (rows/s)"],

@@ -177,7 +177,7 @@ class Ledger(Application[str]):
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         if len(actors) != len(commands) or not all(a.strip() for a in actors):
             raise InvalidCommand.of("actor", "required", "an actor name is required")
-        with _cycle_collector_paused():
+        with _collection.batch():
             return self._execute_many(commands, actors)
 
     def _execute_many(
@@ -210,7 +210,7 @@ class Ledger(Application[str]):
                             raise
                         events, result = self._decide(command, stamp)
                 except LedgerError as refused:
-                    results[index] = refused
+                    results[index] = _answer(refused)
                     continue
                 if command.command_id is not None:
                     events = [*events, self._acceptance(command, stamp, events, result)]
@@ -228,7 +228,7 @@ class Ledger(Application[str]):
                 try:
                     results[index] = self.execute(command, actor=actors[index])
                 except LedgerError as refused:
-                    results[index] = refused
+                    results[index] = _answer(refused)
             return [r for r in results if r is not None]
         self._cache.update(decided, head, [r.notification.id for r in recordings])
         positions = iter([r.notification.id for r in recordings])  # in the order given
@@ -593,21 +593,52 @@ class _StateCache:
             self._head = None
 
 
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a batch runs. A batch makes many
-    short-lived objects and no reference cycles (they are freed as soon as they
-    are dropped), but each of them counts towards the collector's next pass,
-    and those passes walk every long-lived object: the cache above and the
-    caller's own data. Paused, a batch of 500 commands runs about 1.5 times as
-    fast. The collector runs again as before once the batch returns."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+class _BatchCollection:
+    """How batches live with Python's cycle collector.
+
+    A batch makes many short-lived objects and no reference cycles: they are
+    freed as soon as they are dropped. But each of them counts towards the
+    collector's next pass, and its passes walk every long-lived object again
+    and again: the records in the cache and the caller's own data. So the
+    collector is paused while a batch runs, and what is alive when it returns is
+    frozen (``gc.freeze``: later passes skip it; objects are still freed when
+    dropped). Frozen objects that become unreachable cycles would wait, so once
+    every ``UNFREEZE_EVERY`` batches everything goes back to the collector for a
+    full pass. A batch's own results make no cycles (see ``_answer``). In all,
+    batches of 500 commands run about 1.7 times as fast as with the collector
+    left on."""
+
+    UNFREEZE_EVERY = 50
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batches = 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batches += 1
+                if self._batches % self.UNFREEZE_EVERY == 0:
+                    gc.unfreeze()
+                else:
+                    gc.freeze()
+            if was_enabled:
+                gc.enable()
+
+
+_collection = _BatchCollection()
+
+
+def _answer(refused: LedgerError) -> LedgerError:
+    """A refusal as a batch returns it: an answer, not a crash, so it keeps no
+    traceback (whose frames would hold the whole batch alive in a cycle)."""
+    refused.__context__ = None
+    return refused.with_traceback(None)
 
 
 def aggregate_kind(aggregate_id: str) -> str:

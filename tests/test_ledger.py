@@ -320,3 +320,29 @@ def test_a_refusal_decided_on_a_cached_record_is_checked_against_the_database(db
     second.execute_many([parse_command(reverse("C1"))], actor="b")  # 700,000 back
     (outcome,) = first.execute_many([parse_command(pay("C3"))], actor="a")
     assert outcome.result["amount"] == 700_000  # type: ignore[union-attr]
+
+
+def test_a_refusal_returned_by_a_batch_keeps_no_traceback_alive(h: Harness):
+    (refused,) = h.ledger.execute_many([parse_command(file_data_media("C9"))], actor="a")
+    assert isinstance(refused, NotFound)
+    assert refused.__traceback__ is None and refused.__context__ is None
+
+
+def test_the_cycle_collector_runs_again_after_a_batch_and_gets_back_what_was_frozen():
+    import gc
+
+    from domain.ledger import _BatchCollection
+
+    collection = _BatchCollection()
+    try:
+        for n in range(1, collection.UNFREEZE_EVERY + 1):
+            with collection.batch():
+                assert not gc.isenabled()
+            assert gc.isenabled()
+            frozen = gc.get_freeze_count()
+            assert (frozen == 0) if n == collection.UNFREEZE_EVERY else (frozen > 0)
+        with pytest.raises(RuntimeError), collection.batch():
+            raise RuntimeError("storage failed")
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
