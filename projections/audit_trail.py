@@ -3,11 +3,15 @@
 Each row: position, recorded time, actor, command id, the aggregate (policy,
 policy year, claim or command record) and its id and version, the event type,
 the policy, year, claim and coverage it concerns, its business dates, its
-amount, the annual-limit balance before and after (for payouts and the draws
-and restorations of a year's limit) and the full event as JSON, exactly as the
-log stores it. Auditors query
-it by policy, claim, actor, event type and recorded-time range, a page at a
-time by position (a cursor, never an offset).
+amount, and the annual-limit balance before and after (for payouts and the
+draws and restorations of a year's limit). Auditors query it by policy, claim,
+actor, event type and recorded-time range, a page at a time by position (a
+cursor, never an offset).
+
+The full event, exactly as the log stores it, is not copied here: a page's
+events are read from the log by position when the page is read
+(``ReadModels.audit``). A copy would double the read database and was the
+largest part of a rebuild's writing.
 """
 
 from __future__ import annotations
@@ -64,7 +68,6 @@ def _table(generation: int) -> Table:
         Column("amount", BigInteger, nullable=True),
         Column("balance_before", BigInteger, nullable=True),
         Column("balance_after", BigInteger, nullable=True),
-        Column("payload", Text, nullable=False),
     )
 
 
@@ -88,7 +91,7 @@ def row(fact: Fact) -> tuple[Any, ...]:
         aggregate_kind(aggregate_id), aggregate_id, s["originator_version"], name,
         source.get("policy_id"), source.get("policy_year"), source.get("claim_id"),
         source.get("coverage"), orjson.dumps(dates).decode() if dates else "{}",
-        amount, before, after, fact.stored.decode(),
+        amount, before, after,
     )
 
 
@@ -104,7 +107,7 @@ def _dates(name: str) -> tuple[str, ...]:
 
 class AuditTrailProjection:
     name = NAME
-    schema_version = 3
+    schema_version = 4
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -166,6 +169,5 @@ def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any
     for r in conn.execute(query):
         item = dict(r._mapping)
         item["business_dates"] = json.loads(item["business_dates"])
-        item["payload"] = json.loads(item["payload"])
         rows.append(item)
     return rows

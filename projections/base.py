@@ -24,8 +24,6 @@ class Fact:
     name: str
     state: dict[str, Any]
     """The event's fields, upcast to the current version."""
-    stored: bytes
-    """The event's JSON as stored (what auditors see)."""
     recorded_at: str
     """The recorded time as fixed-width UTC text (see ``recorded_time``)."""
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +32,7 @@ from projections.audit_trail import AuditQuery, AuditTrailProjection
 from projections.base import Projection
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
-from projections.pages import Producers, pages
+from projections.pages import Producers, pages, stored_events
 from projections.store import (
     Generations,
     ReadStore,
@@ -281,8 +282,14 @@ class ReadModels:
             return claims.read(conn, generation, claim_id)
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
+        """A page of the audit trail, each row with its event as the log stores
+        it (``payload``, read from the log by position)."""
         with self._reading(audit_trail.NAME) as (conn, generation):
-            return audit_trail.read(conn, generation, query)
+            rows = audit_trail.read(conn, generation, query)
+        stored = stored_events(self.ledger, [r["position"] for r in rows])
+        for row in rows:
+            row["payload"] = orjson.loads(stored[row["position"]])
+        return rows
 
     def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
         """The position a read model has reached and every row of its tables, read

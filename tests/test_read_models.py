@@ -25,8 +25,9 @@ from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
-from projections.pages import facts
+from projections.pages import facts, stored_events
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -146,11 +147,42 @@ def test_a_page_read_with_the_recorders_own_query_equals_the_librarys_notificati
     run_all(ledger, SCENARIO)
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
-    expected = [Fact(n.id, n.topic, mapper.to_state(n), mapper.stored_json(n),
+    expected = [Fact(n.id, n.topic, mapper.to_state(n),
                      recorded_time(mapper.to_state(n)["timestamp"]))
                 for n in ledger.recorder.select_notifications(4, 9, stop=11)]
     assert facts(ledger, 3, 9, stop=11) == expected
     assert [f.position for f in expected] == list(range(4, 12))
+
+
+@pytest.mark.parametrize("near", [1, 64])
+def test_events_read_by_position_are_exactly_as_the_log_stores_them(
+    ledger: Ledger, near: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("projections.pages._NEAR", near)  # one range query, or several
+    run_all(ledger, SCENARIO)
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
+    stored = {n.id: mapper.stored_json(n) for n in ledger.notifications()}
+    wanted = [2, 3, 4, 9, len(stored), 1, 3]  # scattered, unsorted, repeated
+    found = stored_events(ledger, [*wanted, len(stored) + 100])  # and one not there
+    assert found == {p: stored[p] for p in wanted}
+
+
+def test_an_audit_page_carries_each_event_as_the_log_stores_it_without_a_copy(
+    ledger: Ledger, db_url: str,
+) -> None:
+    run_all(ledger, SCENARIO)
+    models = ReadModels(ledger, open_store(db_url))
+    models.catch_up()
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
+    stored = {n.id: json.loads(mapper.stored_json(n)) for n in ledger.notifications()}
+    rows = models.audit(AuditQuery(claim_id="C1"))
+    assert rows and all(r["claim_id"] == "C1" for r in rows)
+    assert [r["payload"] for r in rows] == [stored[r["position"]] for r in rows]
+    _, tables = models.snapshot("audit_trail")
+    assert "payload" not in tables["rm_audit"][0]  # the read model holds no copy
+    models.close()
 
 
 def test_two_projectors_racing_apply_every_event_once(ledger: Ledger, db_url: str):
