@@ -812,6 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cursor: only rows after this log position")
     p.add_argument("--limit", type=_positive, default=1000, help="rows at most (default 1000)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json, as on the other commands")
     p = sub.add_parser("project", parents=[common],
                        help="catch the read models up with the log, once or --follow")
     p.add_argument("--follow", action="store_true", help="keep following new events")

@@ -168,6 +168,7 @@ def test_audit_filters_pages_by_cursor_and_exports_csv(db: str):
         attach(), file_data_media(), pay(), file_liability(), pay("L1")))
     everything = json.loads(cli("--db", db, "audit", "--format", "json").stdout)
     assert [r["position"] for r in everything] == list(range(1, len(everything) + 1))
+    assert json.loads(cli("--db", db, "audit", "--json").stdout) == everything
     payouts = json.loads(cli("--db", db, "audit", "--type", "PayoutIssued",
                              "--format", "json").stdout)
     assert [(r["claim_id"], r["amount"], r["balance_before"], r["balance_after"])
