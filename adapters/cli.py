@@ -329,7 +329,9 @@ def cmd_claim(s: Session) -> int:
 # history and audit ----------------------------------------------------------
 
 
-def _summary(payload: dict[str, Any]) -> str:
+def _summary(payload: dict[str, Any] | None) -> str:
+    if payload is None:
+        return "(the log no longer holds this event: run `claims-ledger seal verify`)"
     skip = ("policy_id", "claim_id", "policy_year", "coverage", "breakdown", "description",
             "customer_name", "wording_en", "wording_ja", "command", "events", "result",
             "fingerprint")

@@ -103,12 +103,14 @@ def explanation(ledger: Ledger, claim_id: str, lang: Lang, as_of: datetime | Non
     """The claim's decisions in words and figures (see ``domain.explanation``),
     from its events and its policy year's, as known at ``as_of`` if given: read
     from the audit trail when ``models`` are given (caught up by the caller), else
-    from the log."""
+    from the log (also when the trail names an event the log no longer holds)."""
     def known(aggregate_id: str) -> list[Any]:
+        rows = None
         if models is not None:
             rows = audit_pages(models, AuditQuery(
                 aggregate_id=aggregate_id,
                 recorded_to=recorded_time(as_of) if as_of else None, limit=10**9))
+        if rows is not None and all(r["payload"] is not None for r in rows):
             return [ledger.mapper.to_domain_event(StoredEvent(
                 r["aggregate_id"], r["version"], r["event_type"], orjson.dumps(r["payload"])))
                 for r in rows]

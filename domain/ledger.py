@@ -604,9 +604,9 @@ class _BatchCollection:
     frozen (``gc.freeze``: later passes skip it; objects are still freed when
     dropped). Frozen objects that become unreachable cycles would wait, so once
     every ``UNFREEZE_EVERY`` batches everything goes back to the collector for a
-    full pass. A batch's own results make no cycles (see ``_answer``). In all,
-    batches of 500 commands run about 1.7 times as fast as with the collector
-    left on."""
+    full pass. A batch's own results make no cycles (see ``_answer``). Measured
+    in process on the ``make bench`` workload (batches of 500 commands, runs in
+    turn): pausing made batches ~1.35x as fast, freezing ~1.25x more."""
 
     UNFREEZE_EVERY = 50
 

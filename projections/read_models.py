@@ -283,12 +283,14 @@ class ReadModels:
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
         """A page of the audit trail, each row with its event as the log stores
-        it (``payload``, read from the log by position)."""
+        it (``payload``, read from the log by position; None if the log no longer
+        holds that position, which ``seal verify`` reports as tampering)."""
         with self._reading(audit_trail.NAME) as (conn, generation):
             rows = audit_trail.read(conn, generation, query)
         stored = stored_events(self.ledger, [r["position"] for r in rows])
         for row in rows:
-            row["payload"] = orjson.loads(stored[row["position"]])
+            data = stored.get(row["position"])
+            row["payload"] = None if data is None else orjson.loads(data)
         return rows
 
     def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:

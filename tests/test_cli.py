@@ -190,6 +190,17 @@ def test_audit_filters_pages_by_cursor_and_exports_csv(db: str):
     assert none == []
 
 
+def test_an_audit_row_whose_event_the_log_lost_shows_no_payload_and_says_so(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
+    before = json.loads(cli("--db", db, "audit", "--json").stdout)
+    gone = next(r["position"] for r in before if r["event_type"] == "ClaimFiled")
+    tamper(db, f"DELETE FROM claims_ledger_events WHERE notification_id = {gone}"
+           if db.startswith("postgresql") else f"DELETE FROM stored_events WHERE rowid = {gone}")
+    after = json.loads(cli("--db", db, "audit", "--json").stdout)
+    assert [r["payload"] is None for r in after] == [r["position"] == gone for r in before]
+    assert "no longer holds this event" in cli("--db", db, "audit").stdout
+
+
 def test_verify_passes_then_fails_on_a_tampered_read_model(db: str):
     cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
     assert cli("--db", db, "verify").returncode == 0
