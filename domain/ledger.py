@@ -674,14 +674,12 @@ def _content(command: Command) -> dict[str, Any]:
 
 def _outcome(command: Command, command_id: str, appended: list[tuple[int, LedgerEvent]],
              result: dict[str, Any]) -> Outcome:
-    """What a committed command did (its idempotency record is not shown). Built
-    without validation: every field comes from events the domain made and the
-    positions the store gave them."""
-    return Outcome.model_construct(
+    """What a committed command did (its idempotency record is not shown)."""
+    return Outcome(
         command=command.command, command_id=command_id, replayed=False,
         events=tuple(
-            AppendedEvent.model_construct(position=position, aggregate_id=e.originator_id,
-                                          version=e.originator_version, event=e.event_name)
+            AppendedEvent(position=position, aggregate_id=e.originator_id,
+                          version=e.originator_version, event=e.event_name)
             for position, e in appended if not isinstance(e, CommandAccepted)),
         result=result)
 
