@@ -11,6 +11,7 @@ import io
 import json
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -31,12 +32,30 @@ from tests.conftest import make_ledger, require_postgres
 # The library's own test case, on both sealing recorders ------------------------
 
 
-class TestSealedSQLiteRecorder(ApplicationRecorderTestCase[SealedSQLiteRecorder]):
+class _JoinsTestThreads:
+    """The library's concurrency tests tell their reader threads to stop but do
+    not wait for them: a reader may still be inside a query when the test
+    returns. Closing the datastore under it crashes the process (SQLite), so
+    tear-down waits for every thread the test started before it closes."""
+
+    def _remember_threads(self) -> None:
+        self._threads_before = set(threading.enumerate())
+
+    def _join_test_threads(self) -> None:
+        for thread in set(threading.enumerate()) - self._threads_before:
+            if not thread.daemon:
+                thread.join(timeout=30)
+
+
+class TestSealedSQLiteRecorder(_JoinsTestThreads,
+                               ApplicationRecorderTestCase[SealedSQLiteRecorder]):
     def setUp(self) -> None:
+        self._remember_threads()
         self.folder = tempfile.TemporaryDirectory()
         self.datastore = SQLiteDatastore(str(Path(self.folder.name) / "log.db"))
 
     def tearDown(self) -> None:
+        self._join_test_threads()
         self.datastore.close()
         self.folder.cleanup()
 
@@ -53,15 +72,18 @@ class TestSealedSQLiteRecorder(ApplicationRecorderTestCase[SealedSQLiteRecorder]
 
 
 @pytest.mark.postgres
-class TestSealedPostgresRecorder(ApplicationRecorderTestCase[SealedPostgresRecorder]):
+class TestSealedPostgresRecorder(_JoinsTestThreads,
+                                 ApplicationRecorderTestCase[SealedPostgresRecorder]):
     @pytest.fixture(autouse=True)
     def _schema(self, pg_schema: str) -> None:
         self.url = pg_schema
 
     def setUp(self) -> None:
+        self._remember_threads()
         self.datastore: PostgresDatastore | None = None
 
     def tearDown(self) -> None:
+        self._join_test_threads()
         if self.datastore is not None:
             self.datastore.close()
 
