@@ -190,7 +190,7 @@ def claim_page(service: Service, view: View, claim_id: str) -> str:
     timeline = views.audit_pages(models, AuditQuery(
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))
     explanation = views.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
-                                    view.as_of, models)
+                                    view.as_of)
     return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation)
 
 

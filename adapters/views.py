@@ -6,9 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
-from eventsourcing.persistence import StoredEvent
-
 from domain.claim import Claim, claim_id_of
 from domain.errors import NotFound
 from domain.events import LedgerEvent
@@ -17,7 +14,6 @@ from domain.ledger import Ledger
 from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
-from projections.base import recorded_time
 from projections.read_models import ReadModels
 
 
@@ -98,22 +94,12 @@ def claim_from_state(state: Claim) -> dict[str, Any]:
     }
 
 
-def explanation(ledger: Ledger, claim_id: str, lang: Lang, as_of: datetime | None = None,
-                models: ReadModels | None = None) -> Explanation:
+def explanation(ledger: Ledger, claim_id: str, lang: Lang,
+                as_of: datetime | None = None) -> Explanation:
     """The claim's decisions in words and figures (see ``domain.explanation``),
-    from its events and its policy year's, as known at ``as_of`` if given: read
-    from the audit trail when ``models`` are given (caught up by the caller), else
-    from the log (also when the trail names an event the log no longer holds)."""
+    from its events and its policy year's in the log, as known at ``as_of`` if
+    given."""
     def known(aggregate_id: str) -> list[Any]:
-        rows = None
-        if models is not None:
-            rows = audit_pages(models, AuditQuery(
-                aggregate_id=aggregate_id,
-                recorded_to=recorded_time(as_of) if as_of else None, limit=10**9))
-        if rows is not None and all(r["payload"] is not None for r in rows):
-            return [ledger.mapper.to_domain_event(StoredEvent(
-                r["aggregate_id"], r["version"], r["event_type"], orjson.dumps(r["payload"])))
-                for r in rows]
         events = [e for e in ledger.events.get(aggregate_id) if isinstance(e, LedgerEvent)]
         return [e for e in events if as_of is None or e.timestamp <= as_of]
 

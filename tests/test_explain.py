@@ -16,13 +16,11 @@ from adapters.cli import main
 from adapters.storage import persistence_env
 from domain.claim import PayoutIssued, claim_id_of
 from domain.commands import parse_command
-from domain.errors import NotFound
 from domain.explanation import explain
 from domain.ledger import Ledger
 from domain.money import Yen
 from domain.policy_year import CoverageAttached, policy_year_id
 from domain.terms import TERMS_2006, Coverage
-from projections.read_models import ReadModels
 from tests.builders import (
     assess,
     attach,
@@ -211,22 +209,3 @@ def test_an_unknown_language_is_a_usage_error(
         run("--db", str(tmp_path / "ledger.db"), "explain", "C1", "--lang", "fr")
     assert exit_.value.code == 2
     assert "invalid choice: 'fr'" in capsys.readouterr().err
-
-
-def test_the_explanation_from_the_audit_trail_equals_the_one_from_the_log(
-        ledger: Ledger, tmp_path: Path) -> None:
-    given(ledger, attach(), file_data_media("C1", loss=800_000), pay("C1", amount=200_000),
-          assess("C1", loss=900_000), reverse("C1", "payout-1"), pay("C1"),
-          file_liability("L1", loss=1_800_000), pay("L1"),
-          file_data_media("C2", loss=300_000), exclude("C2", "natural_disaster"))
-    models = ReadModels.open(ledger, str(tmp_path / "ledger.db"))
-    models.catch_up()
-    try:
-        for claim_id in ("C1", "L1", "C2"):
-            for lang in ("ja", "en"):
-                assert views.explanation(ledger, claim_id, lang, models=models) == \
-                    views.explanation(ledger, claim_id, lang)  # type: ignore[arg-type]
-        with pytest.raises(NotFound):
-            views.explanation(ledger, "NOPE", "ja", models=models)
-    finally:
-        models.close()
