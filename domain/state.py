@@ -1,10 +1,10 @@
 """How an aggregate's state changes: a copy of a frozen dataclass with some
 fields changed.
 
-``dataclasses.replace`` does the same by calling the class's ``__init__`` again,
-which costs more than everything else a command's decision does with the state.
+``dataclasses.replace`` does the same by calling the class's ``__init__`` again.
 States here have no ``__post_init__``, so a copy of the instance's fields is the
-same result, about ten times as fast; unknown field names are still refused.
+same result, about five times as fast (1.0 µs against 5.2 µs for a claim);
+unknown field names are still refused.
 """
 
 from __future__ import annotations

@@ -39,17 +39,28 @@ class Page:
     """Each projection's changes (a projection with no event in the page has none)."""
 
 
+def _plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
+    """The log's recorder if it is the library's SQLite table with the JSON stored
+    as is (no cipher, no compression), so that its rows can be read with plain
+    SQL; else None."""
+    recorder, mapper = ledger.recorder, ledger.mapper
+    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
+                                                                mapper.compressor):
+        return recorder
+    return None
+
+
 def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
     """Up to ``limit`` events after position ``after`` (up to ``stop``), decoded."""
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
     recorder = ledger.recorder
-    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
-                                                                mapper.compressor):
+    sqlite = _plain_sqlite(ledger)
+    if sqlite is not None:
         # The library's own query, without building a Notification per row.
-        with recorder.datastore.transaction(commit=False) as c:
+        with sqlite.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
-                      f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
+                      f"FROM {sqlite.events_table_name} WHERE rowid > ? AND rowid <= ? "
                       "ORDER BY rowid LIMIT ?", (after, stop or _LAST, limit))
             rows = c.fetchall()
     else:
@@ -78,12 +89,12 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
     recorder = ledger.recorder
     wanted = sorted(set(positions))
     found: dict[int, bytes] = {}
-    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
-                                                                mapper.compressor):
-        with recorder.datastore.transaction(commit=False) as c:
+    sqlite = _plain_sqlite(ledger)
+    if sqlite is not None:
+        with sqlite.datastore.transaction(commit=False) as c:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
-                c.execute(f"SELECT rowid, state FROM {recorder.events_table_name} "
+                c.execute(f"SELECT rowid, state FROM {sqlite.events_table_name} "
                           f"WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk)
                 found.update((row[0], bytes(row[1])) for row in c.fetchall())
         return found
