@@ -64,20 +64,26 @@ def recorded_time(payload: bytes) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _field(data: bytes) -> bytes:
-    return struct.pack(">Q", len(data)) + data
-
-
 def link(prev: bytes, position: int, aggregate_id: str, version: int, event_name: str,
          payload: bytes) -> bytes:
-    """The link of one stored event, chained to ``prev``."""
-    digest = hashlib.sha256(prev)
-    digest.update(struct.pack(">QQ", position, version))
-    digest.update(_field(aggregate_id.encode()))
-    digest.update(_field(event_name.encode()))
-    digest.update(_field(recorded_time(payload).encode()))
-    digest.update(_field(payload))
-    return digest.digest()
+    """The link of one stored event, chained to ``prev``: SHA-256 over ``prev``,
+    position and version (8 bytes each, big-endian), then the aggregate id, the
+    event name, the recorded time and the payload, each preceded by its length
+    (8 bytes)."""
+    aggregate = aggregate_id.encode()
+    name = event_name.encode()
+    recorded = recorded_time(payload).encode()
+    return hashlib.sha256(b"".join((
+        prev,
+        _HEADER.pack(position, version, len(aggregate)), aggregate,
+        _LENGTH.pack(len(name)), name,
+        _LENGTH.pack(len(recorded)), recorded,
+        _LENGTH.pack(len(payload)), payload,
+    ))).digest()
+
+
+_HEADER = struct.Struct(">QQQ")
+_LENGTH = struct.Struct(">Q")
 
 
 def payload_of(n: Notification) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -175,10 +175,20 @@ class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        assert ids is not None
+        """The library's insert, as one ``executemany`` instead of one statement
+        per event. The first insert takes SQLite's write lock for the rest of
+        the transaction, so the rows get consecutive rowids (SQLite gives a new
+        row the largest rowid plus one) ending at ``last_insert_rowid()``."""
+        if not stored_events:
+            return []
+        c.executemany(self.insert_events_statement, [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state) for s in stored_events])
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        ids = range(last - len(stored_events) + 1, last + 1)
         self._seal(c, list(zip(ids, stored_events, strict=True)), checkpoint=False)
-        return ids
+        return list(ids)
 
     def _last_link(self, c: SQLiteCursor) -> tuple[int, bytes] | None:
         c.execute(f"SELECT position, hash FROM {self.links_table} "

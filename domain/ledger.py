@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification, Recording
+from eventsourcing.persistence import IntegrityError, Mapper, Notification
 from pydantic import BaseModel, ConfigDict
 
 from domain import claim as claim_module
@@ -129,12 +129,12 @@ class Ledger(Application[str]):
                 if previous is not None:
                     return previous
             stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
-            events, result = self._decide(command, stamp)
+            events, result, _ = self._decide(command, stamp)
             appended = list(events)
             if command.command_id is not None:
                 appended.append(self._acceptance(command, stamp, events, result))
             try:
-                recordings = self.append(appended)
+                positions = self.append(appended)
             except IntegrityError:
                 # A command id the client chose is checked at the top of the loop
                 # (its record); a generated one is unique to this call.
@@ -152,8 +152,7 @@ class Ledger(Application[str]):
                 self._retry_wait(attempt)
                 continue
             return _outcome(command, stamp.command_id,
-                            [(r.notification.id, e) for r, e in zip(recordings, appended,
-                                                                    strict=True)], result)
+                            list(zip(positions, appended, strict=True)), result)
         raise ConcurrencyConflict.of(
             None,
             "retries_exhausted",
@@ -202,26 +201,26 @@ class Ledger(Application[str]):
                                        recorded_at=self._clock())
                     self._overlay.read = set()
                     try:
-                        events, result = self._decide(command, stamp)
+                        events, result, evolved = self._decide(command, stamp)
                     except LedgerError:
                         # A refusal appends nothing, so no conflict would reveal a
                         # stale record behind it: decide again on fresh reads.
                         if not self._refresh(self._overlay.read & self._overlay.cached):
                             raise
-                        events, result = self._decide(command, stamp)
+                        events, result, evolved = self._decide(command, stamp)
                 except LedgerError as refused:
                     results[index] = _answer(refused)
                     continue
                 if command.command_id is not None:
                     events = [*events, self._acceptance(command, stamp, events, result)]
-                self._remember(events)
+                self._remember(events, evolved)
                 planned.append((index, command, events, result, command_id))
             decided = self._overlay.states
         finally:
             self._overlay.states = None
             self._overlay.use_cache = False
         try:
-            recordings = self.append([e for p in planned for e in p[2]]) if planned else []
+            stored = self.append([e for p in planned for e in p[2]]) if planned else []
         except IntegrityError:
             self._cache.clear()  # some of what it held is stale: read afresh
             for index, command, *_ in planned:
@@ -230,18 +229,23 @@ class Ledger(Application[str]):
                 except LedgerError as refused:
                     results[index] = _answer(refused)
             return [r for r in results if r is not None]
-        self._cache.update(decided, head, [r.notification.id for r in recordings])
-        positions = iter([r.notification.id for r in recordings])  # in the order given
+        self._cache.update(decided, head, stored)
+        positions = iter(stored)  # in the order given
         for index, command, events, result, command_id in planned:
             results[index] = _outcome(command, command_id,
                                       [(next(positions), e) for e in events], result)
         return [r for r in results if r is not None]
 
-    def append(self, events: list[LedgerEvent]) -> list[Recording[str]]:
-        """Store events in one transaction with the library's event store (the
+    def append(self, events: list[LedgerEvent]) -> list[int]:
+        """Store events in one transaction with the library's mapper and
+        recorder; return their positions in the log, in the order given. (The
         ledger takes no snapshots and keeps no repository cache, so this is what
-        ``Application.save`` would do, without its per-object protocol checks)."""
-        return self.events.put(events)
+        ``Application.save`` would do, without its per-object protocol checks
+        and the ``Recording`` objects nothing here reads.)"""
+        to_stored = self.mapper.to_stored_event
+        positions = self.recorder.insert_events([to_stored(e) for e in events])
+        assert positions is not None and len(positions) == len(events)
+        return list(positions)
 
     def _refresh(self, aggregate_ids: set[str]) -> bool:
         """Read again the records the batch took from the cache; say whether any
@@ -260,14 +264,18 @@ class Ledger(Application[str]):
                 changed = True
         return changed
 
-    def _remember(self, events: list[LedgerEvent]) -> None:
-        """Fold a planned command's events into the batch's view of the records."""
+    def _remember(self, events: list[LedgerEvent], evolved: dict[str, Any]) -> None:
+        """Fold a planned command's events into the batch's view of the records
+        (taking as they are the records its decision ``evolved`` already)."""
         states = self._overlay.states
         assert states is not None
         for event in events:
             aid = event.originator_id
             # Changed here from now on: a stale base shows as a conflict at save.
             self._overlay.cached.discard(aid)
+            if aid in evolved:
+                states[aid] = evolved[aid]
+                continue
             project = _PROJECTORS[aggregate_kind(aid)]
             states[aid] = project(states.get(aid), [event])
 
@@ -326,7 +334,10 @@ class Ledger(Application[str]):
 
     def _decide(
         self, command: Command, stamp: EventStamp
-    ) -> tuple[list[LedgerEvent], dict[str, Any]]:
+    ) -> tuple[list[LedgerEvent], dict[str, Any], dict[str, Any]]:
+        """The command's events, its result, and the records the decision has
+        already evolved with those events (by aggregate id), so that a batch
+        need not fold them in again."""
         if isinstance(command, AttachCoverage):
             if self._existing(policy_id_of(command.policy_id), policy_module.project) is not None:
                 raise AlreadyExists.of(
@@ -343,7 +354,7 @@ class Ledger(Application[str]):
                 "policy_year": 1,
                 "period_start": first.start.isoformat(),
                 "period_end": first.end.isoformat(),
-            }
+            }, {policy.id: policy}
         if isinstance(command, EndService):
             policy = self.get_policy(command.policy_id)
             _check_version(command.expected_version, policy.version, f"policy {policy.policy_id}")
@@ -351,7 +362,7 @@ class Ledger(Application[str]):
             return events, {
                 "policy_id": policy.policy_id,
                 "service_end": command.service_end.isoformat(),
-            }
+            }, {}
         if isinstance(command, FileClaim):
             if self._existing(claim_module.claim_id_of(command.claim_id),
                               claim_module.project) is not None:
@@ -363,7 +374,7 @@ class Ledger(Application[str]):
                 policy, command, stamp, stamp.recorded_at.astimezone(JST).date()
             )
             claim = _evolve_claim(None, events)
-            return events, _claim_result(claim)
+            return events, _claim_result(claim), {claim.id: claim}
         if isinstance(command, IssuePayout | ReversePayout):
             claim = self.get_claim(command.claim_id)
             _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
@@ -380,7 +391,7 @@ class Ledger(Application[str]):
                 "payout_id": payout.payout_id,
                 "amount": int(payout.amount),
                 "breakdown": payout.breakdown.model_dump(mode="json"),
-            }
+            }, {after.id: after}
         claim = self.get_claim(command.claim_id)
         _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
         decide: Any = {
@@ -390,7 +401,8 @@ class Ledger(Application[str]):
             WithdrawClaim: claim_module.withdraw_claim,
         }[type(command)]
         events = decide(claim, command, stamp)
-        return events, _claim_result(_evolve_claim(claim, events))
+        after = _evolve_claim(claim, events)
+        return events, _claim_result(after), {after.id: after}
 
     # Reads (replayed from the log) -------------------------------------------
 
@@ -675,13 +687,12 @@ def _content(command: Command) -> dict[str, Any]:
 def _outcome(command: Command, command_id: str, appended: list[tuple[int, LedgerEvent]],
              result: dict[str, Any]) -> Outcome:
     """What a committed command did (its idempotency record is not shown)."""
-    return Outcome(
-        command=command.command, command_id=command_id, replayed=False,
-        events=tuple(
-            AppendedEvent(position=position, aggregate_id=e.originator_id,
-                          version=e.originator_version, event=e.event_name)
-            for position, e in appended if not isinstance(e, CommandAccepted)),
-        result=result)
+    return Outcome.model_validate({
+        "command": command.command, "command_id": command_id, "replayed": False,
+        "events": [{"position": position, "aggregate_id": e.originator_id,
+                    "version": e.originator_version, "event": e.event_name}
+                   for position, e in appended if not isinstance(e, CommandAccepted)],
+        "result": result})
 
 
 def _evolve_claim(claim: Claim | None, events: list[LedgerEvent]) -> Claim:

@@ -12,6 +12,11 @@ MAX_YEN = 10**13
 and well inside a signed 64-bit column."""
 
 
+_new_int = int.__new__
+_add = int.__add__
+_sub = int.__sub__
+
+
 class NegativeYen(ValueError):
     """Raised when a subtraction would leave a negative amount of yen."""
 
@@ -32,17 +37,27 @@ class Yen(int):
         if value < 0:
             msg = f"yen cannot be negative: {value}"
             raise NegativeYen(msg)
-        return super().__new__(cls, value)
+        return _new_int(cls, value)
+
+    # The arithmetic below is on the hot path of every decision: it works on the
+    # int values directly and builds the result without re-checking its type.
 
     def __add__(self, other: int) -> Yen:
-        return Yen(int(self) + int(other))
+        total = _add(self, int(other))
+        if total < 0:
+            return Yen(total)  # refused with the usual message
+        return _new_int(Yen, total)
 
     def __sub__(self, other: int) -> Yen:
-        return Yen(int(self) - int(other))
+        difference = _sub(self, int(other))
+        if difference < 0:
+            return Yen(difference)  # refused with the usual message
+        return _new_int(Yen, difference)
 
     def less(self, other: int) -> Yen:
         """``self - other``, floored at zero (a deductible larger than the loss)."""
-        return Yen(max(int(self) - int(other), 0))
+        difference = _sub(self, int(other))
+        return _new_int(Yen, difference) if difference > 0 else ZERO
 
     def __repr__(self) -> str:
         return f"Yen({int(self)})"

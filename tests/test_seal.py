@@ -7,6 +7,7 @@ file would, and shows that `claims-ledger seal verify` names the position.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sqlite3
@@ -121,6 +122,22 @@ BASE = {"prev": b"\0" * 32, "position": 7, "aggregate_id": "claim:C1", "version"
 ])
 def test_a_link_covers_every_field_of_the_stored_event(field: str, value: Any) -> None:
     assert seal.link(**{**BASE, field: value}) != seal.link(**BASE)
+
+
+def test_a_link_is_sha256_over_the_documented_layout() -> None:
+    """The format auditors recompute from the docs (``sha256-chain-v1``), pinned:
+    a faster way of hashing must give the same links as every log sealed before."""
+    payload = BASE["payload"]
+    recorded = b"2026-01-15T03:00:00Z"
+
+    def sized(data: bytes) -> bytes:
+        return len(data).to_bytes(8, "big") + data
+
+    expected = hashlib.sha256(
+        BASE["prev"] + BASE["position"].to_bytes(8, "big") + BASE["version"].to_bytes(8, "big")
+        + sized(BASE["aggregate_id"].encode()) + sized(BASE["event_name"].encode())
+        + sized(recorded) + sized(payload)).digest()
+    assert seal.link(**BASE) == expected
 
 
 def test_fields_cannot_be_shifted_between_each_other_without_changing_the_link() -> None:
