@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -69,8 +70,10 @@ class Yen(int):
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        # The int schema has already checked the value: make it a Yen without
+        # calling ``__new__``'s checks again (a C call, no Python frame).
         return core_schema.no_info_after_validator_function(
-            cls,
+            partial(_new_int, cls),
             core_schema.int_schema(strict=True, ge=0, le=MAX_YEN),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 int, return_schema=core_schema.int_schema()
