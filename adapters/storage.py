@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,7 +33,10 @@ def system_clock() -> datetime:
 
 
 def new_command_id() -> str:
-    return uuid.uuid4().hex
+    """A command id for a command sent without one: 128 random bits as 32 hex
+    digits (the shape of a UUID's hex, without building a ``UUID`` object,
+    which took four times as long on every command of a batch)."""
+    return os.urandom(16).hex()
 
 
 def jittered_wait(attempt: int) -> None:

@@ -184,7 +184,8 @@ class Ledger(Application[str]):
     ) -> list[Outcome | LedgerError]:
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
         planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
-        head = self._cache.check_head(self.recorder.max_notification_id() or 0)
+        head = self.recorder.max_notification_id() or 0
+        current = self._cache.check_head(head)
         self._overlay.states = {}
         self._overlay.cached = set()
         self._overlay.use_cache = True
@@ -204,8 +205,11 @@ class Ledger(Application[str]):
                         events, result, evolved = self._decide(command, stamp)
                     except LedgerError:
                         # A refusal appends nothing, so no conflict would reveal a
-                        # stale record behind it: decide again on fresh reads.
-                        if not self._refresh(self._overlay.read & self._overlay.cached):
+                        # stale record behind it: decide again on fresh reads,
+                        # unless the log shows that nobody else has written since
+                        # the cache's records were committed.
+                        if current or not self._refresh(
+                                self._overlay.read & self._overlay.cached):
                             raise
                         events, result, evolved = self._decide(command, stamp)
                 except LedgerError as refused:
@@ -547,7 +551,9 @@ class _StateCache:
       has changed since appends an event at a version that writer already took;
       the save fails as a whole, and the cache is cleared before the commands
       are run again from the database. A refusal (which appends nothing) is
-      decided again on fresh reads of the cached records it used.
+      decided again on fresh reads of the cached records it used, unless the
+      batch began on the log exactly as this cache left it (``check_head``):
+      then nobody else has written since, and every cached record is current.
     * A claim's filing reads its policy without writing to it, so a stale policy
       would go unnoticed at save. Policies are therefore kept only while this
       ledger's own commits are the only ones in the log: the cache remembers the
@@ -564,15 +570,17 @@ class _StateCache:
         self._lock = threading.Lock()
         self._head: int | None = None
 
-    def check_head(self, head: int) -> int:
-        """Start a batch on a log whose last position is ``head``: drop policies
-        unless that is where this cache left it. Returns ``head``."""
+    def check_head(self, head: int) -> bool:
+        """Start a batch on a log whose last position is ``head``. Say whether
+        that is where this cache left it (every record in it is then current);
+        if not, drop policies."""
         with self._lock:
-            if head != self._head:
-                for aggregate_id in [a for a in self._items if aggregate_kind(a) == "policy"]:
-                    del self._items[aggregate_id]
-                self._head = head
-            return head
+            if head == self._head:
+                return True
+            for aggregate_id in [a for a in self._items if aggregate_kind(a) == "policy"]:
+                del self._items[aggregate_id]
+            self._head = head
+            return False
 
     def get(self, aggregate_id: str) -> tuple[bool, Any]:
         with self._lock:

@@ -75,9 +75,9 @@ class Yen(int):
         return core_schema.no_info_after_validator_function(
             partial(_new_int, cls),
             core_schema.int_schema(strict=True, ge=0, le=MAX_YEN),
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                int, return_schema=core_schema.int_schema()
-            ),
+            # Written as the plain JSON integer it is, by pydantic's own int
+            # serializer (no Python call per field).
+            serialization=core_schema.simple_ser_schema("int"),
         )
 
 

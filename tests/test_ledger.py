@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from adapters.storage import persistence_env
 from domain.commands import parse_command
-from domain.errors import IdempotencyConflict, InvalidCommand, LedgerError, NotFound
+from domain.errors import (
+    IdempotencyConflict,
+    InvalidCommand,
+    LedgerError,
+    NotFound,
+    PayoutRefused,
+)
 from domain.ledger import Ledger
 from tests.builders import FakeClock, attach, end_service, file_data_media, pay, reverse
 from tests.conftest import Harness, make_ledger
@@ -320,6 +326,27 @@ def test_a_refusal_decided_on_a_cached_record_is_checked_against_the_database(db
     second.execute_many([parse_command(reverse("C1"))], actor="b")  # 700,000 back
     (outcome,) = first.execute_many([parse_command(pay("C3"))], actor="a")
     assert outcome.result["amount"] == 700_000  # type: ignore[union-attr]
+
+
+def test_a_refusal_on_a_cache_nobody_else_has_written_past_reads_nothing_again(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    ledger = make_ledger(env)
+    ledger.execute_many([parse_command(c) for c in (
+        attach(), file_data_media("C1"), pay("C1"), file_data_media("C2"), pay("C2"),
+        file_data_media("C3"))], actor="a")  # the year is used up; the ledger caches it
+    reads: list[str] = []
+    get = ledger.repository.get
+
+    def counted(aggregate_id: str, **kwargs: Any) -> Any:
+        reads.append(aggregate_id)
+        return get(aggregate_id, **kwargs)
+
+    ledger.repository.get = counted  # type: ignore[method-assign]
+    (refused,) = ledger.execute_many([parse_command(pay("C3"))], actor="a")
+    assert isinstance(refused, PayoutRefused) and refused.rule == "annual_limit"
+    assert reads == []  # the log's head showed no other writer: the cache is current
 
 
 def test_a_refusal_returned_by_a_batch_keeps_no_traceback_alive(h: Harness):
