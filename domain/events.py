@@ -139,8 +139,15 @@ class PydanticEventMapper(Mapper[str]):
     def decode_state(topic: str, data: bytes, originator_id: str,
                      originator_version: int) -> dict[str, Any]:
         """``to_state`` of an event's stored JSON (see ``stored_json``)."""
+        return PydanticEventMapper.upcast_state(
+            topic, cast(dict[str, Any], from_json(data)), originator_id, originator_version)
+
+    @staticmethod
+    def upcast_state(topic: str, state: dict[str, Any], originator_id: str,
+                     originator_version: int) -> dict[str, Any]:
+        """An event's parsed JSON (changed in place) as ``to_state`` gives it: upcast
+        to the current version, with its aggregate id and version."""
         cls = _REGISTRY[topic]
-        state = cast(dict[str, Any], from_json(data))
         version = state.pop("class_version", 1)
         while version < cls.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
