@@ -97,8 +97,8 @@ class PydanticEventMapper(Mapper[str]):
             return super().to_stored_event(domain_event)
         cls = type(domain_event)
         # The model's own serializer writes its JSON straight to bytes (fields in
-        # declaration order), the same bytes as dumping to a dict first, in half
-        # the time; a later version is marked last.
+        # declaration order): the same bytes as dumping to a dict first, in less
+        # than half the time. A later version is marked last.
         data = cls.__pydantic_serializer__.to_json(domain_event, exclude=_KEYS)
         if cls.class_version > 1:
             data = data[:-1] + b',"class_version":%d}' % cls.class_version

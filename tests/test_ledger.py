@@ -278,13 +278,8 @@ def test_a_policy_cached_between_batches_is_dropped_once_another_writer_appends(
     assert first.find_claim("C2") is None
 
 
-def test_a_policy_cached_between_batches_is_kept_while_only_this_ledger_appends(
-    db_url: str,
-):
-    env = persistence_env(db_url)
-    ledger = make_ledger(env)
-    ledger.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
-                        actor="a")
+def _database_reads(ledger: Ledger) -> list[str]:
+    """From now on, the ids of the records ``ledger`` reads from the database."""
     reads: list[str] = []
     get = ledger.repository.get
 
@@ -293,6 +288,17 @@ def test_a_policy_cached_between_batches_is_kept_while_only_this_ledger_appends(
         return get(aggregate_id, **kwargs)
 
     ledger.repository.get = counted  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_policy_cached_between_batches_is_kept_while_only_this_ledger_appends(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    ledger = make_ledger(env)
+    ledger.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                        actor="a")
+    reads = _database_reads(ledger)
     (outcome,) = ledger.execute_many([parse_command(file_data_media("C2"))], actor="a")
     assert outcome.result["status"] == "open"  # type: ignore[union-attr]
     assert reads == []  # the policy came from the cache, not the database
@@ -336,14 +342,7 @@ def test_a_refusal_on_a_cache_nobody_else_has_written_past_reads_nothing_again(
     ledger.execute_many([parse_command(c) for c in (
         attach(), file_data_media("C1"), pay("C1"), file_data_media("C2"), pay("C2"),
         file_data_media("C3"))], actor="a")  # the year is used up; the ledger caches it
-    reads: list[str] = []
-    get = ledger.repository.get
-
-    def counted(aggregate_id: str, **kwargs: Any) -> Any:
-        reads.append(aggregate_id)
-        return get(aggregate_id, **kwargs)
-
-    ledger.repository.get = counted  # type: ignore[method-assign]
+    reads = _database_reads(ledger)
     (refused,) = ledger.execute_many([parse_command(pay("C3"))], actor="a")
     assert isinstance(refused, PayoutRefused) and refused.rule == "annual_limit"
     assert reads == []  # the log's head showed no other writer: the cache is current
