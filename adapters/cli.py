@@ -31,6 +31,15 @@ from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import export, seal, views
+from adapters.applying import (
+    StoppedAt,
+    Workers,
+    apply_lines,
+    describe,
+    error_json,
+    render_json,
+    render_text,
+)
 from adapters.console import Progress, parse_time, table, yen
 from adapters.export import ExportError, ExportTampered
 from adapters.seal import CheckpointFile, SealedLog, SealError
@@ -43,7 +52,6 @@ from adapters.storage import (
     open_ledger,
     sqlite_path,
 )
-from domain.commands import Command, parse_command
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -53,7 +61,6 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.explanation import LANGS
-from domain.ledger import Ledger
 from domain.terms import TERM_SETS
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels
@@ -63,6 +70,9 @@ from projections.verify import verify
 EXIT_INTERRUPTED = 130
 T = TypeVar("T")
 READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
+PARALLEL_FROM = 20_000
+"""Lines in a file from which ``apply`` uses worker processes by default (below
+it, starting them costs more than they save)."""
 LOG_WRITERS = {"apply", "demo"}
 READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
 
@@ -78,14 +88,6 @@ def exit_code(error: LedgerError) -> int:
                   | VersionConflict):
         return EXIT_CONFLICT
     return EXIT_REFUSED
-
-
-def error_json(error: LedgerError) -> dict[str, Any]:
-    return {
-        "error": type(error).__name__,
-        "message": str(error),
-        "violations": error.violations_json(),
-    }
 
 
 def dump(data: Any, out: TextIO) -> None:
@@ -157,109 +159,26 @@ def _lines(source: str) -> tuple[Iterator[str], int | None]:
     return read(), total
 
 
-def describe(outcome: dict[str, Any]) -> str:
-    """One line about an applied command, from its outcome as JSON."""
-    r = outcome["result"]
-    command = outcome["command"]
-    if command == "attach_coverage":
-        text = (f"policy {r['policy_id']} enrolled, year 1 "
-                f"{r['period_start']}..{r['period_end']}")
-    elif command == "end_service":
-        text = f"policy {r['policy_id']} service ends {r['service_end']}"
-    elif command == "issue_payout":
-        text = (f"claim {r['claim_id']} {r['payout_id']} paid {yen(r['amount'])} "
-                f"(annual remaining {yen(r['breakdown']['annual_remaining_after'])})")
-    elif command == "reverse_payout":
-        text = f"claim {r['claim_id']} {r['payout_id']} of {yen(r['amount'])} reversed"
-    else:
-        text = (f"claim {r['claim_id']} {r['status']} (year {r['policy_year']}, loss "
-                f"{yen(r['loss_amount'])}, payable {yen(r['payable'])}, paid {yen(r['paid'])}"
-                + (f", exclusion {r['exclusion']}" if r["exclusion"] else "") + ")")
-    if outcome["replayed"]:
-        return text + " [already applied: nothing appended]"
-    return text + f" [{', '.join(e['event'] for e in outcome['events'])}]"
-
-
-class StoppedAt(Exception):
-    """The database failed part-way through ``apply``: earlier lines are applied,
-    this one and the rest are not (re-running a file whose commands carry
-    command ids applies each of them once)."""
-
-    def __init__(self, line: int, cause: Exception) -> None:
-        super().__init__(f"the database failed at line {line}, which was not applied "
-                         f"(nor any after it): {cause}")
-        self.line = line
-
-
-def apply_lines(
-    ledger: Ledger, lines: Iterator[str], actor: str,
-    on_result: Callable[[dict[str, Any]], None], progress: Progress, batch: int = 1,
-) -> int:
-    """Apply one command per line, ``batch`` commands to a commit; report every
-    line in order. Returns how many lines were refused."""
-    refused = done = 0
-    chunk: list[tuple[int, Command | LedgerError]] = []
-
-    def flush() -> None:
-        nonlocal refused, done
-        parsed = [(n, c) for n, c in chunk if not isinstance(c, LedgerError)]
-        try:
-            outcomes = iter(ledger.execute_many([c for _, c in parsed], actor=actor)
-                            if parsed else [])
-        except PersistenceError as exc:
-            progress.finish()
-            first = chunk[0][0]
-            on_result({"line": first, "ok": False, "error": "StorageUnavailable",
-                       "message": str(exc), "violations": []})
-            raise StoppedAt(first, exc) from exc
-        for number, item in chunk:
-            result = item if isinstance(item, LedgerError) else next(outcomes)
-            if isinstance(result, LedgerError):
-                refused += 1
-                on_result({"line": number, "ok": False, **error_json(result)})
-            else:
-                on_result({"line": number, "ok": True, **result.model_dump(mode="json")})
-            done += 1
-        progress(done, progress.total)
-        chunk.clear()
-
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            chunk.append((number, parse_command(line)))
-        except LedgerError as exc:
-            chunk.append((number, exc))
-        if len(chunk) >= batch:
-            flush()
-    if chunk:
-        flush()
-    progress.finish()
-    return refused
-
-
 def cmd_apply(s: Session) -> int:
     args, out = s.args, s.out
     lines, total = _lines(args.file)
     progress = Progress("applying", sys.stderr)
     progress.total = total or 0
+    render = render_json if args.json else render_text
+    workers = args.workers
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), 4) if (total or 0) >= PARALLEL_FROM else 1
 
-    def report(result: dict[str, Any]) -> None:
-        if args.json:
-            print(json.dumps(result, ensure_ascii=False), file=out, flush=True)
-        elif result["ok"]:
-            print(f"line {result['line']}: ok       {result['command']}: {describe(result)}",
-                  file=out)
-        elif not result["violations"]:
-            print(f"line {result['line']}: failed   {result['message']}", file=out)
-        else:
-            for v in result["violations"]:
-                field = f"{v['field']}: " if v["field"] else ""
-                print(f"line {result['line']}: refused  {field}{v['message']} [{v['rule']}]",
-                      file=out)
+    def write(text: str) -> None:
+        print(text, file=out, flush=args.json)
 
-    refused = apply_lines(s.ledger, lines, args.actor, report, progress, args.batch)
+    if workers > 1:
+        with Workers(args.db, args.actor, workers=workers, batch=args.batch,
+                     render=render) as pool:
+            refused = pool.apply(s.ledger, lines, write, progress)
+    else:
+        refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
+                              progress, args.batch)
     s.fresh()
     if refused and not args.json:
         print(f"{refused} line(s) refused; nothing was appended for them", file=sys.stderr)
@@ -789,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive, default=500, metavar="N",
                    help="commands per commit (group commit; default 500): each command is "
                    "still applied or refused on its own")
+    p.add_argument("--workers", type=_positive, metavar="N",
+                   help="worker processes, each applying the commands of its share of the "
+                   f"policies (default: one per core, at most 4, for a file of {PARALLEL_FROM:,} "
+                   "lines or more; else 1, in this process). A policy's commands, and "
+                   "commands that share a claim or command id, keep the file's order")
     p = sub.add_parser("limits", parents=[common, reads, as_of],
                        help="annual limit, paid and remaining per policy year and coverage")
     p.add_argument("--policy", metavar="ID")

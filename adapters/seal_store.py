@@ -95,6 +95,15 @@ class _Sealing:
         """Take the log's write lock for the rest of the transaction."""
         raise NotImplementedError
 
+    def _select_originator_ids(self, c: Any, first: int, last: int) -> set[str]:
+        raise NotImplementedError
+
+    def originator_ids(self, first: int, last: int) -> set[str]:
+        """The ids of the records that the events at positions ``first`` to
+        ``last`` changed (for the ledger's cache: without reading the events)."""
+        with self.datastore.transaction(commit=False) as c:
+            return self._select_originator_ids(c, first, last)
+
     def _seal(self, c: Any, events: list[tuple[int, StoredEvent]],
               checkpoint: bool) -> Checkpoint | None:
         """Link ``events`` (just inserted, in the same transaction) to the chain;
@@ -218,6 +227,11 @@ class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
                   (after, limit))
         return [(r[0], StoredEvent(r[1], r[2], r[3], bytes(r[4]))) for r in c.fetchall()]
 
+    def _select_originator_ids(self, c: SQLiteCursor, first: int, last: int) -> set[str]:
+        c.execute(f"SELECT originator_id FROM {self.events_table_name} "
+                  "WHERE rowid BETWEEN ? AND ?", (first, last))
+        return {row[0] for row in c.fetchall()}
+
     def _lock(self, c: SQLiteCursor) -> None:
         # A write first: the transaction then holds SQLite's write lock throughout.
         c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
@@ -310,6 +324,14 @@ class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
         return [(r["notification_id"], StoredEvent(r["originator_id"], r["originator_version"],
                                                    r["topic"], bytes(r["state"])))
                 for r in curs.fetchall()]
+
+    def _select_originator_ids(self, curs: Cursor[DictRow], first: int,
+                               last: int) -> set[str]:
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        curs.execute(SQL("SELECT originator_id FROM {0} WHERE notification_id "
+                         "BETWEEN %s AND %s").format(table), (first, last))
+        return {str(r["originator_id"]) for r in curs.fetchall()}
 
     def _lock(self, curs: Cursor[DictRow]) -> None:
         self._lock_table(curs)

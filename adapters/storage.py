@@ -8,6 +8,7 @@ Nothing here reads or writes events itself.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -32,11 +33,25 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def new_command_id() -> str:
-    """A command id for a command sent without one: 128 random bits as 32 hex
-    digits (the shape of a UUID's hex, without building a ``UUID`` object,
-    which took four times as long on every command of a batch)."""
-    return os.urandom(16).hex()
+class _CommandIds:
+    """Command ids for commands sent without one: 32 hex digits, a random
+    64-bit prefix drawn once per process (and again in a forked child) followed
+    by a counter. Unique like random ids, without a system call per command
+    (``os.urandom`` on every command of a batch cost 3% of a batched apply)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+new_command_id = _CommandIds()
 
 
 def jittered_wait(attempt: int) -> None:

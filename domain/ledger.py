@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, Notification
@@ -60,6 +60,9 @@ from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import JST
 
 S = TypeVar("S")
+Changed = Callable[[int, int], "set[str] | None"]
+"""Which records the events at positions ``first``..``last`` changed (None: too
+many to say)."""
 
 
 class AppendedEvent(BaseModel):
@@ -69,6 +72,14 @@ class AppendedEvent(BaseModel):
     aggregate_id: str
     version: int
     event: str
+
+
+@runtime_checkable
+class ListsChangedRecords(Protocol):
+    """A recorder that can say which records a range of positions changed
+    without reading the events (the sealing recorders can)."""
+
+    def originator_ids(self, first: int, last: int) -> set[str]: ...
 
 
 class Outcome(BaseModel):
@@ -187,7 +198,7 @@ class Ledger(Application[str]):
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
         planned: list[tuple[int, Command, list[LedgerEvent], dict[str, Any], str]] = []
         head = self.recorder.max_notification_id() or 0
-        current = self._cache.check_head(head)
+        current = self._cache.check_head(head, self._changed)
         self._overlay.states = {}
         self._overlay.cached = set()
         self._overlay.use_cache = True
@@ -235,7 +246,7 @@ class Ledger(Application[str]):
                 except LedgerError as refused:
                     results[index] = _answer(refused)
             return [r for r in results if r is not None]
-        self._cache.update(decided, head, stored)
+        self._cache.update(decided, head, stored, self._changed)
         positions = iter(stored)  # in the order given
         for index, command, events, result, command_id in planned:
             results[index] = _outcome(command, command_id,
@@ -269,6 +280,16 @@ class Ledger(Application[str]):
                 states[aggregate_id] = fresh
                 changed = True
         return changed
+
+    def _changed(self, first: int, last: int) -> set[str] | None:
+        """The records that the events at positions ``first``..``last`` changed
+        (None if there are more of them than the cache holds records)."""
+        if last - first >= self.cache_size:
+            return None
+        if isinstance(self.recorder, ListsChangedRecords):
+            return self.recorder.originator_ids(first, last)
+        return {str(n.originator_id) for n in self.recorder.select_notifications(
+            first, last - first + 1, stop=last)}
 
     def _remember(self, events: list[LedgerEvent], evolved: dict[str, Any]) -> None:
         """Fold a planned command's events into the batch's view of the records
@@ -557,32 +578,52 @@ class _StateCache:
       batch began on the log exactly as this cache left it (``check_head``):
       then nobody else has written since, and every cached record is current.
     * A claim's filing reads its policy without writing to it, so a stale policy
-      would go unnoticed at save. Policies are therefore kept only while this
-      ledger's own commits are the only ones in the log: the cache remembers the
-      log's last position after its commit (``head``), and a batch that finds
-      the log grown past it (another writer, or another process, appended)
-      drops every policy before it decides. A commit whose first position does
-      not follow the head checked before it (someone appended in between)
-      forgets the head, so the next batch drops policies too.
+      would go unnoticed at save. So the cache remembers the log's last position
+      it has accounted for (``head``). A batch that finds the log grown past it
+      (another writer, or another process, appended) first drops every record
+      that those events changed, read from the log (``check_head``); and a
+      commit whose first position does not follow the head checked before it
+      drops the records that the events in between changed (``update``). When
+      the head is not known (another batch of this ledger committed in between),
+      the next batch drops every policy instead, and decides refusals again on
+      fresh reads.
     """
 
     def __init__(self, maxsize: int) -> None:
         self._items: OrderedDict[str, Any] = OrderedDict()
+        self._policies: set[str] = set()
+        """The ids of the policies in ``_items`` (dropped together)."""
         self._maxsize = maxsize
         self._lock = threading.Lock()
         self._head: int | None = None
 
-    def check_head(self, head: int) -> bool:
-        """Start a batch on a log whose last position is ``head``. Say whether
-        that is where this cache left it (every record in it is then current);
-        if not, drop policies."""
+    def check_head(self, head: int, changed: Changed) -> bool:
+        """Start a batch on a log whose last position is ``head``; ``changed``
+        reads which records the events in a range of positions changed. Say
+        whether every record in the cache is now current (the ones others
+        changed since the cache's head are dropped); if the cache's head is not
+        known, drop policies and say no."""
         with self._lock:
-            if head == self._head:
-                return True
-            for aggregate_id in [a for a in self._items if aggregate_kind(a) == "policy"]:
-                del self._items[aggregate_id]
-            self._head = head
-            return False
+            if self._head is None or head < self._head:
+                for aggregate_id in self._policies:
+                    self._items.pop(aggregate_id, None)
+                self._policies.clear()
+                self._head = head
+                return False
+            if head > self._head:
+                self._drop(changed(self._head + 1, head))
+                self._head = head
+            return True
+
+    def _drop(self, aggregate_ids: set[str] | None) -> None:
+        """Forget these records (None: all of them)."""
+        if aggregate_ids is None:
+            self._items.clear()
+            self._policies.clear()
+            return
+        for aggregate_id in aggregate_ids:
+            self._items.pop(aggregate_id, None)
+            self._policies.discard(aggregate_id)
 
     def get(self, aggregate_id: str) -> tuple[bool, Any]:
         with self._lock:
@@ -591,27 +632,37 @@ class _StateCache:
             self._items.move_to_end(aggregate_id)
             return True, self._items[aggregate_id]
 
-    def update(self, states: dict[str, Any], head: int, positions: list[int]) -> None:
+    def update(self, states: dict[str, Any], head: int, positions: list[int],
+               changed: Changed) -> None:
         """Keep the states a batch decided on, begun on a log at ``head`` and
-        committed at ``positions`` (none if it appended nothing)."""
+        committed at ``positions`` (none if it appended nothing), except the
+        records that others changed in between."""
         with self._lock:
-            if positions and (self._head != head or positions != list(
-                    range(head + 1, head + 1 + len(positions)))):
-                self._head = None  # another commit came in between: policies may be stale
+            foreign: set[str] | None = set()
+            if positions and self._head != head:
+                self._head = None  # another batch of ours committed in between
             elif positions:
-                self._head = positions[-1]
+                if positions[0] != head + 1:
+                    foreign = changed(head + 1, positions[0] - 1)
+                self._head = positions[-1] if foreign is not None else None
             keep_policies = self._head is not None
             for aggregate_id, state in states.items():
-                if not keep_policies and aggregate_kind(aggregate_id) == "policy":
+                if foreign and aggregate_id in foreign:
                     continue
+                if aggregate_kind(aggregate_id) == "policy":
+                    if not keep_policies:
+                        continue
+                    self._policies.add(aggregate_id)
                 self._items[aggregate_id] = state
                 self._items.move_to_end(aggregate_id)
+            self._drop(foreign)
             while len(self._items) > self._maxsize:
-                self._items.popitem(last=False)
+                self._policies.discard(self._items.popitem(last=False)[0])
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._policies.clear()
             self._head = None
 
 

@@ -264,7 +264,7 @@ def test_a_record_cached_between_batches_that_another_writer_changed_is_read_aga
     assert (int(year.drawn), int(year.remaining)) == (1_000_000, 0)
 
 
-def test_a_policy_cached_between_batches_is_dropped_once_another_writer_appends(
+def test_a_policy_cached_between_batches_is_dropped_once_another_writer_changes_it(
     db_url: str,
 ):
     env = persistence_env(db_url)
@@ -302,6 +302,37 @@ def test_a_policy_cached_between_batches_is_kept_while_only_this_ledger_appends(
     (outcome,) = ledger.execute_many([parse_command(file_data_media("C2"))], actor="a")
     assert outcome.result["status"] == "open"  # type: ignore[union-attr]
     assert reads == []  # the policy came from the cache, not the database
+
+
+def test_records_another_writer_left_alone_stay_cached_after_its_commit(db_url: str):
+    env = persistence_env(db_url)
+    first, second = make_ledger(env), make_ledger(env)
+    first.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                       actor="a")  # first now caches policy P1 and its year
+    second.execute_many([parse_command(attach("P2"))], actor="b")  # another policy
+    reads = _database_reads(first)
+    (outcome,) = first.execute_many([parse_command(file_data_media("C2"))], actor="a")
+    assert outcome.result["status"] == "open"  # type: ignore[union-attr]
+    assert reads == []  # only P2's records changed: P1's came from the cache
+
+
+def test_a_policy_changed_by_a_writer_that_commits_during_a_batch_is_dropped_after_it(
+    db_url: str,
+):
+    env = persistence_env(db_url)
+    setup = make_ledger(env)
+    setup.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                       actor="a")
+    racer = RacingLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
+    racer.rival, racer.race = setup, {}
+    racer.execute_many([parse_command(file_data_media("C2"))], actor="a")  # caches P1
+    racer.race = end_service(on="2024-09-30")  # committed while the next batch saves
+    (filed,) = racer.execute_many([parse_command(file_data_media("C3"))], actor="a")
+    assert filed.result["status"] == "open"  # type: ignore[union-attr]  # incident before the end
+    (late,) = racer.execute_many(
+        [parse_command(file_data_media("C4", incident="2024-12-01"))], actor="a")
+    assert isinstance(late, LedgerError), late  # the service had ended: not covered
+    assert racer.find_claim("C4") is None
 
 
 def test_a_batch_that_refiles_a_stored_claim_or_reuses_a_stored_command_id_is_told_so(

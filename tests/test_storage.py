@@ -42,3 +42,23 @@ def test_an_unreachable_server_is_a_storage_error_naming_the_url(monkeypatch) ->
     monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT", "1")
     with pytest.raises(StorageError, match=r"127\.0\.0\.1:1/x"):
         open_ledger("postgresql://nobody@127.0.0.1:1/x")
+
+
+def test_generated_command_ids_are_32_hex_digits_that_never_repeat_even_after_a_fork(
+) -> None:
+    import os
+    import re
+
+    from adapters.storage import new_command_id
+
+    ids = [new_command_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child's next id must not be the parent's next id
+        os.write(write, new_command_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child != new_command_id() and child not in ids
