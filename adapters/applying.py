@@ -32,13 +32,12 @@ import orjson
 from eventsourcing.persistence import PersistenceError
 
 from adapters.console import Progress, yen
+from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
 from adapters.storage import StorageError, open_ledger
 from domain.claim import claim_id_of
 from domain.commands import Command, parse_command
 from domain.errors import InvalidCommand, LedgerError
 from domain.ledger import Ledger, Outcome
-from projections.pages import plain_sqlite
-from projections.store import chunks
 
 Result = dict[str, Any]
 Render = Callable[[Result], str]
@@ -233,17 +232,26 @@ class _Router:
     def run(self, lines: Iterator[str]) -> int:
         current = _Round(0)
         for block in self._blocks(lines):
-            stored = self._stored_owners(block)
+            try:
+                stored = self._stored_owners(block)
+            except PersistenceError as exc:
+                self._fail(block[0][0], exc)
+                break
             for number, line, data in block:
-                worker, keys = self._route(data, stored)
-                if worker == _UNSETTLED or (worker is not None and any(
-                        self.last.get(key, (worker,))[0] != worker for key in keys)):
-                    # It must follow lines not yet reported: wait for all of them.
-                    current = self._send(current)
-                    self._drain()
-                    if self.failed:
-                        break
-                    worker, keys = self._route(data, stored, settled=True)
+                try:
+                    worker, keys = self._route(data, stored)
+                    if worker == _UNSETTLED or (worker is not None and any(
+                            self.last.get(key, (worker,))[0] != worker for key in keys)):
+                        # It must follow lines not yet reported: wait for all of them.
+                        current = self._send(current)
+                        self._drain()
+                        if self.failed:
+                            break
+                        worker, keys = self._route(data, stored, settled=True)
+                except PersistenceError as exc:
+                    current = self._send(current)  # the lines before it go on
+                    self._fail(number, exc)
+                    break
                 if worker is None:
                     item = _parse(line)
                     if isinstance(item, LedgerError):
@@ -268,6 +276,11 @@ class _Router:
             number, cause = self.failed
             raise StoppedAt(number, cause, reported_after=True) from cause
         return self.refused
+
+    def _fail(self, number: int, cause: Exception) -> None:
+        """Line ``number`` cannot be applied: the database failed."""
+        if self.failed is None or number < self.failed[0]:
+            self.failed = (number, cause)
 
     def _blocks(self, lines: Iterator[str]) -> Iterator[list[tuple[int, str, Any]]]:
         """The file's non-empty lines, a round at a time: number, text, and the
@@ -335,23 +348,17 @@ class _Router:
         """The worker of each claim in ``claims`` that the log holds: the worker
         of the policy it was filed under (read from its first event)."""
         ids = [claim_id_of(c) for c in claims]
-        policies: dict[str, Any] = {}
-        sqlite = plain_sqlite(self.ledger)
-        if sqlite is not None:
-            with sqlite.datastore.transaction(commit=False) as c:
-                for chunk in chunks(ids, 500):
-                    c.execute(f"SELECT originator_id, state FROM {sqlite.events_table_name} "
-                              f"WHERE originator_version = 1 AND originator_id IN "
-                              f"({', '.join('?' * len(chunk))})", chunk)
-                    for aggregate_id, state in c.fetchall():
-                        policies[aggregate_id] = orjson.loads(state).get("policy_id")
+        recorder = self.ledger.recorder
+        if isinstance(recorder, SealedSQLiteRecorder | SealedPostgresRecorder):
+            first = recorder.first_events(ids)
         else:
-            for aggregate_id in ids:
-                for event in self.ledger.recorder.select_events(aggregate_id, lte=1):
-                    policies[aggregate_id] = getattr(
-                        self.ledger.mapper.to_domain_event(event), "policy_id", None)
-        return {c: self.pool.worker_of(policies[i]) for c, i in zip(claims, ids, strict=True)
-                if isinstance(policies.get(i), str)}
+            first = [e for i in ids for e in recorder.select_events(i, lte=1)]
+        workers = {}
+        for event in first:
+            policy_id = getattr(self.ledger.mapper.to_domain_event(event), "policy_id", None)
+            if isinstance(policy_id, str):
+                workers[str(event.originator_id)] = self.pool.worker_of(policy_id)
+        return {c: workers[i] for c, i in zip(claims, ids, strict=True) if i in workers}
 
     def _send(self, current: _Round) -> _Round:
         if current.slots:
@@ -369,8 +376,8 @@ class _Router:
         answers: dict[int, Iterator[tuple[bool, str]]] = {}
         for worker in sent.shares:
             failed, results = self.pool.receive(worker)
-            if failed is not None and (self.failed is None or failed[0] < self.failed[0]):
-                self.failed = failed
+            if failed is not None:
+                self._fail(*failed)
             answers[worker] = iter(results)
         for worker, text in sent.slots:
             ok, rendered = (False, text) if worker < 0 else next(answers[worker])
@@ -385,6 +392,12 @@ class _Router:
 
 _AMBIGUOUS = -1
 _UNSETTLED = -2
+
+
+def worker_of(policy_id: str, workers: int) -> int:
+    """Which of ``workers`` applies the commands of a policy (the same in every
+    run, so that runs of the same file store the same log)."""
+    return zlib.crc32(policy_id.encode()) % workers
 
 
 class _Pool:
@@ -413,7 +426,7 @@ class _Pool:
             raise
 
     def worker_of(self, policy_id: str) -> int:
-        return zlib.crc32(policy_id.encode()) % len(self.pipes)
+        return worker_of(policy_id, len(self.pipes))
 
     def send(self, worker: int, share: list[tuple[int, str]]) -> None:
         self.pipes[worker].send_bytes(marshal.dumps(share))

@@ -98,6 +98,18 @@ class _Sealing:
     def _select_originator_ids(self, c: Any, first: int, last: int) -> set[str]:
         raise NotImplementedError
 
+    def _select_first_events(self, c: Any, originator_ids: list[str]) -> list[StoredEvent]:
+        raise NotImplementedError
+
+    def first_events(self, originator_ids: list[str]) -> list[StoredEvent]:
+        """The first event of each of these records that the log holds, in one
+        query per 500 records."""
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), 500):
+                found += self._select_first_events(c, originator_ids[start:start + 500])
+        return found
+
     def originator_ids(self, first: int, last: int) -> set[str]:
         """The ids of the records that the events at positions ``first`` to
         ``last`` changed (for the ledger's cache: without reading the events)."""
@@ -232,6 +244,13 @@ class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
                   "WHERE rowid BETWEEN ? AND ?", (first, last))
         return {row[0] for row in c.fetchall()}
 
+    def _select_first_events(self, c: SQLiteCursor,
+                             originator_ids: list[str]) -> list[StoredEvent]:
+        c.execute(f"SELECT originator_id, originator_version, topic, state "
+                  f"FROM {self.events_table_name} WHERE originator_version = 1 AND "
+                  f"originator_id IN ({', '.join('?' * len(originator_ids))})", originator_ids)
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()]
+
     def _lock(self, c: SQLiteCursor) -> None:
         # A write first: the transaction then holds SQLite's write lock throughout.
         c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
@@ -332,6 +351,16 @@ class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
         curs.execute(SQL("SELECT originator_id FROM {0} WHERE notification_id "
                          "BETWEEN %s AND %s").format(table), (first, last))
         return {str(r["originator_id"]) for r in curs.fetchall()}
+
+    def _select_first_events(self, curs: Cursor[DictRow],
+                             originator_ids: list[str]) -> list[StoredEvent]:
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        curs.execute(SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                         "WHERE originator_version = 1 AND originator_id = ANY(%s)")
+                     .format(table), (originator_ids,))
+        return [StoredEvent(str(r["originator_id"]), r["originator_version"], r["topic"],
+                            bytes(r["state"])) for r in curs.fetchall()]
 
     def _lock(self, curs: Cursor[DictRow]) -> None:
         self._lock_table(curs)
