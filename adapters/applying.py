@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import marshal
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -392,6 +393,12 @@ class _Router:
 
 _AMBIGUOUS = -1
 _UNSETTLED = -2
+
+
+def default_workers() -> int:
+    """Worker processes ``apply`` starts for a long file: one per core this
+    process may run on, at most 4."""
+    return min(len(os.sched_getaffinity(0)), 4)
 
 
 def worker_of(policy_id: str, workers: int) -> int:

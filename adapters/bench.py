@@ -20,6 +20,7 @@ whole ``claims-ledger rebuild`` process per run, with its peak memory):
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -40,7 +41,9 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from adapters.applying import Workers, apply_lines, default_workers, render_json
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
+from adapters.console import Progress
 from adapters.storage import new_command_id, persistence_env, system_clock
 from adapters.workload import commands as workload
 from domain.commands import parse_command
@@ -164,6 +167,29 @@ def ledger_grouped(db: str, parsed: list[Any], batch: int,
     events = ledger.recorder.max_notification_id() or 0
     ledger.close()
     return len(parsed) / elapsed, events / elapsed
+
+
+def apply_file(db: str, lines: list[str], workers: int) -> float:
+    """Commands per second of ``claims-ledger apply`` on JSON Lines (parsing each
+    line, 500 commands per commit, each line's result rendered as ``--json``
+    prints it): in this process (``workers`` 1), or split by policy over worker
+    processes, started before the clock starts."""
+    ledger = _ledger(db)
+    progress = Progress("bench", io.StringIO())
+    try:
+        if workers == 1:
+            started = time.perf_counter()
+            rendered: list[str] = []
+            apply_lines(ledger, iter(lines), "bench", lambda r: rendered.append(render_json(r)),
+                        progress, batch=500)
+            return len(lines) / (time.perf_counter() - started)
+        with Workers(db, "bench", workers=workers, batch=500, render=render_json) as pool:
+            started = time.perf_counter()
+            rendered = []
+            pool.apply(ledger, iter(lines), rendered.append, progress)
+            return len(lines) / (time.perf_counter() - started)
+    finally:
+        ledger.close()
 
 
 def storing_only(db: str, commits: list[list[Any]], commands: int) -> float:
@@ -368,8 +394,12 @@ def _database(postgres: str | None) -> Iterator[str]:
 
 
 def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
-        http_commands: int = 0, postgres: str | None = None) -> dict[str, Any]:
-    parsed = [parse_command(c) for c in workload(events, seed)]
+        http_commands: int = 0, postgres: str | None = None,
+        workers: int | None = None) -> dict[str, Any]:
+    raw_commands = list(workload(events, seed))
+    lines = [json.dumps(c, ensure_ascii=False) for c in raw_commands]
+    parsed = [parse_command(c) for c in raw_commands]
+    workers = workers or default_workers()
     policies = [c.policy_id for c in parsed if c.command == "attach_coverage"]
     claims = [c.claim_id for c in parsed if c.command == "file_claim"]
     small = parsed[: min(len(parsed), 2000)]
@@ -408,6 +438,11 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                 record(f"{label}ledger apply, 500 commands per commit (events/s)", per_event)
                 record(f"{label}storing the same commits' events only, no decisions "
                        "(commands/s)", storing_only(stored, commits, len(parsed)))
+                with _database(server) as alone, _database(server) as split:
+                    record(f"{label}apply of the JSON Lines, in this process (commands/s)",
+                           apply_file(alone, lines, 1))
+                    record(f"{label}apply of the JSON Lines, {workers} worker processes "
+                           "(commands/s)", apply_file(split, lines, workers))
                 rate, count = rebuild(db, read_db)
                 record(f"{label}rebuild of all read models (events/s)", rate)
                 if backend == "sqlite":
@@ -426,7 +461,6 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                         record("rebuild of all read models, log without the seal "
                                "(events/s)", rebuild(bare, bare_read)[0])
         if http_commands:
-            lines = [json.dumps(c, ensure_ascii=False) for c in workload(events, seed)]
             with tempfile.TemporaryDirectory() as tmp:
                 for name, figures_ in http_figures(Path(tmp), lines[:http_commands],
                                                    (1, 8, 32)).items():
@@ -442,6 +476,15 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             grouped / med["library naive get-mutate-save (commands/s)"],
         "grouped apply / ledger one commit per command":
             grouped / med["ledger, one commit per command (commands/s)"],
+        f"apply with {workers} workers / raw 1-row durable inserts":
+            med[f"apply of the JSON Lines, {workers} worker processes (commands/s)"]
+            / med["raw SQLite insert, 1 row per durable commit (rows/s)"],
+        f"apply with {workers} workers / library naive loop":
+            med[f"apply of the JSON Lines, {workers} worker processes (commands/s)"]
+            / med["library naive get-mutate-save (commands/s)"],
+        f"apply with {workers} workers / apply in this process":
+            med[f"apply of the JSON Lines, {workers} worker processes (commands/s)"]
+            / med["apply of the JSON Lines, in this process (commands/s)"],
         "grouped apply / storing its events only":
             grouped / med["storing the same commits' events only, no decisions (commands/s)"],
         "rebuild / raw scan + json.loads":
@@ -505,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL",
                         help="also measure the ledger on this PostgreSQL server "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes for the `apply` figure (default: as "
+                        "`claims-ledger apply` starts for a long file)")
     parser.add_argument("--http-commands", type=int, default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
     parser.add_argument("--rebuild-log", metavar="DB",
@@ -526,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         result = rebuild_log(args.rebuild_log, args.runs, progress)
     else:
         result = run(int(args.events), args.runs, args.seed, progress, args.http_commands,
-                     args.postgres)
+                     args.postgres, args.workers)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))

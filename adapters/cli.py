@@ -35,6 +35,7 @@ from adapters.applying import (
     StoppedAt,
     Workers,
     apply_lines,
+    default_workers,
     describe,
     error_json,
     render_json,
@@ -167,7 +168,7 @@ def cmd_apply(s: Session) -> int:
     render = render_json if args.json else render_text
     workers = args.workers
     if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), 4) if (total or 0) >= PARALLEL_FROM else 1
+        workers = default_workers() if (total or 0) >= PARALLEL_FROM else 1
 
     def write(text: str) -> None:
         print(text, file=out, flush=args.json)

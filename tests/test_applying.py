@@ -177,3 +177,19 @@ def test_commands_on_claims_filed_before_the_file_go_with_their_policy(tmp_path:
     split = _apply(db, [_line(file_data_media("B", policy_id=owner)), _line(pay("A")),
                         *[_line(attach(p)) for p in busy], _line(pay("B"))], workers=2)
     assert (split[1]["result"]["amount"], split[-1]["result"]["amount"]) == (700_000, 300_000)
+
+
+def test_the_cli_applies_with_workers_and_prints_what_one_process_prints(tmp_path: Path):
+    from tests.test_cli import cli
+
+    source = tmp_path / "commands.jsonl"
+    source.write_text("\n".join([*(_line(c) for c in workload(1500, 2)), "not json",
+                                 _line(pay("P0000001-C0", amount=-5))]) + "\n",
+                      encoding="utf-8")
+    split = cli("--db", str(tmp_path / "split.db"), "apply", str(source), "--workers", "2")
+    alone = cli("--db", str(tmp_path / "alone.db"), "apply", str(source), "--workers", "1")
+    assert (split.returncode, alone.returncode) == (1, 1), split.stderr
+    assert split.stdout == alone.stdout
+    assert "amount: must not be negative [non_negative]" in split.stdout.splitlines()[-1]
+    refused = cli("--db", str(tmp_path / "split.db"), "apply", str(source), "--workers", "0")
+    assert refused.returncode == 2 and "--workers" in refused.stderr

@@ -22,16 +22,19 @@ def test_the_workload_is_deterministic_and_every_command_is_valid():
 def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path):
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "600",
-                          "--runs", "1", "--http-commands", "60", "--out", str(out)],
+                          "--runs", "1", "--http-commands", "60", "--workers", "2",
+                          "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
     assert result["workload"]["events"] > 0
     assert all(v["median"] > 0 for v in result["figures"].values())
     for name in ("seal verify (events/s)", "replay of the export, no database (events/s)",
+                 "apply of the JSON Lines, 2 worker processes (commands/s)",
                  "ledger apply without the seal, 500 commands per commit (commands/s)"):
         assert result["figures"][name]["median"] > 0, name
     assert result["ratios"]["sealed apply / apply without the seal"] > 0
+    assert result["ratios"]["apply with 2 workers / raw 1-row durable inserts"] > 0
     assert result["reads_ms"]["console: claim with explanation (ms)"]["median"] > 0
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
