@@ -56,7 +56,7 @@ def line_result(number: int, result: Outcome | LedgerError) -> Result:
     """One line's result as ``apply --json`` prints it."""
     if isinstance(result, LedgerError):
         return {"line": number, "ok": False, **error_json(result)}
-    return {"line": number, "ok": True, **result.model_dump(mode="json")}
+    return {"line": number, "ok": True, **result.as_json()}
 
 
 def _storage_failed(number: int, cause: Exception) -> Result:

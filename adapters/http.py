@@ -366,7 +366,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         """Apply one command."""
         data = with_key(await json_body(request), request.headers.get("idempotency-key"))
         outcome = await service.execute(data, caller.name)
-        return JSONResponse(outcome.model_dump(mode="json"), status_code=201,
+        return JSONResponse(outcome.as_json(), status_code=201,
                             headers={"Idempotent-Replayed": "true"} if outcome.replayed
                             else {})
 
@@ -409,7 +409,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                                     "problem": problem.body()})
                 else:
                     results.append({"index": index, "ok": True,
-                                    "outcome": result.model_dump(mode="json")})
+                                    "outcome": result.as_json()})
             return results
 
         return JSONResponse({"results": await run_in_threadpool(apply_all)})

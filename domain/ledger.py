@@ -99,6 +99,15 @@ class Outcome(BaseModel):
     """Built by the ledger itself from decided state, so not validated again
     (copying it cost a third of building an outcome)."""
 
+    def as_json(self) -> dict[str, Any]:
+        """What ``model_dump(mode="json")`` gives, built directly in a fifth of
+        the time (``result`` is already JSON data, and is shared, not copied)."""
+        return {"command": self.command, "command_id": self.command_id,
+                "replayed": self.replayed,
+                "events": [{"position": e.position, "aggregate_id": e.aggregate_id,
+                            "version": e.version, "event": e.event} for e in self.events],
+                "result": self.result}
+
 
 class Ledger(Application[str]):
     """The claims ledger: commands in, events out, aggregates replayed."""

@@ -403,3 +403,19 @@ def test_the_cycle_collector_runs_again_after_a_batch_and_gets_back_what_was_fro
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_an_outcome_as_json_is_what_pydantic_would_dump(db_url: str):
+    from adapters.workload import commands as workload
+    from domain.ledger import Outcome
+
+    ledger = make_ledger(persistence_env(db_url))
+    parsed = [parse_command(c) for c in workload(2000, 4)]
+    first = ledger.execute_many(parsed, actor="a")
+    again = ledger.execute_many([c for c in parsed if c.command_id], actor="a")
+    outcomes = [o for o in [*first, *again] if isinstance(o, Outcome)]
+    assert {o.command for o in outcomes} >= {"attach_coverage", "file_claim", "issue_payout"}
+    assert any(o.replayed for o in outcomes)
+    # the same keys, values and order: the same JSON text
+    assert ([json.dumps(o.as_json()) for o in outcomes]
+            == [json.dumps(o.model_dump(mode="json")) for o in outcomes])
