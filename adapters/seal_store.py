@@ -322,11 +322,17 @@ class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
 
     def _write_checkpoint(self, curs: Cursor[DictRow], position: int,
                           chained: bytes) -> Checkpoint:
-        curs.execute(SQL("INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
-                     .format(self.checkpoints), (position, chained, _now()))
-        curs.execute(SQL("SELECT position, hash, sealed_at FROM {0} WHERE position = %s")
-                     .format(self.checkpoints), (position,))
-        return _checkpoint(curs.fetchone())
+        # One statement, on a cursor of its own: the library inserts in pipeline
+        # mode, where a cursor's earlier result (the links' insert, or a first
+        # statement here) can reach it after a later execute, and be what its
+        # fetch reads.
+        with curs.connection.cursor() as own:
+            own.execute(SQL("WITH new AS (INSERT INTO {0} VALUES (%s, %s, %s) "
+                            "ON CONFLICT DO NOTHING RETURNING position, hash, sealed_at) "
+                            "SELECT position, hash, sealed_at FROM new UNION ALL "
+                            "SELECT position, hash, sealed_at FROM {0} WHERE position = %s")
+                        .format(self.checkpoints), (position, chained, _now(), position))
+            return _checkpoint(own.fetchone())
 
     def _select_ledger_id(self, curs: Cursor[DictRow]) -> str | None:
         curs.execute(SQL("SELECT value FROM {0} WHERE key = 'ledger_id'").format(self.meta))
