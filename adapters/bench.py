@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -41,7 +42,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from adapters.applying import Workers, apply_lines, default_workers, render_json
+from adapters.applying import Workers, apply_lines, default_workers, render_json, worker_of
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.console import Progress
 from adapters.storage import new_command_id, persistence_env, system_clock
@@ -190,6 +191,48 @@ def apply_file(db: str, lines: list[str], workers: int) -> float:
             return len(lines) / (time.perf_counter() - started)
     finally:
         ledger.close()
+
+
+def ledger_split(db: str, commands: list[dict[str, Any]], workers: int) -> float:
+    """Commands per second of ``Ledger.execute_many`` (500 commands per commit)
+    in ``workers`` processes at once on one database, each on the commands of
+    its share of the policies, parsed before the clock starts, with no output:
+    the ceiling of ``apply`` with workers (which also parses each line, renders
+    each result and routes lines between processes)."""
+    shares: list[list[dict[str, Any]]] = [[] for _ in range(workers)]
+    owner: dict[str, str] = {}
+    for command in commands:
+        policy = command.get("policy_id") or owner[command["claim_id"]]
+        if command["command"] == "file_claim":
+            owner.setdefault(command["claim_id"], policy)
+        shares[worker_of(policy, workers)].append(command)
+    _ledger(db).close()  # the tables, before the processes race to make them
+    context = multiprocessing.get_context("spawn")
+    ready, finished, go = context.Queue(), context.Queue(), context.Event()
+    processes = [context.Process(target=_split_share, args=(db, share, ready, go, finished))
+                 for share in shares]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get()
+    started = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+    go.set()
+    ended = float(max(finished.get() for _ in processes))
+    for process in processes:
+        process.join()
+    return len(commands) / (ended - started)
+
+
+def _split_share(db: str, commands: list[dict[str, Any]], ready: Any, go: Any,
+                 finished: Any) -> None:
+    parsed = [parse_command(c) for c in commands]
+    ledger = _ledger(db)
+    ready.put(True)
+    go.wait()
+    for start in range(0, len(parsed), 500):
+        ledger.execute_many(parsed[start:start + 500], actor="bench")
+    finished.put(time.perf_counter())
+    ledger.close()
 
 
 def storing_only(db: str, commits: list[list[Any]], commands: int) -> float:
@@ -443,6 +486,10 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                            apply_file(alone, lines, 1))
                     record(f"{label}apply of the JSON Lines, {workers} worker processes "
                            "(commands/s)", apply_file(split, lines, workers))
+                with _database(server) as shared:
+                    record(f"{label}ledger in {workers} processes on shares of the policies, "
+                           "no parsing or output (commands/s)",
+                           ledger_split(shared, raw_commands, workers))
                 rate, count = rebuild(db, read_db)
                 record(f"{label}rebuild of all read models (events/s)", rate)
                 if backend == "sqlite":
@@ -485,6 +532,10 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         f"apply with {workers} workers / apply in this process":
             med[f"apply of the JSON Lines, {workers} worker processes (commands/s)"]
             / med["apply of the JSON Lines, in this process (commands/s)"],
+        f"apply with {workers} workers / ledger in {workers} processes, no parsing or output":
+            med[f"apply of the JSON Lines, {workers} worker processes (commands/s)"]
+            / med[f"ledger in {workers} processes on shares of the policies, no parsing or "
+                  "output (commands/s)"],
         "grouped apply / storing its events only":
             grouped / med["storing the same commits' events only, no decisions (commands/s)"],
         "rebuild / raw scan + json.loads":
