@@ -25,6 +25,7 @@ import traceback
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
@@ -119,6 +120,31 @@ class StoppedAt(Exception):
         self.line = line
 
 
+class _Interrupt:
+    """Ctrl-C during ``apply``: the first one asks the job to stop once what it
+    has sent to the database is reported (``requested``); a second one stops at
+    once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[_Interrupt]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals reach the main thread only
+            return
+        previous = signal.signal(signal.SIGINT, self)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _parse(line: str) -> Command | LedgerError:
     try:
         return parse_command(line)
@@ -155,16 +181,22 @@ def apply_lines(
         progress(done, progress.total)
         chunk.clear()
 
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        chunk.append((number, _parse(line)))
-        if len(chunk) >= batch:
-            flush()
-    if chunk:
-        flush()
-    progress.finish()
+    with _Interrupt().installed() as interrupt:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            chunk.append((number, _parse(line)))
+            if len(chunk) >= batch:
+                flush()
+                if interrupt.requested:
+                    break
+        else:
+            if chunk:
+                flush()
+        progress.finish()
+        if interrupt.requested:
+            raise KeyboardInterrupt
     return refused
 
 
@@ -210,15 +242,18 @@ class Workers:
         file order. ``ledger`` (on the same database) is read to find which
         policy a claim named by the file belongs to. Returns how many lines
         were refused."""
-        return _Router(ledger, self.pool, self.batch, write, progress).run(lines)
+        with _Interrupt().installed() as interrupt:
+            return _Router(ledger, self.pool, self.batch, write, progress, interrupt).run(lines)
 
 
 class _Router:
     """Reads the file, sends each line to its policy's worker, reports in order."""
 
     def __init__(self, ledger: Ledger, pool: _Pool, batch: int,
-                 write: Callable[[str], None], progress: Progress) -> None:
+                 write: Callable[[str], None], progress: Progress, interrupt: _Interrupt
+                 ) -> None:
         self.ledger, self.pool, self.write, self.progress = ledger, pool, write, progress
+        self.interrupt = interrupt
         self.round_size = batch * len(pool.pipes)
         self.owner: dict[str, int] = {}
         """The worker of each claim filed in this file (``_AMBIGUOUS`` if filed
@@ -269,13 +304,15 @@ class _Router:
             current = self._send(current)
             while len(self.sent) > _DEPTH and not self.failed:
                 self._report(self.sent.popleft())
-            if self.failed:
+            if self.failed or self.interrupt.requested:
                 break
         self._drain()
         self.progress.finish()
         if self.failed:
             number, cause = self.failed
             raise StoppedAt(number, cause, reported_after=True) from cause
+        if self.interrupt.requested:
+            raise KeyboardInterrupt
         return self.refused
 
     def _fail(self, number: int, cause: Exception) -> None:

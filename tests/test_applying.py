@@ -193,3 +193,35 @@ def test_the_cli_applies_with_workers_and_prints_what_one_process_prints(tmp_pat
     assert "amount: must not be negative [non_negative]" in split.stdout.splitlines()[-1]
     refused = cli("--db", str(tmp_path / "split.db"), "apply", str(source), "--workers", "0")
     assert refused.returncode == 2 and "--workers" in refused.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_apply_once_everything_it_committed_is_reported(
+    workers: int, tmp_path: Path,
+):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.test_cli import ENV
+
+    source = tmp_path / "commands.jsonl"
+    source.write_text("\n".join(_line(c) for c in workload(60000, 8)) + "\n", encoding="utf-8")
+    db = str(tmp_path / "ledger.db")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "--db", db, "apply", str(source), "--json",
+         "--workers", str(workers), "--batch", "200"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert run.stdout is not None and run.stderr is not None
+    first = run.stdout.readline()  # applying has begun
+    run.send_signal(signal.SIGINT)
+    rest = run.stdout.read()  # (not communicate(): readline kept what it read ahead)
+    errors = run.stderr.read()
+    assert run.wait(timeout=120) == 130, errors
+    reported = [json.loads(line) for line in [first, *rest.splitlines()]]
+    assert len(reported) < len(source.read_text().splitlines())  # it stopped early
+    with sqlite3.connect(db) as conn:
+        stored = {json.loads(state)["command_id"] for (state,) in conn.execute(
+            "SELECT state FROM stored_events WHERE originator_id NOT LIKE 'command:%'")}
+    assert stored == {r["command_id"] for r in reported if r["ok"] and r["events"]}
