@@ -473,7 +473,14 @@ class _Pool:
         return worker_of(policy_id, len(self.pipes))
 
     def send(self, worker: int, share: list[tuple[int, str]]) -> None:
-        self.pipes[worker].send_bytes(marshal.dumps(share))
+        try:
+            self.pipes[worker].send_bytes(marshal.dumps(share))
+        except OSError:  # not a closed stdout: the worker is gone
+            pipe = self.pipes[worker]
+            while pipe.poll(0):
+                self._receive(pipe)  # raises with its traceback if it crashed
+            msg = "a worker process ended before it was sent all its lines"
+            raise RuntimeError(msg) from None
 
     def receive(self, worker: int) -> tuple[tuple[int, Exception] | None, list[tuple[bool, str]]]:
         """A share's rendered results, and its first line not applied because

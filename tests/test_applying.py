@@ -225,3 +225,18 @@ def test_ctrl_c_stops_apply_once_everything_it_committed_is_reported(
         stored = {json.loads(state)["command_id"] for (state,) in conn.execute(
             "SELECT state FROM stored_events WHERE originator_id NOT LIKE 'command:%'")}
     assert stored == {r["command_id"] for r in reported if r["ok"] and r["events"]}
+
+
+def test_a_worker_that_dies_is_an_error_not_a_quiet_stop(tmp_path: Path):
+    db = str(tmp_path / "ledger.db")
+    lines = [_line(c) for c in workload(3000, 9)]
+    ledger = open_ledger(db)
+    try:
+        with Workers(db, "test", workers=2, batch=100, render=render_json) as pool:
+            pool.pool.processes[0].kill()
+            pool.pool.processes[0].join()
+            with pytest.raises(RuntimeError, match="worker process ended"):
+                pool.apply(ledger, iter(lines), lambda text: None,
+                           Progress("applying", io.StringIO()))
+    finally:
+        ledger.close()
