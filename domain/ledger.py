@@ -583,9 +583,10 @@ class _StateCache:
       has changed since appends an event at a version that writer already took;
       the save fails as a whole, and the cache is cleared before the commands
       are run again from the database. A refusal (which appends nothing) is
-      decided again on fresh reads of the cached records it used, unless the
-      batch began on the log exactly as this cache left it (``check_head``):
-      then nobody else has written since, and every cached record is current.
+      decided again on fresh reads of the cached records it used, unless
+      ``check_head`` found every cached record current when the batch began
+      (nobody else had written since the cache's head, or what they changed
+      was dropped).
     * A claim's filing reads its policy without writing to it, so a stale policy
       would go unnoticed at save. So the cache remembers the log's last position
       it has accounted for (``head``). A batch that finds the log grown past it
