@@ -371,6 +371,8 @@ class _Router:
             if not settled:
                 return _UNSETTLED, keys
             owner = self._stored_owners_of([claim]).get(claim)
+            if owner is not None:  # settled: the filing that stood is in the log
+                self.owner[claim] = owner
         elif owner is None:
             owner = stored.get(claim)
         return (0 if owner is None else owner), keys
