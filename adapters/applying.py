@@ -203,8 +203,8 @@ def apply_lines(
 # With worker processes ------------------------------------------------------
 
 _DEPTH = 4
-"""Rounds sent to the workers and not yet reported: while the workers apply
-one, the next is already in their pipes."""
+"""Rounds kept in the workers' pipes beyond the one being reported, so that a
+worker never waits for the router (2 and 4 measured the same)."""
 
 
 @dataclass

@@ -40,7 +40,7 @@ class Page:
     """Each projection's changes (a projection with no event in the page has none)."""
 
 
-def plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
+def _plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
     """The log's recorder if it is the library's SQLite table with the JSON stored
     as is (no cipher, no compression), so that its rows can be read with plain
     SQL; else None."""
@@ -56,7 +56,7 @@ def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> li
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
     recorder = ledger.recorder
-    sqlite = plain_sqlite(ledger)
+    sqlite = _plain_sqlite(ledger)
     if sqlite is not None:
         # The library's own query, without building a Notification per row.
         with sqlite.datastore.transaction(commit=False) as c:
@@ -91,7 +91,7 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
     recorder = ledger.recorder
     wanted = sorted(set(positions))
     found: dict[int, bytes] = {}
-    sqlite = plain_sqlite(ledger)
+    sqlite = _plain_sqlite(ledger)
     if sqlite is not None:
         with sqlite.datastore.transaction(commit=False) as c:
             for start in range(0, len(wanted), 500):
