@@ -49,6 +49,7 @@ from adapters.storage import new_command_id, persistence_env, system_clock
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
+from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels
 from projections.store import open_store
 
@@ -280,9 +281,11 @@ def peak_rss_mb() -> float:
 
 
 def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict[str, Any]:
-    """``--rebuild-log``: only the rebuild of an existing (large) log, each run a
-    whole process into a fresh read database, beside the raw scan baseline."""
+    """``--rebuild-log``: on an existing (large) log, the rebuild, each run a
+    whole process into a fresh read database, beside the raw scan baseline; then
+    reads and console pages on the read models that run built."""
     figures: dict[str, list[float]] = {}
+    reads: dict[str, list[float]] = {}
     events = 0
     for n in range(runs):
         progress(f"run {n + 1}/{runs}")
@@ -293,12 +296,19 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
             rate, events = rebuild_process(log_db, Path(tmp))
             figures.setdefault("rebuild of all read models, whole process (events/s)",
                                []).append(rate)
+            read_db = str(Path(tmp) / "read.db")
+            policies, claims = read_model_ids(log_db, read_db)
+            for name, value in [*read_latency(log_db, policies, claims, 2000, read_db).items(),
+                                *page_render_ms(log_db, policies, claims,
+                                                read_db=read_db).items()]:
+                reads.setdefault(name, []).append(value)
     table = {name: summary(values) for name, values in figures.items()}
     return {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "workload": {"log": log_db, "events": events},
         "runs": runs, "figures": table,
+        "reads_ms": {name: summary(values) for name, values in reads.items()},
         "peak_rss_mb": peak_rss_mb(),
         "ratios": {"rebuild / raw scan + json.loads":
                    table["rebuild of all read models, whole process (events/s)"]["median"]
@@ -306,10 +316,30 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
     }
 
 
-def read_latency(db: str, policies: list[str], claims: list[str],
-                 reads: int = 1000) -> dict[str, float]:
+def read_model_ids(db: str, read_db: str) -> tuple[list[str], list[str]]:
+    """Every policy id and claim id in the read models (claims from the audit
+    trail's ``ClaimFiled`` rows), read a page at a time."""
     ledger = _ledger(db)
-    models = ReadModels(ledger, open_store(db))
+    models = ReadModels(ledger, open_store(read_db))
+    policies: list[str] = []
+    while page := models.policies(after=policies[-1] if policies else "", limit=1000):
+        policies.extend(dict.fromkeys(row["policy_id"] for row in page))
+    claims: list[str] = []
+    after = 0
+    while page := models.audit(AuditQuery(event_type="ClaimFiled", after=after)):
+        claims.extend(row["claim_id"] for row in page)
+        after = page[-1]["position"]
+    models.close()
+    ledger.close()
+    return policies, claims
+
+
+def read_latency(db: str, policies: list[str], claims: list[str],
+                 reads: int = 1000, read_db: str | None = None) -> dict[str, float]:
+    """p50 and p99 milliseconds of reading a random policy's limits and a random
+    claim (``read_db``: where the read models are, if not in ``db``)."""
+    ledger = _ledger(db)
+    models = ReadModels(ledger, open_store(read_db or db))
     models.catch_up()
     rng = random.Random(1)
     found: dict[str, float] = {}
@@ -563,7 +593,7 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
 def render(result: dict[str, Any]) -> str:
     w = result["workload"]
     if "log" in w:
-        lines = [f"log: {w['log']}, {w['events']:,} events; peak RSS "
+        lines = [f"log: {w['log']}, {w['events']:,} events; peak RSS of a rebuild "
                  f"{result['peak_rss_mb']:,.1f} MB; median of {result['runs']} runs (min..max)",
                  ""]
     else:
@@ -605,9 +635,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-commands", type=int, default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
     parser.add_argument("--rebuild-log", metavar="DB",
-                        help="measure only the rebuild of this existing log (a whole "
+                        help="measure on this existing log only: its rebuild (a whole "
                         "`claims-ledger rebuild` process per run, into a fresh read "
-                        "database), e.g. one of 1e6 events made with `python -m "
+                        "database), then reads and console pages on the read models "
+                        "built; e.g. a log of 1e6 events made with `python -m "
                         "adapters.workload --events 1e6 | claims-ledger --db DB apply -`")
     parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
                         help=argparse.SUPPRESS)

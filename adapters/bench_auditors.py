@@ -59,11 +59,11 @@ def seal_rates(db: str, folder: Path) -> dict[str, float]:
 
 
 def page_render_ms(db: str, policies: list[str], claims: list[str],
-                   renders: int = 30) -> dict[str, float]:
+                   renders: int = 30, read_db: str | None = None) -> dict[str, float]:
     """Median milliseconds to render each console page (no HTTP), on read models
-    caught up with the whole log."""
+    caught up with the whole log (``read_db``: where they are, if not in ``db``)."""
     ledger = Ledger(persistence_env(db), clock=system_clock, new_id=new_command_id)
-    models = ReadModels(ledger, open_store(db))
+    models = ReadModels(ledger, open_store(read_db or db))
     models.catch_up()
     service = Service(ledger, models, Tokens([]))
     view = View("ja")

@@ -24,8 +24,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
 )
+from sqlalchemy.sql import Select
 
 from domain.money import Yen
 from domain.payout import payable_for_incident
@@ -208,18 +210,25 @@ def _payable(loss: int, deductible: int, cap: int) -> int:
     return int(payable_for_incident(Yen(loss), Yen(deductible), Yen(cap)))
 
 
-def read(conn: Connection, generation: int, claim_id: str) -> dict[str, Any] | None:
+@cache
+def _reads(generation: int) -> tuple[Select[Any], Select[Any]]:
+    """The two queries of ``read``, built once: SQLAlchemy then reuses their
+    compiled form without building the statement and its cache key again."""
     claims_t, payouts_t = _tables(generation)
-    row = conn.execute(select(claims_t).where(claims_t.c.claim_id == claim_id)).first()
+    claim_id = bindparam("claim_id", type_=String(64))
+    return (select(claims_t).where(claims_t.c.claim_id == claim_id),
+            select(payouts_t).where(payouts_t.c.claim_id == claim_id)
+            .order_by(payouts_t.c.issued_position))
+
+
+def read(conn: Connection, generation: int, claim_id: str) -> dict[str, Any] | None:
+    claim_query, payouts_query = _reads(generation)
+    row = conn.execute(claim_query, {"claim_id": claim_id}).first()
     if row is None:
         return None
     claim = dict(row._mapping)
     claim["payouts"] = [
         {**dict(p._mapping), "breakdown": json.loads(p.breakdown)}
-        for p in conn.execute(
-            select(payouts_t)
-            .where(payouts_t.c.claim_id == claim_id)
-            .order_by(payouts_t.c.issued_position)
-        )
+        for p in conn.execute(payouts_query, {"claim_id": claim_id})
     ]
     return claim

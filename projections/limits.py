@@ -20,9 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     select,
 )
+from sqlalchemy.sql import Select
 
 from projections.base import Fact
 from projections.store import execute_many, insert_rows
@@ -131,12 +133,21 @@ def _update_sql(table: str) -> str:
             "WHERE policy_id = ? AND policy_year = ? AND coverage = ?")
 
 
-def read(conn: Connection, generation: int, policy_id: str | None) -> list[dict[str, Any]]:
+@cache
+def _reads(generation: int) -> tuple[Select[Any], Select[Any]]:
+    """The queries of ``read`` (every policy; one policy), built once: SQLAlchemy
+    then reuses their compiled form without building the statement and its
+    cache key again."""
     table = _table(generation)
-    query = select(table).order_by(table.c.policy_id, table.c.policy_year, table.c.coverage)
-    if policy_id is not None:
-        query = query.where(table.c.policy_id == policy_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    every = select(table).order_by(table.c.policy_id, table.c.policy_year, table.c.coverage)
+    return every, every.where(table.c.policy_id == bindparam("policy_id"))
+
+
+def read(conn: Connection, generation: int, policy_id: str | None) -> list[dict[str, Any]]:
+    every, one = _reads(generation)
+    rows = (conn.execute(every) if policy_id is None
+            else conn.execute(one, {"policy_id": policy_id}))
+    return [dict(r._mapping) for r in rows]
 
 
 def read_policies(conn: Connection, generation: int, prefix: str, after: str,

@@ -27,10 +27,9 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
-    select,
     text,
 )
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 STATE = MetaData()
 projection_state = Table(
@@ -75,8 +74,12 @@ class ReadStore:
         self.reader.dispose()
 
 
-def _sqlite_engine(url: str, args: dict[str, Any], begin: str) -> Engine:
-    engine = create_engine(url, connect_args=args, poolclass=NullPool)
+def _sqlite_engine(url: str, args: dict[str, Any], begin: str, *, pooled: bool) -> Engine:
+    # A reader's connections are kept between reads (opening one, with its
+    # pragmas, cost more than an indexed read); any number may be open at once.
+    engine = (create_engine(url, connect_args={**args, "check_same_thread": False},
+                            poolclass=QueuePool, max_overflow=-1)
+              if pooled else create_engine(url, connect_args=args, poolclass=NullPool))
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _: Any) -> None:
@@ -99,8 +102,8 @@ def open_store(db: str) -> ReadStore:
     url, args = sqlalchemy_url(db)
     if url.startswith("sqlite"):
         store = ReadStore(
-            writer=_sqlite_engine(url, args, "BEGIN IMMEDIATE"),
-            reader=_sqlite_engine(url, args, "BEGIN"),
+            writer=_sqlite_engine(url, args, "BEGIN IMMEDIATE", pooled=False),
+            reader=_sqlite_engine(url, args, "BEGIN", pooled=True),
         )
     else:
         engine = create_engine(url, connect_args=args, pool_pre_ping=True)
@@ -172,10 +175,14 @@ class Generations:
 
 
 def generations(conn: Connection, name: str) -> Generations:
-    row = conn.execute(select(projection_state).where(projection_state.c.name == name)).first()
+    # Driver SQL: every read starts here, and building the statement with
+    # SQLAlchemy's expression language cost more than running it.
+    row = conn.exec_driver_sql(_marks(
+        "SELECT active, building, schema_version FROM projection_state WHERE name = ?",
+        conn.dialect.paramstyle), (name,)).first()
     if row is None:
         return Generations()
-    return Generations(row.active, row.building, row.schema_version)
+    return Generations(*row)
 
 
 def set_generations(conn: Connection, name: str, state: Generations) -> None:

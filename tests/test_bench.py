@@ -40,7 +40,7 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
 
 
-def test_the_rebuild_of_an_existing_log_is_measured_on_its_own(tmp_path: Path):
+def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path: Path):
     log = tmp_path / "log.db"
     lines = "".join(json.dumps(c) + "\n" for c in commands(300, seed=5))
     applied = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", str(log), "apply",
@@ -57,3 +57,8 @@ def test_the_rebuild_of_an_existing_log_is_measured_on_its_own(tmp_path: Path):
     assert set(result["figures"]) == {"raw SQLite scan + json.loads (rows/s)",
                                       "rebuild of all read models, whole process (events/s)"}
     assert "rebuild / raw scan" in run.stdout
+    reads = result["reads_ms"]
+    for name in ("limits_p99_ms", "claim_p99_ms", "console: claim with explanation (ms)",
+                 "console: audit trail page (ms)"):
+        assert reads[name]["median"] > 0, name
+    assert "claim_p99_ms" in run.stdout

@@ -92,6 +92,22 @@ def test_read_models_follow_the_log_and_match_a_replay(ledger: Ledger, db_url: s
         ("payout-3", 200_000, False)]
 
 
+def test_each_read_sees_the_last_catch_up_though_readers_keep_their_connections(
+        ledger: Ledger, db_url: str):
+    models = ReadModels(ledger, open_store(db_url))
+    seen = []
+
+    def catch_up_and_read() -> None:
+        models.catch_up()
+        seen.append(json.dumps([models.limits("P1"), models.claim("C1")], default=str))
+
+    run_all(ledger, SCENARIO, after_each=catch_up_and_read)
+    opened_last = ReadModels(ledger, open_store(db_url))
+    assert seen[-1] == json.dumps([opened_last.limits("P1"), opened_last.claim("C1")],
+                                  default=str)
+    assert len(set(seen)) > 5  # the answers changed as the log grew
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(st.lists(commands(kinds=("file",)), min_size=3, max_size=8),
