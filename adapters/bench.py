@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import platform
+import queue
 import random
 import resource
 import sqlite3
@@ -45,7 +46,7 @@ from eventsourcing.domain import Aggregate, event
 from adapters.applying import Workers, apply_lines, default_workers, render_json, worker_of
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.console import Progress
-from adapters.storage import new_command_id, persistence_env, system_clock
+from adapters.storage import open_ledger
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
@@ -132,7 +133,9 @@ def library_naive(folder: Path, commands: int) -> float:
 
 
 def _ledger(db: str) -> Ledger:
-    return Ledger(persistence_env(db), clock=system_clock, new_id=new_command_id)
+    # As the CLI opens it: on PostgreSQL, processes starting together then do
+    # not run the library's DDL at once (which fails: "tuple concurrently updated").
+    return open_ledger(db)
 
 
 def ledger_one_by_one(db: str, parsed: list[Any]) -> float:
@@ -215,13 +218,28 @@ def ledger_split(db: str, commands: list[dict[str, Any]], workers: int) -> float
     for process in processes:
         process.start()
     for _ in processes:
-        ready.get()
+        _get(ready, processes)
     started = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
     go.set()
-    ended = float(max(finished.get() for _ in processes))
+    ended = float(max(_get(finished, processes) for _ in processes))
     for process in processes:
         process.join()
     return len(commands) / (ended - started)
+
+
+def _get(results: Any, processes: list[Any]) -> Any:
+    """The next item of a queue the ``processes`` put to; an error if one of
+    them ended with a failure first (its traceback is on stderr)."""
+    while True:
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                for process in processes:
+                    process.kill()
+                msg = f"a process of the bench failed (exit code {failed[0]})"
+                raise RuntimeError(msg) from None
 
 
 def _split_share(db: str, commands: list[dict[str, Any]], ready: Any, go: Any,
@@ -522,10 +540,10 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                            ledger_split(shared, raw_commands, workers))
                 rate, count = rebuild(db, read_db)
                 record(f"{label}rebuild of all read models (events/s)", rate)
+                for name, value in read_latency(db, policies, claims).items():
+                    extra.setdefault(f"{label}{name}", []).append(value)
                 if backend == "sqlite":
                     rebuilt = count
-                    for name, value in read_latency(db, policies, claims).items():
-                        extra.setdefault(name, []).append(value)
                     for name, value in page_render_ms(db, policies, claims).items():
                         extra.setdefault(name, []).append(value)
                     with tempfile.TemporaryDirectory() as tmp:

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from adapters.workload import commands
 from domain.commands import parse_command
+from tests.conftest import PG_URL, require_postgres
 
 
 def test_the_workload_is_deterministic_and_every_command_is_valid():
@@ -62,3 +65,22 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
                  "console: audit trail page (ms)"):
         assert reads[name]["median"] > 0, name
     assert "claim_p99_ms" in run.stdout
+
+
+@pytest.mark.postgres
+def test_the_benchmark_measures_the_ledger_and_its_reads_on_postgresql_too(tmp_path: Path):
+    require_postgres()
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "400",
+                          "--runs", "1", "--http-commands", "0", "--workers", "2",
+                          "--postgres", PG_URL, "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    for name in ("PostgreSQL: ledger apply, 500 commands per commit (commands/s)",
+                 "PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)",
+                 "PostgreSQL: rebuild of all read models (events/s)"):
+        assert result["figures"][name]["median"] > 0, name
+    for name in ("PostgreSQL: limits_p99_ms", "PostgreSQL: claim_p99_ms"):
+        assert result["reads_ms"][name]["median"] > 0, name
+    assert "PostgreSQL: claim_p99_ms" in run.stdout
