@@ -211,24 +211,27 @@ def _payable(loss: int, deductible: int, cap: int) -> int:
 
 
 @cache
-def _reads(generation: int) -> tuple[Select[Any], Select[Any]]:
-    """The two queries of ``read``, built once: SQLAlchemy then reuses their
-    compiled form without building the statement and its cache key again."""
+def _read_query(generation: int) -> Select[Any]:
+    """A claim with its payouts in issue order, in one statement (so the two are
+    read in one snapshot without a transaction), built once: SQLAlchemy then
+    reuses its compiled form."""
     claims_t, payouts_t = _tables(generation)
-    claim_id = bindparam("claim_id", type_=String(64))
-    return (select(claims_t).where(claims_t.c.claim_id == claim_id),
-            select(payouts_t).where(payouts_t.c.claim_id == claim_id)
+    return (select(claims_t, *(c.label(f"payout_{c.name}") for c in payouts_t.c))
+            .select_from(claims_t.outerjoin(
+                payouts_t, payouts_t.c.claim_id == claims_t.c.claim_id))
+            .where(claims_t.c.claim_id == bindparam("claim_id", type_=String(64)))
             .order_by(payouts_t.c.issued_position))
 
 
 def read(conn: Connection, generation: int, claim_id: str) -> dict[str, Any] | None:
-    claim_query, payouts_query = _reads(generation)
-    row = conn.execute(claim_query, {"claim_id": claim_id}).first()
-    if row is None:
+    claims_t, payouts_t = _tables(generation)
+    rows = [r._mapping for r in conn.execute(_read_query(generation), {"claim_id": claim_id})]
+    if not rows:
         return None
-    claim = dict(row._mapping)
+    claim = {c.name: rows[0][c.name] for c in claims_t.c}
     claim["payouts"] = [
-        {**dict(p._mapping), "breakdown": json.loads(p.breakdown)}
-        for p in conn.execute(payouts_query, {"claim_id": claim_id})
+        {**{c.name: r[f"payout_{c.name}"] for c in payouts_t.c},
+         "breakdown": json.loads(r["payout_breakdown"])}
+        for r in rows if r["payout_payout_id"] is not None
     ]
     return claim

@@ -258,8 +258,12 @@ class ReadModels:
     # Reading ----------------------------------------------------------------
 
     @contextmanager
-    def _reading(self, name: str) -> Iterator[tuple[Connection, int]]:
-        with self.store.reader.connect() as conn, conn.begin():
+    def _reading(self, name: str, *, single: bool = False) -> Iterator[tuple[Connection, int]]:
+        """A connection to read ``name`` and its active generation. ``single``:
+        for a read of one statement after the generation's (a generation stays
+        readable after the switch to the next one, until the switch after)."""
+        engine = self.store.single if single else self.store.reader
+        with engine.connect() as conn, conn.begin():
             state = generations(conn, name)
             if state.active is None:
                 msg = f"the {name} read model is not built yet: run `claims-ledger project`"
@@ -267,7 +271,7 @@ class ReadModels:
             yield conn, state.active
 
     def limits(self, policy_id: str | None = None) -> list[dict[str, Any]]:
-        with self._reading(limits.NAME) as (conn, generation):
+        with self._reading(limits.NAME, single=True) as (conn, generation):
             return limits.read(conn, generation, policy_id)
 
     def policies(self, prefix: str = "", after: str = "", limit: int = 20
@@ -278,7 +282,7 @@ class ReadModels:
             return limits.read_policies(conn, generation, prefix, after, limit)
 
     def claim(self, claim_id: str) -> dict[str, Any] | None:
-        with self._reading(claims.NAME) as (conn, generation):
+        with self._reading(claims.NAME, single=True) as (conn, generation):
             return claims.read(conn, generation, claim_id)
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:

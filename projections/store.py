@@ -60,10 +60,13 @@ def sqlalchemy_url(db: str) -> tuple[str, dict[str, Any]]:
 class ReadStore:
     """Engines for the read models: ``writer`` takes the write lock when a
     transaction begins (so a batch and its tracking row commit as one), ``reader``
-    reads a consistent snapshot."""
+    reads a consistent snapshot, and ``single`` runs reads whose statements
+    each stand alone without a transaction around them (on PostgreSQL in
+    autocommit: no round trips for BEGIN and COMMIT)."""
 
     writer: Engine
     reader: Engine
+    single: Engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,13 +104,15 @@ def _sqlite_engine(url: str, args: dict[str, Any], begin: str, *, pooled: bool) 
 def open_store(db: str) -> ReadStore:
     url, args = sqlalchemy_url(db)
     if url.startswith("sqlite"):
+        reader = _sqlite_engine(url, args, "BEGIN", pooled=True)
         store = ReadStore(
             writer=_sqlite_engine(url, args, "BEGIN IMMEDIATE", pooled=False),
-            reader=_sqlite_engine(url, args, "BEGIN", pooled=True),
+            reader=reader, single=reader,
         )
     else:
         engine = create_engine(url, connect_args=args, pool_pre_ping=True)
-        store = ReadStore(writer=engine, reader=engine)
+        store = ReadStore(writer=engine, reader=engine,
+                          single=engine.execution_options(isolation_level="AUTOCOMMIT"))
     with store.writer.begin() as conn:
         lock(conn, "schema")  # processes starting together must not race on DDL
         STATE.create_all(conn)
