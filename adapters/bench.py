@@ -46,7 +46,7 @@ from eventsourcing.domain import Aggregate, event
 from adapters.applying import Workers, apply_lines, default_workers, render_json, worker_of
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.console import Progress
-from adapters.storage import open_ledger
+from adapters.storage import is_postgres, open_ledger
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
@@ -286,10 +286,20 @@ def rebuild_process(log_db: str, folder: Path) -> tuple[float, int]:
     started = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", log_db,
                           "--read-db", str(folder / "read.db"), "rebuild", "--json"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    if run.returncode != 0:
+        msg = f"`claims-ledger rebuild` of {log_db} failed:\n{run.stderr.strip()}"
+        raise BenchError(msg)
     events = int(json.loads(run.stdout)["events"])
+    if not events:
+        msg = f"{log_db} holds no events: nothing to rebuild or read"
+        raise BenchError(msg)
     return events / elapsed, events
+
+
+class BenchError(Exception):
+    """A measurement that cannot be made on what it was given."""
 
 
 def peak_rss_mb() -> float:
@@ -669,7 +679,14 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     if args.rebuild_log:
-        result = rebuild_log(args.rebuild_log, args.runs, progress)
+        if not is_postgres(args.rebuild_log) and not Path(args.rebuild_log).is_file():
+            parser.error(f"--rebuild-log: {args.rebuild_log} is not a file; make a log "
+                         "first (see --help)")
+        try:
+            result = rebuild_log(args.rebuild_log, args.runs, progress)
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     else:
         result = run(int(args.events), args.runs, args.seed, progress, args.http_commands,
                      args.postgres, args.workers)

@@ -84,3 +84,24 @@ def test_the_benchmark_measures_the_ledger_and_its_reads_on_postgresql_too(tmp_p
     for name in ("PostgreSQL: limits_p99_ms", "PostgreSQL: claim_p99_ms"):
         assert result["reads_ms"][name]["median"] > 0, name
     assert "PostgreSQL: claim_p99_ms" in run.stdout
+
+
+def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
+    missing = tmp_path / "missing.db"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(missing),
+                          "--out", str(tmp_path / "out.json")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert f"--rebuild-log: {missing} is not a file" in run.stderr
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    created = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", str(empty), "status"],
+                             capture_output=True, text=True, check=False)
+    assert empty.exists(), created.stderr
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(empty),
+                          "--runs", "1", "--out", str(tmp_path / "out.json")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert f"error: {empty} holds no events" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out.json").exists()
