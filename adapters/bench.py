@@ -373,6 +373,8 @@ def read_latency(db: str, policies: list[str], claims: list[str],
     found: dict[str, float] = {}
     for name, read, keys in (("limits", models.limits, policies),
                              ("claim", models.claim, claims)):
+        if not keys:  # e.g. a log with no claim yet
+            continue
         times = []
         for _ in range(reads):
             key = rng.choice(keys)

@@ -105,3 +105,22 @@ def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
     assert f"error: {empty} holds no events" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_log_with_one_policy_and_no_claim_is_measured_without_claim_reads(tmp_path: Path):
+    log = tmp_path / "small.db"
+    first = next(c for c in commands(50, seed=5) if c["command"] == "attach_coverage")
+    applied = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", str(log), "apply",
+                              "-"], input=json.dumps(first) + "\n", capture_output=True,
+                             text=True, check=False)
+    assert applied.returncode == 0, applied.stderr
+    out = tmp_path / "out.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(log),
+                          "--runs", "1", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    reads = json.loads(out.read_text())["reads_ms"]
+    assert reads["limits_p99_ms"]["median"] > 0
+    assert reads["console: policy (ms)"]["median"] > 0
+    assert "claim_p99_ms" not in reads
+    assert "console: claim with explanation (ms)" not in reads
