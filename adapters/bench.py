@@ -239,7 +239,7 @@ def _get(results: Any, processes: list[Any]) -> Any:
                 for process in processes:
                     process.kill()
                 msg = f"a process of the bench failed (exit code {failed[0]})"
-                raise RuntimeError(msg) from None
+                raise BenchError(msg) from None
 
 
 def _split_share(db: str, commands: list[dict[str, Any]], ready: Any, go: Any,
@@ -680,18 +680,16 @@ def main(argv: list[str] | None = None) -> int:
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    if args.rebuild_log:
-        if not is_postgres(args.rebuild_log) and not Path(args.rebuild_log).is_file():
-            parser.error(f"--rebuild-log: {args.rebuild_log} is not a file; make a log "
-                         "first (see --help)")
-        try:
-            result = rebuild_log(args.rebuild_log, args.runs, progress)
-        except BenchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-    else:
-        result = run(int(args.events), args.runs, args.seed, progress, args.http_commands,
-                     args.postgres, args.workers)
+    log = args.rebuild_log
+    if log and not is_postgres(log) and not Path(log).is_file():
+        parser.error(f"--rebuild-log: {log} is not a file; make a log first (see --help)")
+    try:
+        result = (rebuild_log(args.rebuild_log, args.runs, progress) if args.rebuild_log
+                  else run(int(args.events), args.runs, args.seed, progress,
+                           args.http_commands, args.postgres, args.workers))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
