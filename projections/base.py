@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Index, Table
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fact:
     position: int
     name: str
@@ -50,8 +50,9 @@ class Projection(Protocol):
     def tables(self, generation: int) -> list[Table]:
         """The tables of one generation (created empty by a build)."""
 
-    def indexes(self, generation: int) -> list[Index]:
-        """Secondary indexes, created when a build finishes."""
+    def indexes(self, generation: int, dialect: str) -> list[Index]:
+        """Secondary indexes, created when a build finishes (``dialect``: the read
+        database's SQLAlchemy dialect name)."""
 
     def changes(self, facts: list[Fact]) -> Any:
         """What a batch of facts, in log order, changes in the tables: plain data

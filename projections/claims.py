@@ -90,7 +90,7 @@ class ClaimsProjection:
         return list(_tables(generation))
 
     @cache  # noqa: B019 (one instance; an index object per generation)
-    def indexes(self, generation: int) -> list[Index]:
+    def indexes(self, generation: int, dialect: str) -> list[Index]:
         claims, _ = _tables(generation)
         return [Index(f"ix_rm_claims_g{generation}_policy", claims.c.policy_id)]
 

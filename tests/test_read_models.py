@@ -25,6 +25,7 @@ from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from projections import audit_trail
 from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
 from projections.pages import facts, stored_events
@@ -198,6 +199,26 @@ def test_an_audit_page_carries_each_event_as_the_log_stores_it_without_a_copy(
     assert [r["payload"] for r in rows] == [stored[r["position"]] for r in rows]
     _, tables = models.snapshot("audit_trail")
     assert "payload" not in tables["rm_audit"][0]  # the read model holds no copy
+    models.close()
+
+
+@pytest.mark.parametrize("field", ["policy_id", "claim_id", "actor", "event_type"])
+def test_an_audit_page_by_a_filter_is_read_from_its_index_in_position_order(
+    ledger: Ledger, tmp_path: Path, field: str,
+) -> None:
+    run_all(ledger, SCENARIO)
+    models = ReadModels(ledger, open_store(str(tmp_path / "read.db")))
+    models.rebuild(["audit_trail"])
+    with models._reading("audit_trail") as (conn, generation):
+        query = audit_trail.page_query(generation, AuditQuery(**{field: "x"}, after=5))
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(r[3] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    index = {"policy_id": "policy", "claim_id": "claim", "actor": "actor",
+             "event_type": "type"}[field]
+    # The cursor is a range of the index (position is SQLite's rowid), and the
+    # page comes out in position order without sorting.
+    assert f"USING INDEX ix_rm_audit_g{generation}_{index} ({field}=? AND rowid>?)" in plan
+    assert "TEMP B-TREE" not in plan
     models.close()
 
 
