@@ -38,8 +38,8 @@ from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
 from adapters.storage import StorageError, open_ledger
 from domain.claim import claim_id_of
 from domain.commands import Command, parse_command
-from domain.errors import InvalidCommand, LedgerError
-from domain.ledger import Ledger, Outcome
+from domain.errors import LedgerError
+from domain.ledger import Ledger, Outcome, check_actor
 
 Result = dict[str, Any]
 Render = Callable[[Result], str]
@@ -225,8 +225,7 @@ class Workers:
 
     def __init__(self, db: str, actor: str, *, workers: int, batch: int,
                  render: Render) -> None:
-        if not actor.strip():
-            raise InvalidCommand.of("actor", "required", "an actor name is required")
+        check_actor(actor)
         self.batch = batch
         self.pool = _Pool(db, actor, batch, render, workers)
 

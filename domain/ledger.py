@@ -142,8 +142,7 @@ class Ledger(Application[str]):
 
     def execute(self, command: Command, *, actor: str) -> Outcome:
         """Run one command as ``actor``; raise a ``LedgerError`` if refused."""
-        if not actor.strip():
-            raise InvalidCommand.of("actor", "required", "an actor name is required")
+        check_actor(actor)
         command_id = command.command_id or self._new_id()
         for attempt in range(1, self.max_attempts + 1):
             if command.command_id is not None:
@@ -196,8 +195,10 @@ class Ledger(Application[str]):
         ``actor`` is one name for all, or one per command.
         """
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
-        if len(actors) != len(commands) or not all(a.strip() for a in actors):
+        if len(actors) != len(commands):
             raise InvalidCommand.of("actor", "required", "an actor name is required")
+        for name in set(actors):
+            check_actor(name)
         with _collection.batch():
             return self._execute_many(commands, actors)
 
@@ -722,6 +723,17 @@ def _answer(refused: LedgerError) -> LedgerError:
     traceback (whose frames would hold the whole batch alive in a cycle)."""
     refused.__context__ = None
     return refused.with_traceback(None)
+
+
+def check_actor(actor: str) -> None:
+    """An actor is recorded on every event and shown to auditors: a name of
+    printable text."""
+    if not actor.strip():
+        raise InvalidCommand.of("actor", "required", "an actor name is required")
+    if not actor.isprintable():
+        raise InvalidCommand.of("actor", "printable",
+                                "an actor name must be printable text, without control "
+                                "characters")
 
 
 def aggregate_kind(aggregate_id: str) -> str:

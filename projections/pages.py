@@ -41,7 +41,7 @@ class Page:
     """Each projection's changes (a projection with no event in the page has none)."""
 
 
-def _plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
+def plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
     """The log's recorder if it is the library's SQLite table with the JSON stored
     as is (no cipher, no compression), so that its rows can be read with plain
     SQL; else None."""
@@ -78,7 +78,7 @@ def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> li
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
     recorder = ledger.recorder
-    sqlite = _plain_sqlite(ledger)
+    sqlite = plain_sqlite(ledger)
     if sqlite is not None:
         # The library's own query, without building a Notification per row.
         with sqlite.datastore.transaction(commit=False) as c:
@@ -113,7 +113,7 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
     recorder = ledger.recorder
     wanted = sorted(set(positions))
     found: dict[int, bytes] = {}
-    sqlite = _plain_sqlite(ledger)
+    sqlite = plain_sqlite(ledger)
     if sqlite is not None:
         with sqlite.datastore.transaction(commit=False) as c:
             for start in range(0, len(wanted), 500):
@@ -134,6 +134,24 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
             if n.id in keep:
                 found[n.id] = mapper.stored_json(n)
     return found
+
+
+def spans(ledger: Ledger, after: int, page_size: int) -> Iterator[Page]:
+    """Pages without changes, only where each ends and how many events it holds
+    (for read models that SQLite computes from the log by itself): the log must
+    be ``plain_sqlite``."""
+    sqlite = plain_sqlite(ledger)
+    assert sqlite is not None
+    while True:
+        with sqlite.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM "
+                      f"{sqlite.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+                      (after, page_size))
+            count, last = c.fetchone()
+        if not count:
+            return
+        yield Page(last, count, {})
+        after = last
 
 
 def page(projections: dict[str, Projection], positions: dict[str, int],

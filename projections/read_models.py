@@ -3,9 +3,12 @@
 One code path applies events to every read model, on every backend: read the
 log in pages with the library's ``select_notifications``, decode each event once,
 let each projection apply the page to its tables, and record the projection's
-tracking row in the same transaction. A crash or a kill between pages loses
-nothing and applies nothing twice; a second projector racing over the same
-events finds the tracking moved on and re-reads from there.
+tracking row in the same transaction. Where the log and the read database are
+both SQLite files, SQLite computes the audit trail's rows of each page from the
+log by itself, in the same transaction (see ``audit_trail.insert_from_log``).
+A crash or a kill between pages loses nothing and applies nothing twice; a
+second projector racing over the same events finds the tracking moved on and
+re-reads from there.
 
 ``rebuild`` builds a projection from position 0 into a new generation of tables
 (resuming one left half-built), adds the indexes, and switches readers to it in
@@ -14,7 +17,9 @@ one transaction.
 
 from __future__ import annotations
 
+import os
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +37,15 @@ from projections.audit_trail import AuditQuery, AuditTrailProjection
 from projections.base import Projection
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
-from projections.pages import Producers, collector_paused, pages, stored_events
+from projections.pages import (
+    Page,
+    Producers,
+    collector_paused,
+    pages,
+    plain_sqlite,
+    spans,
+    stored_events,
+)
 from projections.store import (
     Generations,
     ReadStore,
@@ -85,7 +98,8 @@ def tracking_name(name: str, generation: int) -> str:
 
 class ReadModels:
     def __init__(self, ledger: Ledger, store: ReadStore, page_size: int = PAGE_SIZE,
-                 workers: int = WORKERS, parallel_from: int = PARALLEL_FROM) -> None:
+                 workers: int = WORKERS, parallel_from: int = PARALLEL_FROM,
+                 sql_audit: bool = True) -> None:
         self.ledger = ledger
         self.store = store
         self.tracking = SQLTrackingRecorder(store)
@@ -95,6 +109,9 @@ class ReadModels:
         process then only writes); 0 or 1 does everything here."""
         self.parallel_from = parallel_from
         """How many events behind the log a catch-up must be to use the helpers."""
+        self.sql_audit = sql_audit
+        """Let SQLite compute the audit trail from the log where it can (see
+        ``audit_trail.insert_from_log``); False: always in Python."""
 
     @classmethod
     def open(cls, ledger: Ledger, read_db: str) -> ReadModels:
@@ -213,9 +230,18 @@ class ReadModels:
             positions = {name: self.tracking.position(conn, names[name]) or 0 for name in names}
         start = min(positions.values())
         head = self.head()
-        parallel = self.workers > 1 and head - start >= self.parallel_from
-        source = (Producers(self.ledger, projections, positions, self.page_size, self.workers)
-                  if parallel else None)
+        log = self._log_for_sql() if audit_trail.NAME in projections else None
+        # What Python computes (here or in the helpers); with ``log``, SQLite
+        # computes the audit trail's rows from the log by itself.
+        computed = {n: p for n, p in projections.items()
+                    if log is None or n != audit_trail.NAME}
+        parallel = bool(computed) and self.workers > 1 and head - start >= self.parallel_from
+        producers = (Producers(self.ledger, computed, positions, self.page_size, self.workers)
+                     if parallel else None)
+        source: Iterable[Page] = (
+            producers if producers is not None
+            else pages(self.ledger, computed, positions, self.page_size) if computed
+            else spans(self.ledger, start, self.page_size))  # no event to decode
         applied = 0
         try:
             with collector_paused(), self.store.writer.connect() as conn:
@@ -223,22 +249,43 @@ class ReadModels:
                     conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
                     conn.commit()
-                for page in source or pages(self.ledger, projections, positions,
-                                            self.page_size):
+                log_table = None if log is None else _attach(conn, *log)
+                for page in source:
                     with conn.begin():
                         for name, changes in page.changes.items():
                             projections[name].write(conn, generation[name], changes)
                             self.tracking.record(conn, Tracking(names[name], page.last),
                                                  after=positions[name] or None)
+                        audit = audit_trail.NAME
+                        if log_table is not None and page.last > positions[audit]:
+                            audit_trail.insert_from_log(conn, generation[audit], log_table,
+                                                        positions[audit], page.last)
+                            self.tracking.record(conn, Tracking(names[audit], page.last),
+                                                 after=positions[audit] or None)
                     for name in page.changes:
                         positions[name] = page.last
+                    if log_table is not None:
+                        positions[audit_trail.NAME] = max(positions[audit_trail.NAME], page.last)
                     applied += page.count
                     if progress is not None:
                         progress(applied, max(head - start, applied))
         finally:
-            if source is not None:
-                source.close()
+            if producers is not None:
+                producers.close()
         return applied
+
+    def _log_for_sql(self) -> tuple[str, str] | None:
+        """The log's file and events table if SQLite can compute the audit trail
+        from it on the read database's connection: both are SQLite files and the
+        log stores its JSON as is."""
+        sqlite = plain_sqlite(self.ledger)
+        if not (self.sql_audit and self.store.is_sqlite and sqlite is not None):
+            return None
+        pool = sqlite.datastore.pool
+        path = pool.db_name
+        if pool.is_sqlite_memory_mode or not os.path.isfile(path):
+            return None
+        return path, sqlite.events_table_name
 
     def follow(self, interval: float, stop: Callable[[], bool],
                on_applied: Callable[[int], None] | None = None,
@@ -311,6 +358,21 @@ class ReadModels:
                 rows = conn.execute(select(table).order_by(*table.primary_key.columns))
                 tables[table.name.rsplit("_g", 1)[0]] = [dict(r._mapping) for r in rows]
             return position, tables
+
+
+def _attach(conn: Connection, log_path: str, events_table: str) -> str:
+    """Make the log's events table readable on ``conn`` (outside a transaction),
+    and give the name to read it by. A log in another file is attached read-only,
+    so the writer's transactions never take the log's write lock."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    audit_trail.register_functions(dbapi)
+    read_db = conn.engine.url.database or ""
+    if os.path.isfile(read_db) and os.path.samefile(read_db, log_path):
+        return f'"{events_table}"'
+    uri = "file:" + urllib.parse.quote(os.path.abspath(log_path)) + "?mode=ro"
+    dbapi.execute("ATTACH DATABASE ? AS ledger_log", (uri,))
+    return f'ledger_log."{events_table}"'
 
 
 def _names(names: Iterable[str] | None) -> list[str]:

@@ -53,7 +53,9 @@ def sqlalchemy_url(db: str) -> tuple[str, dict[str, Any]]:
             args["options"] = f"-csearch_path={schema[0]}"
         return base, args
     path = db.removeprefix("sqlite:///")
-    return f"sqlite+pysqlite:///{path}", {"timeout": 30}
+    # uri: so that ATTACH takes a ``file:…?mode=ro`` URI (a plain path still
+    # names a file).
+    return f"sqlite+pysqlite:///{path}", {"timeout": 30, "uri": True}
 
 
 @dataclass

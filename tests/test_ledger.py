@@ -77,6 +77,17 @@ def test_an_empty_actor_is_refused(h: Harness):
     assert caught.value.field == "actor" and h.position() == 0
 
 
+@pytest.mark.parametrize("actor", ["clerk\x00", "clerk\nroot", "\x1b[31mclerk"])
+def test_an_actor_with_control_characters_is_refused(h: Harness, actor: str):
+    with pytest.raises(InvalidCommand) as caught:
+        h.when(attach(), actor=actor)
+    assert (caught.value.field, caught.value.rule) == ("actor", "printable")
+    with pytest.raises(InvalidCommand) as caught:
+        h.ledger.execute_many([parse_command(attach())], actor=actor)
+    assert (caught.value.field, caught.value.rule) == ("actor", "printable")
+    assert h.position() == 0
+
+
 class RacingLedger(Ledger):
     """A ledger that lets a rival writer commit just before its first save."""
 
