@@ -193,6 +193,7 @@ def _insert_from_log_sql(table: str, log_table: str, upcast: tuple[str, ...]) ->
 class AuditTrailProjection:
     name = NAME
     schema_version = 4
+    events: frozenset[str] | None = None  # every event
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]

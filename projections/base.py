@@ -46,6 +46,9 @@ class Projection(Protocol):
     name: str
     schema_version: int
     """Raise it when the tables change: the read model is then rebuilt."""
+    events: frozenset[str] | None
+    """The names of the events it reads (only those are decoded for it), or
+    None for every event."""
 
     def tables(self, generation: int) -> list[Table]:
         """The tables of one generation (created empty by a build)."""

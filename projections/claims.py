@@ -85,6 +85,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 class ClaimsProjection:
     name = NAME
     schema_version = 2
+    events: frozenset[str] | None = frozenset(_EVENTS)
 
     def tables(self, generation: int) -> list[Table]:
         return list(_tables(generation))

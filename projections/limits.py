@@ -32,6 +32,7 @@ from projections.store import execute_many, insert_rows
 NAME = "limits"
 _OPENED, _CLOSED = {"ClaimFiled"}, {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
 Key = tuple[str, int, str]
+_RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored", *_OPENED, *_CLOSED}
 
 
 @cache
@@ -60,6 +61,7 @@ def _table(generation: int) -> Table:
 class LimitsProjection:
     name = NAME
     schema_version = 2
+    events: frozenset[str] | None = frozenset(_RELEVANT)
 
     def tables(self, generation: int) -> list[Table]:
         return [_table(generation)]
@@ -120,7 +122,6 @@ class LimitsProjection:
 
 
 Changes = tuple[list[list[Any]], list[list[Any]]]
-_RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored", *_OPENED, *_CLOSED}
 _PAID = 9
 """Where ``paid`` is in a row (``reversed``, ``remaining``, ``claims_open`` and
 ``last_position`` follow it)."""

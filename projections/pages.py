@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -75,25 +75,66 @@ def collector_paused() -> Iterator[None]:
 
 def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
     """Up to ``limit`` events after position ``after`` (up to ``stop``), decoded."""
+    return _decoded(ledger, _rows(ledger, after, limit, stop, None))
+
+
+def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
+              after: int, limit: int, stop: int | None = None) -> Page | None:
+    """The page of up to ``limit`` events after position ``after`` (up to
+    ``stop``), with each projection's changes; None if there is no event. Only
+    the events some projection reads (``Projection.events``) are decoded."""
+    wanted: set[str] | None = set()
+    for projection in projections.values():
+        if projection.events is None or wanted is None:
+            wanted = None
+        else:
+            wanted |= projection.events
+    rows = _rows(ledger, after, limit, stop, None if wanted is None else frozenset(wanted))
+    if not rows:
+        return None
+    changes = {}
+    batch = _decoded(ledger, [r for r in rows if r[4] is not None])
+    for name, projection in projections.items():
+        position = positions[name]
+        if rows[-1][0] > position:  # (then its tracking moves to the page's end)
+            mine = batch if not batch or batch[0].position > position else [
+                f for f in batch if f.position > position]
+            changes[name] = projection.changes(mine)
+    return Page(rows[-1][0], len(rows), changes)
+
+
+Row = tuple[int, str, int, str, bytes | None]
+
+
+def _rows(ledger: Ledger, after: int, limit: int, stop: int | None,
+          names: frozenset[str] | None) -> list[Row]:
+    """The stored events as (position, aggregate id, version, name, JSON), the
+    JSON None for an event whose name is not in ``names`` (None: every name)."""
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
-    recorder = ledger.recorder
     sqlite = plain_sqlite(ledger)
     if sqlite is not None:
         # The library's own query, without building a Notification per row.
+        state = "state" if names is None else (
+            f"CASE WHEN topic IN ({', '.join('?' * len(names))}) THEN state END")
         with sqlite.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
+            c.execute(f"SELECT rowid, originator_id, originator_version, topic, {state} "
                       f"FROM {sqlite.events_table_name} WHERE rowid > ? AND rowid <= ? "
-                      "ORDER BY rowid LIMIT ?", (after, stop or _LAST, limit))
-            rows = c.fetchall()
-    else:
-        rows = [(n.id, str(n.originator_id), n.originator_version, n.topic,
-                 mapper.stored_json(n))
-                for n in recorder.select_notifications(after + 1, limit, stop=stop)]
+                      "ORDER BY rowid LIMIT ?", (*(names or ()), after, stop or _LAST, limit))
+            return cast(list[Row], c.fetchall())
+    return [(n.id, str(n.originator_id), n.originator_version, n.topic,
+             mapper.stored_json(n) if names is None or n.topic in names else None)
+            for n in ledger.recorder.select_notifications(after + 1, limit, stop=stop)]
+
+
+def _decoded(ledger: Ledger, rows: list[Row]) -> list[Fact]:
+    mapper = ledger.mapper
+    assert isinstance(mapper, PydanticEventMapper)
     upcast = mapper.upcast_state
     loads = orjson.loads  # a little faster than pydantic's parser, the same values
     found = []
     for position, originator_id, version, topic, data in rows:
+        assert data is not None
         state = upcast(topic, loads(data), originator_id, version)
         found.append(Fact(position, topic, state, recorded_time(state["timestamp"])))
     return found
@@ -154,26 +195,14 @@ def spans(ledger: Ledger, after: int, page_size: int) -> Iterator[Page]:
         after = last
 
 
-def page(projections: dict[str, Projection], positions: dict[str, int],
-         batch: list[Fact]) -> Page:
-    changes = {}
-    for name, projection in projections.items():
-        position = positions[name]
-        mine = batch if batch[0].position > position else [
-            f for f in batch if f.position > position]
-        if mine:
-            changes[name] = projection.changes(mine)
-    return Page(batch[-1].position, len(batch), changes)
-
-
 def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
           page_size: int) -> Iterator[Page]:
     """Pages from the smallest position in ``positions`` to the head, read and
     computed in this process."""
     after = min(positions.values())
-    while batch := facts(ledger, after, page_size):
-        yield page(projections, positions, batch)
-        after = batch[-1].position
+    while done := read_page(ledger, projections, positions, after, page_size):
+        yield done
+        after = done.last
 
 
 class Producers:
@@ -240,8 +269,8 @@ def _produce(pipe: Pipe, env: dict[str, str], names: list[str], positions: dict[
             start = min(positions.values())
             number = k
             while (after := start + number * page_size) < head:
-                batch = facts(ledger, after, page_size, stop=min(after + page_size, head))
-                done = page(projections, positions, batch) if batch else Page(after, 0, {})
+                done = read_page(ledger, projections, positions, after, page_size,
+                                 stop=min(after + page_size, head)) or Page(after, 0, {})
                 pipe.send_bytes(marshal.dumps((done.last, done.count, done.changes), _MARSHAL))
                 number += n
             pipe.send_bytes(marshal.dumps(None))

@@ -25,7 +25,7 @@ from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
-from projections import audit_trail
+from projections import audit_trail, pages
 from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
 from projections.pages import facts, stored_events
@@ -37,6 +37,7 @@ from tests.builders import (
     assess,
     attach,
     close,
+    end_service,
     exclude,
     file_data_media,
     file_liability,
@@ -219,6 +220,28 @@ def test_an_audit_page_by_a_filter_is_read_from_its_index_in_position_order(
     # page comes out in position order without sorting.
     assert f"USING INDEX ix_rm_audit_g{generation}_{index} ({field}=? AND rowid>?)" in plan
     assert "TEMP B-TREE" not in plan
+    models.close()
+
+
+def test_a_page_decodes_only_the_events_its_read_models_read(
+    ledger: Ledger, db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_all(ledger, [*SCENARIO, end_service()])  # the last events: no limit, no claim
+    decoded: list[str] = []
+    decode = pages._decoded
+    monkeypatch.setattr(pages, "_decoded", lambda log, rows: (
+        decoded.extend(r[3] for r in rows), decode(log, rows))[1])
+    limits = PROJECTIONS["limits"]
+    head = ledger.recorder.max_notification_id()
+    page = pages.read_page(ledger, {"limits": limits}, {"limits": 0}, 0, 10_000)
+    assert page is not None and (page.last, page.count) == (head, head)
+    everything = {n.topic for n in ledger.notifications()}
+    assert limits.events is not None and set(decoded) == everything & limits.events
+    assert set(decoded) != everything
+    # Pages with nothing a read model reads still move its tracking on.
+    models = ReadModels(ledger, open_store(db_url), page_size=1, workers=1)
+    models.catch_up()
+    assert {s.name: s.position for s in models.status()} == dict.fromkeys(PROJECTIONS, head)
     models.close()
 
 
