@@ -19,6 +19,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.errors import InvalidCommand
+from domain.ledger import check_actor
+
 ROLES = ("appender", "auditor", "operator")
 TOKENS_ENV = "CLAIMS_LEDGER_TOKENS"
 TOKENS_FILE_ENV = "CLAIMS_LEDGER_TOKENS_FILE"
@@ -86,6 +89,10 @@ def new_token(name: str, role: str, path: str) -> str:
     ``path`` (created if missing) and return the token, which is not kept."""
     if role not in ROLES:
         raise TokenConfigError(f"role must be one of {', '.join(ROLES)}")
+    try:
+        check_actor(name)  # the name is the actor recorded on its commands' events
+    except InvalidCommand as exc:
+        raise TokenConfigError(f"name: {exc.violations[0].message}") from None
     file = Path(path)
     entries = json.loads(file.read_text(encoding="utf-8")) if file.exists() else []
     if any(e.get("name") == name for e in entries):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from adapters.storage import open_ledger
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
 
 ENV = {**os.environ, "CLAIMS_LEDGER_ACTOR": "test:cli"}
@@ -255,6 +256,19 @@ def test_tokens_are_made_once_per_name_and_a_bad_token_file_stops_the_server(tmp
     Path(tokens).write_text('[{"name": "x", "role": "king", "sha256": "00"}]')
     serve = cli("--db", str(tmp_path / "l.db"), "serve", "--port", "1", "--tokens-file", tokens)
     assert serve.returncode == 2 and "needs a name, a role" in serve.stderr
+
+
+def test_an_actor_or_token_name_with_control_characters_is_refused(db: str, tmp_path: Path):
+    tokens = tmp_path / "tokens.json"
+    made = cli("token", "svc\x1b[2J", "--role", "appender", "--tokens-file", str(tokens))
+    assert made.returncode == 2 and "name: an actor name must be printable" in made.stderr
+    assert not tokens.exists()
+    run = cli("--db", db, "--actor", "clerk\x07", "apply", "-", stdin=jsonl(attach()))
+    assert run.returncode != 0
+    assert "actor: an actor name must be printable" in run.stderr + run.stdout
+    ledger = open_ledger(db)
+    assert not ledger.recorder.max_notification_id()  # nothing appended
+    ledger.close()
 
 
 def test_a_token_never_looks_like_a_command_line_option(tmp_path: Path):
