@@ -1,8 +1,9 @@
 """Pages of the log turned into each projection's changes, here or in helper
 processes.
 
-A page is read with the library's ``select_notifications``, each event decoded
-once into a ``Fact``, and each projection computes its changes from the facts
+A page is read with the library's ``select_notifications``, each event that
+some projection reads (``Projection.events``) decoded once into a ``Fact`` (the
+others only counted), and each projection computes its changes from the facts
 after its own tracking position. For a long catch-up (a rebuild of a big log)
 ``Producers`` does the reading and computing in helper processes, page ``k`` in
 process ``k % n``, each with its own connection to the log, and hands the pages
@@ -175,24 +176,6 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
             if n.id in keep:
                 found[n.id] = mapper.stored_json(n)
     return found
-
-
-def spans(ledger: Ledger, after: int, page_size: int) -> Iterator[Page]:
-    """Pages without changes, only where each ends and how many events it holds
-    (for read models that SQLite computes from the log by itself): the log must
-    be ``plain_sqlite``."""
-    sqlite = plain_sqlite(ledger)
-    assert sqlite is not None
-    while True:
-        with sqlite.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM "
-                      f"{sqlite.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?)",
-                      (after, page_size))
-            count, last = c.fetchone()
-        if not count:
-            return
-        yield Page(last, count, {})
-        after = last
 
 
 def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],

@@ -43,7 +43,6 @@ from projections.pages import (
     collector_paused,
     pages,
     plain_sqlite,
-    spans,
     stored_events,
 )
 from projections.store import (
@@ -238,10 +237,8 @@ class ReadModels:
         parallel = bool(computed) and self.workers > 1 and head - start >= self.parallel_from
         producers = (Producers(self.ledger, computed, positions, self.page_size, self.workers)
                      if parallel else None)
-        source: Iterable[Page] = (
-            producers if producers is not None
-            else pages(self.ledger, computed, positions, self.page_size) if computed
-            else spans(self.ledger, start, self.page_size))  # no event to decode
+        source: Iterable[Page] = (producers if producers is not None
+                                  else pages(self.ledger, computed, positions, self.page_size))
         applied = 0
         try:
             with collector_paused(), self.store.writer.connect() as conn:

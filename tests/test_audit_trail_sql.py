@@ -82,10 +82,14 @@ def test_a_rebuild_on_sqlite_files_computes_no_audit_row_in_python(
 def test_a_rebuild_of_the_audit_trail_alone_decodes_no_event(
     log: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("events were decoded")
+    decode = pages._decoded
 
-    monkeypatch.setattr(pages, "facts", refuse)
+    def refuse(ledger: Ledger, rows: list[Any]) -> Any:
+        if rows:
+            raise AssertionError("events were decoded")
+        return decode(ledger, rows)
+
+    monkeypatch.setattr(pages, "_decoded", refuse)
     models = ReadModels(log, open_store(str(tmp_path / "read.db")), page_size=700,
                         parallel_from=0)
     assert models.rebuild(["audit_trail"]) == models.head()
