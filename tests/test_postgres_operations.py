@@ -180,7 +180,9 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
     cluster()
     enrol(pg_schema)
     job = follower(pg_schema)
-    started = start_workers(pg_schema, 2, 1000, tmp_path, until_done=True)
+    # Enough commands that each worker is still at work after the restart on a
+    # fast machine (one commit per command: ~300 commands/s each here).
+    started = start_workers(pg_schema, 2, 4000, tmp_path, until_done=True)
     time.sleep(3.0)
     try:
         pg_ctl("stop")
@@ -191,9 +193,9 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
             capture_output=True, text=True, timeout=120, check=False)
         time.sleep(max(0.0, 4.0 - (time.monotonic() - stopped)))  # past the library's retries
     finally:
+        started_at = time.time()  # down until now: a later acknowledgement is after it
         pg_ctl("start")
         wait_for_server()
-    started_at = time.time()
     assert down.returncode == 5, down.stderr
     assert "claims-ledger:" in down.stderr and "Traceback" not in down.stderr
     found = results(started)
