@@ -43,9 +43,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from domain.events import PydanticEventMapper, event_class, event_names
+from domain.events import event_class, event_names
 from domain.ledger import aggregate_kind
-from projections.base import Fact, recorded_time
+from projections.base import Fact, decoded, recorded_time
 from projections.store import insert_rows
 
 NAME = "audit_trail"
@@ -129,12 +129,7 @@ def insert_from_log(conn: Connection, generation: int, log_table: str,
     stored = conn.exec_driver_sql(
         f"SELECT rowid, originator_id, originator_version, topic, state FROM {log_table} "
         f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks})", (after, last, *upcast))
-    facts = []
-    for position, originator_id, version, topic, data in stored:
-        state = PydanticEventMapper.upcast_state(topic, orjson.loads(data), originator_id,
-                                                 version)
-        facts.append(Fact(position, topic, state, recorded_time(state["timestamp"])))
-    insert_rows(conn, table, [row(f) for f in facts])
+    insert_rows(conn, table, [row(f) for f in decoded(tuple(r) for r in stored)])
 
 
 def register_functions(dbapi_connection: Any) -> None:

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
-import orjson
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
-from projections.base import Fact, Projection, recorded_time
+from projections.base import Fact, Projection, decoded
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,8 @@ def collector_paused() -> Iterator[None]:
 
 def facts(ledger: Ledger, after: int, limit: int, stop: int | None = None) -> list[Fact]:
     """Up to ``limit`` events after position ``after`` (up to ``stop``), decoded."""
-    return _decoded(ledger, _rows(ledger, after, limit, stop, None))
+    return decoded(cast(list[tuple[int, str, int, str, bytes]],
+                        _rows(ledger, after, limit, stop, None)))
 
 
 def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
@@ -94,7 +94,8 @@ def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dic
     if not rows:
         return None
     changes = {}
-    batch = _decoded(ledger, [r for r in rows if r[4] is not None])
+    batch = decoded(cast(list[tuple[int, str, int, str, bytes]],
+                         [r for r in rows if r[4] is not None]))
     for name, projection in projections.items():
         position = positions[name]
         if rows[-1][0] > position:  # (then its tracking moves to the page's end)
@@ -126,19 +127,6 @@ def _rows(ledger: Ledger, after: int, limit: int, stop: int | None,
     return [(n.id, str(n.originator_id), n.originator_version, n.topic,
              mapper.stored_json(n) if names is None or n.topic in names else None)
             for n in ledger.recorder.select_notifications(after + 1, limit, stop=stop)]
-
-
-def _decoded(ledger: Ledger, rows: list[Row]) -> list[Fact]:
-    mapper = ledger.mapper
-    assert isinstance(mapper, PydanticEventMapper)
-    upcast = mapper.upcast_state
-    loads = orjson.loads  # a little faster than pydantic's parser, the same values
-    found = []
-    for position, originator_id, version, topic, data in rows:
-        assert data is not None
-        state = upcast(topic, loads(data), originator_id, version)
-        found.append(Fact(position, topic, state, recorded_time(state["timestamp"])))
-    return found
 
 
 _LAST = 2**63 - 1

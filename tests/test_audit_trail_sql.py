@@ -82,14 +82,14 @@ def test_a_rebuild_on_sqlite_files_computes_no_audit_row_in_python(
 def test_a_rebuild_of_the_audit_trail_alone_decodes_no_event(
     log: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    decode = pages._decoded
+    decode = pages.decoded
 
-    def refuse(ledger: Ledger, rows: list[Any]) -> Any:
+    def refuse(rows: list[Any]) -> Any:
         if rows:
             raise AssertionError("events were decoded")
-        return decode(ledger, rows)
+        return decode(rows)
 
-    monkeypatch.setattr(pages, "_decoded", refuse)
+    monkeypatch.setattr(pages, "decoded", refuse)
     models = ReadModels(log, open_store(str(tmp_path / "read.db")), page_size=700,
                         parallel_from=0)
     assert models.rebuild(["audit_trail"]) == models.head()

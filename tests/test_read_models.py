@@ -228,9 +228,9 @@ def test_a_page_decodes_only_the_events_its_read_models_read(
 ) -> None:
     run_all(ledger, [*SCENARIO, end_service()])  # the last events: no limit, no claim
     decoded: list[str] = []
-    decode = pages._decoded
-    monkeypatch.setattr(pages, "_decoded", lambda log, rows: (
-        decoded.extend(r[3] for r in rows), decode(log, rows))[1])
+    decode = pages.decoded
+    monkeypatch.setattr(pages, "decoded", lambda rows: (
+        decoded.extend(r[3] for r in rows), decode(rows))[1])
     limits = PROJECTIONS["limits"]
     head = ledger.recorder.max_notification_id()
     page = pages.read_page(ledger, {"limits": limits}, {"limits": 0}, 0, 10_000)
