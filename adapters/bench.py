@@ -4,8 +4,10 @@ baselines measured in the same run on the same machine.
 Every figure is the median of several runs (with min and max); ratios compare
 medians. Baselines: raw SQLite inserts of rows the size of our events (one per
 durable transaction, and 1,000 per transaction), a raw scan with JSON decoding,
-and the ``eventsourcing`` library's naive get-mutate-save loop. Nothing here is
-asserted: the tests only check that the benchmark runs on a tiny size.
+and the ``eventsourcing`` library's naive get-mutate-save loop. The table ends
+with the performance targets (``adapters.bench_targets``) and whether this run
+met them. Nothing here is asserted: the tests only check that the benchmark
+runs on a tiny size and that its verdicts follow from its figures.
 
     python -m adapters.bench --events 20000 --runs 3 --out var/bench.json
 
@@ -45,6 +47,8 @@ from eventsourcing.domain import Aggregate, event
 
 from adapters.applying import Workers, apply_lines, default_workers, render_json, worker_of
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
+from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
+from adapters.bench_targets import render as render_verdicts
 from adapters.console import Progress
 from adapters.storage import is_postgres, open_ledger
 from adapters.workload import commands as workload
@@ -331,7 +335,7 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
                                                 read_db=read_db).items()]:
                 reads.setdefault(name, []).append(value)
     table = {name: summary(values) for name, values in figures.items()}
-    return {
+    result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "workload": {"log": log_db, "events": events},
@@ -342,6 +346,8 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
                    table["rebuild of all read models, whole process (events/s)"]["median"]
                    / table["raw SQLite scan + json.loads (rows/s)"]["median"]},
     }
+    result["targets"] = [v.as_json() for v in large_log_verdicts(result)]
+    return result
 
 
 def read_model_ids(db: str, read_db: str) -> tuple[list[str], list[str]]:
@@ -608,7 +614,7 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             med["rebuild of all read models (events/s)"]
             / med["rebuild of all read models, log without the seal (events/s)"],
     }
-    return {
+    result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "workload": {"seed": seed, "commands": len(parsed), "events": rebuilt,
@@ -618,6 +624,8 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         "http": {name: {key: summary(values) for key, values in figures_.items()}
                  for name, figures_ in http.items()},
     }
+    result["targets"] = [v.as_json() for v in apply_verdicts(result, workers)]
+    return result
 
 
 def render(result: dict[str, Any]) -> str:
@@ -641,6 +649,7 @@ def render(result: dict[str, Any]) -> str:
          f"p50 {v['p50_ms']['median']:.1f} ms, p99 {v['p99_ms']['median']:.1f} ms"
          for name, v in result.get("http", {}).items()],
         [f"{name:<{width}}  {ratio:>11.2f}x" for name, ratio in result["ratios"].items()],
+        render_verdicts([Verdict(**v) for v in result.get("targets", [])], width),
     ]
     for section in sections:
         if section:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.bench_targets import LARGE_LOG, apply_verdicts, large_log_verdicts
 from adapters.workload import commands
 from domain.commands import parse_command
 from tests.conftest import PG_URL, require_postgres
@@ -41,6 +42,48 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert result["reads_ms"]["console: claim with explanation (ms)"]["median"] > 0
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
+    rate, over_raw, over_naive = result["targets"]
+    assert rate["measured"] == result["figures"][
+        "apply of the JSON Lines, 2 worker processes (commands/s)"]["median"]
+    assert rate["met"] == (rate["measured"] >= 20_000)
+    assert over_raw["measured"] == result["ratios"][
+        "apply with 2 workers / raw 1-row durable inserts"]
+    assert over_naive["met"] == (over_naive["measured"] >= 10)
+    assert f"target: {over_raw['target']}" in run.stdout
+
+
+def _apply_result(rate: float, over_raw: float, over_naive: float) -> dict[str, object]:
+    return {"figures": {"apply of the JSON Lines, 2 worker processes (commands/s)":
+                        {"median": rate}},
+            "ratios": {"apply with 2 workers / raw 1-row durable inserts": over_raw,
+                       "apply with 2 workers / library naive loop": over_naive}}
+
+
+def test_an_append_target_is_met_from_its_bound_up():
+    below = apply_verdicts(_apply_result(19_999, 3.99, 9.99), workers=2)
+    at = apply_verdicts(_apply_result(20_000, 4.0, 10.0), workers=2)
+    assert [v.met for v in below] == [False, False, False]
+    assert [v.met for v in at] == [True, True, True]
+    assert [v.measured for v in at] == [20_000, 4.0, 10.0]
+
+
+def _log_result(events: int, rate: float, p99_ms: float) -> dict[str, object]:
+    return {"workload": {"events": events},
+            "figures": {"rebuild of all read models, whole process (events/s)":
+                        {"median": rate}},
+            "reads_ms": {"limits_p99_ms": {"median": p99_ms},
+                         "claim_p99_ms": {"median": p99_ms}}}
+
+
+def test_rebuild_and_read_targets_are_not_claimed_on_a_log_under_a_million_events():
+    small = large_log_verdicts(_log_result(LARGE_LOG - 1, 500_000, 0.1))
+    assert [v.met for v in small] == [None, None, None]
+    assert all(f"{LARGE_LOG - 1:,} events" in v.why for v in small)
+    rebuild, limits, claim = large_log_verdicts(_log_result(LARGE_LOG, 100_000, 2.0))
+    assert rebuild.met is True
+    assert (limits.met, claim.met) == (False, False)  # p99 must be under 2 ms
+    assert [v.met for v in large_log_verdicts(_log_result(LARGE_LOG, 99_999, 1.99))] == [
+        False, True, True]
 
 
 def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path: Path):
@@ -65,6 +108,8 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
                  "console: audit trail page (ms)"):
         assert reads[name]["median"] > 0, name
     assert "claim_p99_ms" in run.stdout
+    assert [v["met"] for v in result["targets"]] == [None, None, None]
+    assert "not measured: the log holds" in run.stdout
 
 
 @pytest.mark.postgres
