@@ -52,6 +52,7 @@ from adapters.bench_targets import render as render_verdicts
 from adapters.console import Progress
 from adapters.storage import is_postgres, open_ledger
 from adapters.workload import commands as workload
+from adapters.workload import whole_number
 from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.audit_trail import AuditQuery
@@ -660,18 +661,18 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters.bench",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=float, default=20_000,
+    parser.add_argument("--events", type=whole_number(1), default=20_000,
                         help="size of the generated ledger, in events (e.g. 1e6)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--runs", type=whole_number(1), default=3, help="runs per figure (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
     parser.add_argument("--postgres", metavar="URL",
                         help="also measure the ledger on this PostgreSQL server "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=whole_number(1), metavar="N",
                         help="worker processes for the `apply` figure (default: as "
                         "`claims-ledger apply` starts for a long file)")
-    parser.add_argument("--http-commands", type=int, default=2000,
+    parser.add_argument("--http-commands", type=whole_number(0), default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
     parser.add_argument("--rebuild-log", metavar="DB",
                         help="measure on this existing log only: its rebuild (a whole "
@@ -694,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rebuild-log: {log} is not a file; make a log first (see --help)")
     try:
         result = (rebuild_log(args.rebuild_log, args.runs, progress) if args.rebuild_log
-                  else run(int(args.events), args.runs, args.seed, progress,
+                  else run(args.events, args.runs, args.seed, progress,
                            args.http_commands, args.postgres, args.workers))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

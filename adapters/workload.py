@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -100,14 +101,28 @@ def commands(events: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             heapq.heappush(claims, (rng.random() + n / 50, tie, sequence))
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An option's value: a whole number (``1e6`` allowed) of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value.is_integer() and value >= minimum):
+            msg = f"must be a whole number of at least {minimum}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return int(value)
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters.workload",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=float, default=10_000,
+    parser.add_argument("--events", type=whole_number(1), default=10_000,
                         help="about how many events (e.g. 1e6)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    for command in commands(int(args.events), args.seed):
+    for command in commands(args.events, args.seed):
         sys.stdout.write(json.dumps(command, ensure_ascii=False) + "\n")
     return 0
 

@@ -169,3 +169,27 @@ def test_a_log_with_one_policy_and_no_claim_is_measured_without_claim_reads(tmp_
     assert reads["console: policy (ms)"]["median"] > 0
     assert "claim_p99_ms" not in reads
     assert "console: claim with explanation (ms)" not in reads
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--events", "-5"), ("--events", "inf"), ("--events", "1.5"), ("--runs", "0"),
+    ("--workers", "0"), ("--http-commands", "-3"),
+])
+def test_a_count_option_below_its_minimum_or_not_whole_is_refused_naming_it(
+    tmp_path: Path, option: str, value: str,
+):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", option, value,
+                          "--out", str(out)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 2
+    assert f"argument {option}: must be a whole number of at least" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+def test_the_workload_refuses_a_size_that_is_not_a_whole_number_of_events():
+    run = subprocess.run([sys.executable, "-m", "adapters.workload", "--events", "0"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert "argument --events: must be a whole number of at least 1, not '0'" in run.stderr
