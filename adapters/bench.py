@@ -49,10 +49,9 @@ from adapters.applying import Workers, apply_lines, default_workers, render_json
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
 from adapters.bench_targets import render as render_verdicts
-from adapters.console import Progress
+from adapters.console import Progress, whole_number
 from adapters.storage import is_postgres, open_ledger
 from adapters.workload import commands as workload
-from adapters.workload import whole_number
 from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.audit_trail import AuditQuery

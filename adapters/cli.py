@@ -41,7 +41,7 @@ from adapters.applying import (
     render_json,
     render_text,
 )
-from adapters.console import Progress, parse_time, table, yen
+from adapters.console import Progress, parse_time, table, whole_number, yen
 from adapters.export import ExportError, ExportTampered
 from adapters.seal import CheckpointFile, SealedLog, SealError
 from adapters.seal_store import sealed_log
@@ -654,16 +654,6 @@ def _from_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -707,10 +697,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", parents=[common, reads],
                        help="apply commands from a JSON Lines file (or - for stdin)")
     p.add_argument("file", metavar="FILE.jsonl")
-    p.add_argument("--batch", type=_positive, default=500, metavar="N",
+    p.add_argument("--batch", type=whole_number(1), default=500, metavar="N",
                    help="commands per commit (group commit; default 500): each command is "
                    "still applied or refused on its own")
-    p.add_argument("--workers", type=_positive, metavar="N",
+    p.add_argument("--workers", type=whole_number(1), metavar="N",
                    help="worker processes, each applying the commands of its share of the "
                    f"policies (default: one per core, at most 4, for a file of {PARALLEL_FROM:,} "
                    "lines or more; else 1, in this process). A policy's commands, and "
@@ -738,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recorded at or before (a date means its end, Japan time)")
     p.add_argument("--after", type=int, default=0, metavar="POSITION",
                    help="cursor: only rows after this log position")
-    p.add_argument("--limit", type=_positive, default=1000, help="rows at most (default 1000)")
+    p.add_argument("--limit", type=whole_number(1), default=1000,
+                   help="rows at most (default 1000)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.add_argument("--json", dest="format", action="store_const", const="json",
                    help="the same as --format json, as on the other commands")
@@ -747,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep following new events")
     p.add_argument("--interval", type=float, default=1.0,
                    help="seconds between polls when idle (default 1)")
-    p.add_argument("--page-size", type=_positive, default=PAGE_SIZE,
+    p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
                    help=f"events per transaction (default {PAGE_SIZE})")
     p = sub.add_parser("rebuild", parents=[common, reads],
                        help="rebuild read models from position 0 into fresh tables, then "
@@ -756,7 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"which ({', '.join(PROJECTIONS)}; default all)")
     p.add_argument("--restart", action="store_true",
                    help="discard a rebuild left part-way instead of resuming it")
-    p.add_argument("--page-size", type=_positive, default=PAGE_SIZE,
+    p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
                    help=f"events per transaction (default {PAGE_SIZE})")
     sub.add_parser("verify", parents=[common, reads],
                    help="replay the log and compare every read model with it")
@@ -786,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common, reads],
                        help="write the sealed log to a self-contained file for auditors")
     p.add_argument("--out", metavar="FILE", required=True)
-    p.add_argument("--to", type=_positive, metavar="POSITION",
+    p.add_argument("--to", type=whole_number(1), metavar="POSITION",
                    help="only events up to this log position")
     p = sub.add_parser("replay", parents=[reads, as_of],
                        help="check and replay an exported file without any database: "

@@ -1,4 +1,4 @@
-"""Terminal output: yen, tables, time arguments, and progress lines.
+"""Terminal output: yen, tables, count and time arguments, and progress lines.
 
 Progress goes to stderr: a redrawn line with rate and ETA on a terminal, a plain
 log line every few seconds elsewhere (so a job's log shows it is alive).
@@ -6,8 +6,10 @@ log line every few seconds elsewhere (so a job's log shows it is alive).
 
 from __future__ import annotations
 
+import argparse
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import IO, Any, TextIO
@@ -35,6 +37,23 @@ def table(headers: list[str], rows: Iterable[list[Any]], out: TextIO) -> None:
     print("  ".join("-" * w for w in widths), file=out)
     for row in body:
         print(line(row), file=out)
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An option's value: a whole number (``1e6`` allowed) of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value: float = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+        if not (math.isfinite(value) and value == int(value) and value >= minimum):
+            msg = f"must be a whole number of at least {minimum}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return int(value)
+    return parse
 
 
 def parse_time(text: str, *, end_of_day: bool = False) -> datetime:

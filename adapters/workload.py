@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
-import math
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
+
+from adapters.console import whole_number
 
 EVENTS = {"attach_coverage": 4, "file_claim": 1, "issue_payout": 2, "reverse_payout": 2,
           "assess_loss": 1, "apply_exclusion": 1, "close_claim": 1, "withdraw_claim": 1}
@@ -99,20 +100,6 @@ def commands(events: int, seed: int = 7) -> Iterator[dict[str, Any]]:
         yield sequence.pop(0)
         if sequence:
             heapq.heappush(claims, (rng.random() + n / 50, tie, sequence))
-
-
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An option's value: a whole number (``1e6`` allowed) of at least ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value.is_integer() and value >= minimum):
-            msg = f"must be a whole number of at least {minimum}, not {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return int(value)
-    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
