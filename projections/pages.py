@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.events import PydanticEventMapper
@@ -48,6 +49,16 @@ def plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
     recorder, mapper = ledger.recorder, ledger.mapper
     if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
                                                                 mapper.compressor):
+        return recorder
+    return None
+
+
+def plain_postgres(ledger: Ledger) -> PostgresApplicationRecorder | None:
+    """The log's recorder if it is the library's PostgreSQL table with the JSON
+    stored as is; else None."""
+    recorder, mapper = ledger.recorder, ledger.mapper
+    if isinstance(recorder, PostgresApplicationRecorder) and not (mapper.cipher or
+                                                                  mapper.compressor):
         return recorder
     return None
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
-from sqlalchemy import Connection, select
+from eventsourcing.postgres import PostgresDatastore
+from sqlalchemy import URL, Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
@@ -42,6 +43,7 @@ from projections.pages import (
     Producers,
     collector_paused,
     pages,
+    plain_postgres,
     plain_sqlite,
     stored_events,
 )
@@ -271,18 +273,25 @@ class ReadModels:
                 producers.close()
         return applied
 
-    def _log_for_sql(self) -> tuple[str, str] | None:
-        """The log's file and events table if SQLite can compute the audit trail
-        from it on the read database's connection: both are SQLite files and the
-        log stores its JSON as is."""
+    def _log_for_sql(self) -> tuple[str | None, str] | None:
+        """Where SQL on the read database's connection can read the log's events to
+        compute the audit trail from them, if it can: the SQLite file to attach
+        (None on PostgreSQL) and the events table. It can when the log stores
+        its JSON as is and the two are SQLite files, or the same PostgreSQL
+        database."""
+        if not self.sql_audit:
+            return None
         sqlite = plain_sqlite(self.ledger)
-        if not (self.sql_audit and self.store.is_sqlite and sqlite is not None):
-            return None
-        pool = sqlite.datastore.pool
-        path = pool.db_name
-        if pool.is_sqlite_memory_mode or not os.path.isfile(path):
-            return None
-        return path, sqlite.events_table_name
+        if sqlite is not None and self.store.is_sqlite:
+            pool = sqlite.datastore.pool
+            path = pool.db_name
+            if pool.is_sqlite_memory_mode or not os.path.isfile(path):
+                return None
+            return path, sqlite.events_table_name
+        postgres = plain_postgres(self.ledger)
+        if postgres is not None and _same_database(postgres.datastore, self.store.writer.url):
+            return None, f'"{postgres.datastore.schema}"."{postgres.events_table_name}"'
+        return None
 
     def follow(self, interval: float, stop: Callable[[], bool],
                on_applied: Callable[[int], None] | None = None,
@@ -357,10 +366,23 @@ class ReadModels:
             return position, tables
 
 
-def _attach(conn: Connection, log_path: str, events_table: str) -> str:
+def _same_database(log: PostgresDatastore, read: URL) -> bool:
+    """Whether the read models are in the log's PostgreSQL database (as both
+    are configured: the same host, port and database name)."""
+    kwargs = log.pool.kwargs
+    assert isinstance(kwargs, dict)
+    return (read.get_backend_name() == "postgresql"
+            and (read.host, read.port or 5432, read.database)
+            == (kwargs["host"], int(kwargs["port"]), kwargs["dbname"]))
+
+
+def _attach(conn: Connection, log_path: str | None, events_table: str) -> str:
     """Make the log's events table readable on ``conn`` (outside a transaction),
     and give the name to read it by. A log in another file is attached read-only,
-    so the writer's transactions never take the log's write lock."""
+    so the writer's transactions never take the log's write lock. On
+    PostgreSQL (no file) the table is in the same database already."""
+    if log_path is None:
+        return events_table
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     audit_trail.register_functions(dbapi)

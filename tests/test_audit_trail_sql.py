@@ -1,18 +1,20 @@
-"""The audit trail computed by SQLite from the log's JSON (``insert_from_log``)
-holds exactly the rows that ``row`` computes in Python, and a rebuild on SQLite
-files uses it without taking the log's write lock."""
+"""The audit trail computed by SQLite or PostgreSQL from the log's JSON
+(``insert_from_log``) holds exactly the rows that ``row`` computes in Python,
+and a rebuild on SQLite files uses it without taking the log's write lock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
@@ -25,10 +27,10 @@ from projections import audit_trail, pages
 from projections.audit_trail import AuditTrailProjection
 from projections.base import Fact, recorded_time
 from projections.limits import LimitsProjection
-from projections.read_models import ReadModels
+from projections.read_models import ReadModels, _same_database
 from projections.store import open_store
 from tests.builders import attach
-from tests.conftest import make_ledger
+from tests.conftest import fresh_db, make_ledger
 from tests.test_event_mapper import UpcastProbe
 from tests.test_read_models import run_all
 
@@ -205,3 +207,119 @@ def test_an_event_of_a_class_with_upcasters_gets_the_row_of_its_upcast_state():
     by_sql, expected = by_sql_and_by_python(events)
     assert by_sql == expected
     assert [r[13] for r in by_sql] == [None, 5, 7]  # the amount, renamed by the upcaster
+
+
+# PostgreSQL: when the read models are in the log's database.
+
+@pytest.fixture
+def pg_log(tmp_path: Path) -> Iterator[tuple[Ledger, str]]:
+    with fresh_db("postgresql", tmp_path) as url:
+        ledger = make_ledger(persistence_env(url))
+        run_all(ledger, list(workload(1500, seed=5)))
+        yield ledger, url
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_computes_a_workloads_audit_trail_as_python_does_in_the_logs_database(
+    pg_log: tuple[Ledger, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log, url = pg_log
+    with fresh_db("postgresql", tmp_path) as other:
+        in_python = ReadModels(log, open_store(other), sql_audit=False)
+        in_python.rebuild(["audit_trail"])
+        expected = audit_rows(in_python)
+        in_python.close()
+
+    def refuse(self: Any, facts: list[Fact]) -> Any:
+        raise AssertionError("the audit trail was computed in Python")
+
+    monkeypatch.setattr(AuditTrailProjection, "changes", refuse)
+    in_sql = ReadModels(log, open_store(url), page_size=400, workers=1)
+    assert in_sql.rebuild() == in_sql.head()
+    assert {r["event_type"] for r in expected} >= {
+        "CommandAccepted", "PayoutIssued", "AnnualLimitDrawn", "CoverageAttached"}
+    assert audit_rows(in_sql) == expected
+    in_sql.close()
+
+
+def by_sql_and_by_python_on_postgres(
+    url: str, events: list[tuple[str, int, str, dict[str, Any]]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """``by_sql_and_by_python`` on PostgreSQL, in the schema of ``url``."""
+    store = open_store(url)
+    with store.writer.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS log, rm_audit_g1")
+        conn.exec_driver_sql("CREATE TABLE log (notification_id BIGINT PRIMARY KEY, "
+                             "originator_id TEXT, originator_version INTEGER, topic TEXT, "
+                             "state BYTEA)")
+        conn.exec_driver_sql("INSERT INTO log VALUES (%s, %s, %s, %s, %s)", [
+            (n, aid, version, topic, orjson.dumps(state))
+            for n, (aid, version, topic, state) in enumerate(events, start=1)])
+        for table in AuditTrailProjection().tables(1):
+            conn.execute(CreateTable(table))
+        audit_trail.insert_from_log(conn, 1, "log", 0, len(events))
+        by_sql = [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT * FROM rm_audit_g1 ORDER BY position")]
+    store.close()
+    expected = []
+    for position, (aid, version, topic, state) in enumerate(events, start=1):
+        upcast = PydanticEventMapper.upcast_state(topic, dict(state), aid, version)
+        fact = Fact(position, topic, upcast, recorded_time(state["timestamp"]))
+        expected.append(audit_trail.row(fact))
+    return by_sql, expected
+
+
+def _fits_an_integer_column(event: tuple[str, int, str, dict[str, Any]]) -> bool:
+    """Whether a policy year fits PostgreSQL's INTEGER column (as any row must)."""
+    state = event[3]
+    command = state.get("command")
+    years = [state.get("policy_year"), command.get("policy_year")
+             if isinstance(command, dict) else None]
+    return all(y is None or abs(y) < 2**31 for y in years)
+
+
+@pytest.mark.postgres
+def test_postgresql_computes_the_row_of_an_event_of_any_shape_as_python_does(tmp_path: Path):
+    with fresh_db("postgresql", tmp_path) as url:
+
+        @settings(max_examples=40, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        @given(st.lists(stored_events().filter(_fits_an_integer_column), min_size=1,
+                        max_size=30))
+        def check(events: list[tuple[str, int, str, dict[str, Any]]]) -> None:
+            by_sql, expected = by_sql_and_by_python_on_postgres(url, events)
+            assert by_sql == expected
+
+        check()
+
+
+@pytest.mark.postgres
+def test_postgresql_leaves_upcast_events_and_other_time_shapes_to_python(tmp_path: Path):
+    stamp = {"actor": "a", "command_id": "c"}
+    events = [
+        ("claim:C1", 1, "ClaimFiled", {"timestamp": "2026-01-01T00:00:00Z", **stamp,
+                                       "claim_id": "C1", "incident_date": "2025-12-31",
+                                       "claim_made_on": None, "loss_amount": 800_000}),
+        ("claim:C1", 2, "ClaimClosed", {"timestamp": "2026-01-01T09:00:00+09:00", **stamp}),
+        ("probe:1", 1, UpcastProbe.event_name, {"timestamp": "2026-01-01T00:00:00Z",
+                                                **stamp, "yen": 5}),
+        ("command:c", 1, "CommandAccepted", {"timestamp": "2026-01-01T00:00:00.000001Z",
+                                             **stamp, "command": {"policy_id": "P1"}}),
+    ]
+    with fresh_db("postgresql", tmp_path) as url:
+        by_sql, expected = by_sql_and_by_python_on_postgres(url, events)
+    assert by_sql == expected
+    assert [r[1] for r in by_sql] == ["2026-01-01T00:00:00.000000Z"] * 3 + [
+        "2026-01-01T00:00:00.000001Z"]
+    assert by_sql[0][12] == '{"incident_date":"2025-12-31"}'
+    assert (by_sql[2][13], by_sql[3][8]) == (5, "P1")
+
+
+def test_postgresql_computes_the_audit_trail_only_in_the_logs_own_database():
+    log = SimpleNamespace(pool=SimpleNamespace(kwargs={
+        "host": "127.0.0.1", "port": "5432", "dbname": "ledger"}))
+    assert _same_database(log, make_url("postgresql+psycopg://u@127.0.0.1/ledger?schema=rm"))
+    assert not _same_database(log, make_url("postgresql+psycopg://u@127.0.0.1:5432/reads"))
+    assert not _same_database(log, make_url("postgresql+psycopg://u@10.0.0.2:5432/ledger"))
+    assert not _same_database(log, make_url("sqlite:///ledger"))
