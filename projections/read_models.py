@@ -367,13 +367,14 @@ class ReadModels:
 
 
 def _same_database(log: PostgresDatastore, read: URL) -> bool:
-    """Whether the read models are in the log's PostgreSQL database (as both
-    are configured: the same host, port and database name)."""
+    """Whether the read models are in the log's PostgreSQL database, read by the
+    same role (as both are configured: the same host, port, database and user;
+    another role may not be allowed to read the log's table)."""
     kwargs = log.pool.kwargs
     assert isinstance(kwargs, dict)
     return (read.get_backend_name() == "postgresql"
-            and (read.host, read.port or 5432, read.database)
-            == (kwargs["host"], int(kwargs["port"]), kwargs["dbname"]))
+            and (read.host, read.port or 5432, read.database, read.username)
+            == (kwargs["host"], int(kwargs["port"]), kwargs["dbname"], kwargs["user"]))
 
 
 def _attach(conn: Connection, log_path: str | None, events_table: str) -> str:

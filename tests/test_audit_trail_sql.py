@@ -318,8 +318,9 @@ def test_postgresql_leaves_upcast_events_and_other_time_shapes_to_python(tmp_pat
 
 def test_postgresql_computes_the_audit_trail_only_in_the_logs_own_database():
     log = SimpleNamespace(pool=SimpleNamespace(kwargs={
-        "host": "127.0.0.1", "port": "5432", "dbname": "ledger"}))
+        "host": "127.0.0.1", "port": "5432", "dbname": "ledger", "user": "u"}))
     assert _same_database(log, make_url("postgresql+psycopg://u@127.0.0.1/ledger?schema=rm"))
+    assert not _same_database(log, make_url("postgresql+psycopg://reader@127.0.0.1/ledger"))
     assert not _same_database(log, make_url("postgresql+psycopg://u@127.0.0.1:5432/reads"))
     assert not _same_database(log, make_url("postgresql+psycopg://u@10.0.0.2:5432/ledger"))
     assert not _same_database(log, make_url("sqlite:///ledger"))
