@@ -118,10 +118,11 @@ def _dates(name: str) -> tuple[str, ...]:
 def insert_from_log(conn: Connection, generation: int, log_table: str,
                     after: int, last: int) -> None:
     """Insert the rows of the log's events after position ``after`` up to ``last``,
-    computed by SQLite from ``log_table`` (the library's SQLite events table, on
-    the same connection), but for events of a class with upcasters: those are
-    read, upcast and computed by ``row``. ``recorded_time`` must be registered
-    on the connection (``register_functions``)."""
+    computed by the database from ``log_table`` (the library's events table,
+    readable on the same connection), but for events of a class with upcasters
+    (and on PostgreSQL, recorded times of other shapes): those are read, upcast
+    and computed by ``row``. On SQLite, ``recorded_time`` must be registered on
+    the connection (``register_functions``)."""
     upcast = tuple(n for n in event_names() if event_class(n).class_version > 1)
     table = _table(generation)
     if conn.dialect.name == "postgresql":

@@ -42,23 +42,24 @@ class Page:
     """Each projection's changes (a projection with no event in the page has none)."""
 
 
+def _stores_plain_json(ledger: Ledger) -> bool:
+    """Whether the log stores each event's JSON as is (no cipher, no compression)."""
+    return not (ledger.mapper.cipher or ledger.mapper.compressor)
+
+
 def plain_sqlite(ledger: Ledger) -> SQLiteApplicationRecorder | None:
     """The log's recorder if it is the library's SQLite table with the JSON stored
-    as is (no cipher, no compression), so that its rows can be read with plain
-    SQL; else None."""
-    recorder, mapper = ledger.recorder, ledger.mapper
-    if isinstance(recorder, SQLiteApplicationRecorder) and not (mapper.cipher or
-                                                                mapper.compressor):
+    as is, so that its rows can be read with plain SQL; else None."""
+    recorder = ledger.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder) and _stores_plain_json(ledger):
         return recorder
     return None
 
 
 def plain_postgres(ledger: Ledger) -> PostgresApplicationRecorder | None:
-    """The log's recorder if it is the library's PostgreSQL table with the JSON
-    stored as is; else None."""
-    recorder, mapper = ledger.recorder, ledger.mapper
-    if isinstance(recorder, PostgresApplicationRecorder) and not (mapper.cipher or
-                                                                  mapper.compressor):
+    """The same for the library's PostgreSQL table."""
+    recorder = ledger.recorder
+    if isinstance(recorder, PostgresApplicationRecorder) and _stores_plain_json(ledger):
         return recorder
     return None
 
