@@ -164,6 +164,17 @@ def stored_events(draw: st.DrawFn) -> tuple[str, int, str, dict[str, Any]]:
     return draw(_AGGREGATE), draw(st.integers(1, 99)), topic, state
 
 
+def by_python(events: list[tuple[str, int, str, dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    """The audit rows of ``events`` (stored at positions 1, 2, …) as a page
+    computes them in Python."""
+    expected = []
+    for position, (aid, version, topic, state) in enumerate(events, start=1):
+        upcast = PydanticEventMapper.upcast_state(topic, dict(state), aid, version)
+        fact = Fact(position, topic, upcast, recorded_time(state["timestamp"]))
+        expected.append(audit_trail.row(fact))
+    return expected
+
+
 def by_sql_and_by_python(events: list[tuple[str, int, str, dict[str, Any]]],
                          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The audit rows of ``events`` (stored at positions 1, 2, …) computed by
@@ -181,12 +192,7 @@ def by_sql_and_by_python(events: list[tuple[str, int, str, dict[str, Any]]],
         audit_trail.insert_from_log(conn, 1, "log", 0, len(events))
         by_sql = [tuple(r) for r in conn.exec_driver_sql(
             "SELECT * FROM rm_audit_g1 ORDER BY position")]
-    expected = []
-    for position, (aid, version, topic, state) in enumerate(events, start=1):
-        upcast = PydanticEventMapper.upcast_state(topic, dict(state), aid, version)
-        fact = Fact(position, topic, upcast, recorded_time(state["timestamp"]))
-        expected.append(audit_trail.row(fact))
-    return by_sql, expected
+    return by_sql, by_python(events)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -262,12 +268,7 @@ def by_sql_and_by_python_on_postgres(
         by_sql = [tuple(r) for r in conn.exec_driver_sql(
             "SELECT * FROM rm_audit_g1 ORDER BY position")]
     store.close()
-    expected = []
-    for position, (aid, version, topic, state) in enumerate(events, start=1):
-        upcast = PydanticEventMapper.upcast_state(topic, dict(state), aid, version)
-        fact = Fact(position, topic, upcast, recorded_time(state["timestamp"]))
-        expected.append(audit_trail.row(fact))
-    return by_sql, expected
+    return by_sql, by_python(events)
 
 
 def _fits_an_integer_column(event: tuple[str, int, str, dict[str, Any]]) -> bool:
