@@ -16,11 +16,12 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -60,6 +61,14 @@ MAX_BODY = 1 << 20
 """Largest request body accepted (1 MiB); a larger one is refused with 413."""
 MAX_BATCH = 1000
 PROBLEM = "application/problem+json"
+
+
+class CompactJSON(JSONResponse):
+    """A JSON response written by orjson (the same compact JSON as the default,
+    in a fraction of the time)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class Problem(Exception):
@@ -212,7 +221,10 @@ class Service:
         return outcome.model_copy(update={"events": tuple(events)})
 
 
-def bearer(request: Request) -> Caller:
+async def bearer(request: Request) -> Caller:
+    """The caller a request's bearer token names. Both checks are ``async`` (they
+    do no I/O): FastAPI runs a plain function dependency on a worker thread, and
+    the two hops per request cost the server a third of its CPU per command."""
     service: Service = request.app.state.service
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -226,8 +238,8 @@ def bearer(request: Request) -> Caller:
     return caller
 
 
-def role(*allowed: str) -> Callable[[Caller], Caller]:
-    def check(caller: Caller = Depends(bearer)) -> Caller:
+def role(*allowed: str) -> Callable[[Caller], Awaitable[Caller]]:
+    async def check(caller: Caller = Depends(bearer)) -> Caller:
         if caller.role not in allowed:
             raise Problem(403, "Forbidden", f"the {caller.role} role may not do this; "
                           f"it needs: {', '.join(allowed)}")
@@ -366,7 +378,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         """Apply one command."""
         data = with_key(await json_body(request), request.headers.get("idempotency-key"))
         outcome = await service.execute(data, caller.name)
-        return JSONResponse(outcome.as_json(), status_code=201,
+        return CompactJSON(outcome.as_json(), status_code=201,
                             headers={"Idempotent-Replayed": "true"} if outcome.replayed
                             else {})
 

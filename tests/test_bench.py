@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from adapters.bench import BenchError, load
 from adapters.bench_targets import LARGE_LOG, apply_verdicts, large_log_verdicts
 from adapters.workload import commands
 from domain.commands import parse_command
@@ -193,3 +196,67 @@ def test_the_workload_refuses_a_size_that_is_not_a_whole_number_of_events():
                          capture_output=True, text=True, timeout=60, check=False)
     assert (run.returncode, run.stdout) == (2, "")
     assert "argument --events: must be a whole number of at least 1, not '0'" in run.stderr
+
+
+class _FakeServer:
+    """A loopback HTTP/1.1 server that answers every request with ``status`` and
+    records each request's line, headers and body (for the load generator)."""
+
+    def __init__(self, status: int) -> None:
+        self.status, self.requests = status, []
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:  # the client closed the connection
+                return
+            lines = head.decode().split("\r\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:-2])
+            body = await reader.readexactly(int(headers["Content-Length"]))
+            self.requests.append((lines[0], headers, json.loads(body)))
+            answer = b'{"ok":true}'
+            writer.write(b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\n"
+                         b"CONTENT-LENGTH: %d\r\n\r\n%s" % (self.status, len(answer), answer))
+            await writer.drain()
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self.server.close()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_the_load_generator_sends_every_command_once_with_the_token(tmp_path: Path):
+    sent = [json.dumps(c) for c in commands(400, seed=3)]
+    path = tmp_path / "commands.jsonl"
+    path.write_text("\n".join(sent) + "\n")
+    server = _FakeServer(201)
+    try:
+        result = load(f"http://127.0.0.1:{server.port}", "clt_x", 8, str(path))
+    finally:
+        server.close()
+    assert result["commands"] == len(sent) == len(server.requests)
+    assert result["commands_per_s"] > 0 and 0 < result["p50_ms"] <= result["p99_ms"]
+    assert sorted(json.dumps(body) for _, _, body in server.requests) == sorted(sent)
+    assert {line for line, _, _ in server.requests} == {"POST /commands HTTP/1.1"}
+    assert {h["Authorization"] for _, h, _ in server.requests} == {"Bearer clt_x"}
+
+
+def test_the_load_generator_stops_on_a_server_error(tmp_path: Path):
+    path = tmp_path / "commands.jsonl"
+    path.write_text("\n".join(json.dumps(c) for c in commands(50, seed=3)) + "\n")
+    server = _FakeServer(503)
+    try:
+        with pytest.raises(BenchError, match="the server failed"):
+            load(f"http://127.0.0.1:{server.port}", "clt_x", 2, str(path))
+    finally:
+        server.close()
