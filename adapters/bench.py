@@ -104,6 +104,54 @@ def raw_scan(folder: Path, rows: int) -> float:
     return count / elapsed
 
 
+def _postgres(db: str) -> Any:
+    """A connection to the bench's schema in ``db`` (a URL with ``?schema=``), in
+    autocommit, with the baselines' table; commits are durable (the server's
+    default ``synchronous_commit``)."""
+    import psycopg
+
+    url = urllib.parse.urlsplit(db)
+    schema = urllib.parse.parse_qs(url.query)["schema"][0]
+    conn = psycopg.connect(url._replace(query="").geturl(), autocommit=True)
+    conn.execute(f'SET search_path TO "{schema}"')
+    conn.execute("CREATE TABLE IF NOT EXISTS rows (id BIGSERIAL PRIMARY KEY, "
+                 "aggregate TEXT, version INTEGER, topic TEXT, state BYTEA)")
+    return conn
+
+
+def raw_postgres_insert(db: str, rows: int, per_transaction: int) -> float:
+    """``raw_insert`` on PostgreSQL: ``per_transaction`` rows per commit, with the
+    driver's ``executemany``."""
+    conn = _postgres(db)
+    started = time.perf_counter()
+    for start in range(0, rows, per_transaction):
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO rows (aggregate, version, topic, state) VALUES (%s, %s, %s, %s)",
+                [(f"claim:{i}", 1, "PayoutIssued", ROW)
+                 for i in range(start, min(start + per_transaction, rows))])
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return rows / elapsed
+
+
+def raw_postgres_scan(db: str, rows: int) -> float:
+    """``raw_scan`` on PostgreSQL: every row read (a server-side cursor, as a
+    rebuild pages through the log) and its JSON decoded."""
+    raw_postgres_insert(db, rows, 1000)
+    conn = _postgres(db)
+    started = time.perf_counter()
+    count = 0
+    with conn.transaction(), conn.cursor(name="scan") as cursor:
+        cursor.itersize = 10_000
+        for (state,) in cursor.execute("SELECT state FROM rows"):
+            json.loads(state)
+            count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
 class Counter(Aggregate):
     """The library's own style of aggregate, for its naive loop."""
 
@@ -447,10 +495,11 @@ def load(url: str, token: str, concurrency: int, path: str) -> dict[str, float]:
             "p99_ms": 1000 * latencies[max(int(len(latencies) * 0.99) - 1, 0)]}
 
 
-def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
-                 ) -> dict[str, dict[str, float]]:
+def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...],
+                 postgres: str | None = None) -> dict[str, dict[str, float]]:
     """Start `claims-ledger serve` on a free loopback port and load it from a
-    separate process at each concurrency level (a fresh ledger for each)."""
+    separate process at each concurrency level (a fresh ledger for each: a
+    SQLite file, or a schema of its own on the PostgreSQL server ``postgres``)."""
     import socket
 
     import httpx
@@ -458,33 +507,39 @@ def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
     from adapters.auth import new_token
 
     found = {}
+    label = "" if postgres is None else "PostgreSQL: "
     for level in levels:
-        db = folder / f"http-{level}.db"
-        tokens_file = str(folder / f"tokens-{level}.json")
-        token = new_token("bench", "appender", tokens_file)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--db", str(db),
-                                   "serve", "--port", str(port), "--tokens-file", tokens_file],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{url}/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            path = folder / "http-commands.jsonl"
-            path.write_text("\n".join(commands_json) + "\n")
-            run = subprocess.run([sys.executable, "-m", "adapters.bench", "--load", url, token,
-                                  str(level), str(path)], capture_output=True, text=True,
-                                 check=True)
-            found[f"HTTP, {level} concurrent clients"] = json.loads(run.stdout)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with _database(postgres) as db:
+            if postgres is None:
+                db = str(folder / f"http-{level}.db")
+            tokens_file = str(folder / f"tokens-{level}.json")
+            token = new_token("bench", "appender", tokens_file)
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--db", db, "serve",
+                                       "--port", str(port), "--tokens-file", tokens_file],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                for _ in range(300):
+                    try:
+                        httpx.get(f"{url}/health", timeout=1)
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.1)
+                path = folder / "http-commands.jsonl"
+                path.write_text("\n".join(commands_json) + "\n")
+                run = subprocess.run([sys.executable, "-m", "adapters.bench", "--load", url,
+                                      token, str(level), str(path)],
+                                     capture_output=True, text=True, check=False)
+                if run.returncode != 0:
+                    msg = f"the HTTP load generator failed:\n{run.stderr.strip()}"
+                    raise BenchError(msg)
+                found[f"{label}HTTP, {level} concurrent clients"] = json.loads(run.stdout)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
     return found
 
 
@@ -546,6 +601,16 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         for backend in ["sqlite", *(["postgresql"] if postgres else [])]:
             label = "" if backend == "sqlite" else "PostgreSQL: "
             server = postgres if backend == "postgresql" else None
+            if server is not None:
+                with _database(server) as raw:
+                    record("PostgreSQL: raw insert, 1 row per durable commit (rows/s)",
+                           raw_postgres_insert(raw, 1000, 1))
+                with _database(server) as raw:
+                    record("PostgreSQL: raw insert, 1,000 rows per commit (rows/s)",
+                           raw_postgres_insert(raw, 100_000, 1000))
+                with _database(server) as raw:
+                    record("PostgreSQL: raw scan + json.loads (rows/s)",
+                           raw_postgres_scan(raw, 100_000))
             with (_database(server) as db, _database(server) as other,
                   _database(server) as read_db, _database(server) as stored):
                 record(f"{label}ledger, one commit per command (commands/s)",
@@ -583,10 +648,12 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                                ledger_grouped(bare, parsed, 500, unsealed_ledger)[0])
                         record("rebuild of all read models, log without the seal "
                                "(events/s)", rebuild(bare, bare_read)[0])
-        if http_commands:
+        for server in [None, *([postgres] if postgres and http_commands else [])]:
+            if not http_commands:
+                break
             with tempfile.TemporaryDirectory() as tmp:
                 for name, figures_ in http_figures(Path(tmp), lines[:http_commands],
-                                                   (1, 8, 32)).items():
+                                                   (1, 8, 32), server).items():
                     for key, value in figures_.items():
                         http.setdefault(name, {}).setdefault(key, []).append(value)
     table = {name: summary(values) for name, values in figures.items()}
@@ -624,6 +691,21 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             med["rebuild of all read models (events/s)"]
             / med["rebuild of all read models, log without the seal (events/s)"],
     }
+    if postgres:
+        pg_grouped = med["PostgreSQL: ledger apply, 500 commands per commit (commands/s)"]
+        pg_split = med[f"PostgreSQL: apply of the JSON Lines, {workers} worker processes "
+                       "(commands/s)"]
+        pg_durable = med["PostgreSQL: raw insert, 1 row per durable commit (rows/s)"]
+        ratios.update({
+            "PostgreSQL: grouped apply / raw 1-row durable inserts": pg_grouped / pg_durable,
+            f"PostgreSQL: apply with {workers} workers / raw 1-row durable inserts":
+                pg_split / pg_durable,
+            f"PostgreSQL: apply with {workers} workers / library naive loop (SQLite)":
+                pg_split / med["library naive get-mutate-save (commands/s)"],
+            "PostgreSQL: rebuild / raw scan + json.loads":
+                med["PostgreSQL: rebuild of all read models (events/s)"]
+                / med["PostgreSQL: raw scan + json.loads (rows/s)"],
+        })
     result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
@@ -694,8 +776,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.load:
         url, token, clients, path = args.load
-        print(json.dumps(load(url, token, int(clients), path)))
+        try:
+            print(json.dumps(load(url, token, int(clients), path)))
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
+
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 

@@ -45,6 +45,7 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert result["reads_ms"]["console: claim with explanation (ms)"]["median"] > 0
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
+    assert {v["commands"]["median"] for v in result["http"].values()} == {60}
     rate, over_raw, over_naive = result["targets"]
     assert rate["measured"] == result["figures"][
         "apply of the JSON Lines, 2 worker processes (commands/s)"]["median"]
@@ -116,22 +117,39 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
 
 
 @pytest.mark.postgres
-def test_the_benchmark_measures_the_ledger_and_its_reads_on_postgresql_too(tmp_path: Path):
+def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postgresql_too(
+        tmp_path: Path):
     require_postgres()
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "400",
-                          "--runs", "1", "--http-commands", "0", "--workers", "2",
+                          "--runs", "1", "--http-commands", "40", "--workers", "2",
                           "--postgres", PG_URL, "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
-    for name in ("PostgreSQL: ledger apply, 500 commands per commit (commands/s)",
+    figures = {name: v["median"] for name, v in result["figures"].items()}
+    for name in ("PostgreSQL: raw insert, 1 row per durable commit (rows/s)",
+                 "PostgreSQL: raw insert, 1,000 rows per commit (rows/s)",
+                 "PostgreSQL: raw scan + json.loads (rows/s)",
+                 "PostgreSQL: ledger apply, 500 commands per commit (commands/s)",
                  "PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)",
                  "PostgreSQL: rebuild of all read models (events/s)"):
-        assert result["figures"][name]["median"] > 0, name
+        assert figures[name] > 0, name
+    ratios = result["ratios"]
+    assert ratios["PostgreSQL: apply with 2 workers / raw 1-row durable inserts"] == (
+        figures["PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)"]
+        / figures["PostgreSQL: raw insert, 1 row per durable commit (rows/s)"])
+    assert ratios["PostgreSQL: rebuild / raw scan + json.loads"] == (
+        figures["PostgreSQL: rebuild of all read models (events/s)"]
+        / figures["PostgreSQL: raw scan + json.loads (rows/s)"])
     for name in ("PostgreSQL: limits_p99_ms", "PostgreSQL: claim_p99_ms"):
         assert result["reads_ms"][name]["median"] > 0, name
+    assert set(result["http"]) == {f"{backend}HTTP, {n} concurrent clients"
+                                   for backend in ("", "PostgreSQL: ") for n in (1, 8, 32)}
+    for figure in result["http"].values():
+        assert figure["commands"]["median"] == 40
     assert "PostgreSQL: claim_p99_ms" in run.stdout
+    assert "PostgreSQL: HTTP, 8 concurrent clients" in run.stdout
 
 
 def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
