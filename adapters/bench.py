@@ -51,7 +51,7 @@ from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
 from adapters.bench_targets import render as render_verdicts
 from adapters.console import Progress, whole_number
-from adapters.storage import is_postgres, open_ledger
+from adapters.storage import is_postgres, open_ledger, persistence_env
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
@@ -167,9 +167,12 @@ class Naive(Application[Any]):
     pass
 
 
-def library_naive(folder: Path, commands: int) -> float:
-    app = Naive(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                     "SQLITE_DBNAME": str(folder / "naive.db")})
+def library_naive(db: str, commands: int) -> float:
+    """Commands per second of the library's own get-mutate-save loop, with its own
+    recorder, on ``db`` (a SQLite file or a PostgreSQL URL)."""
+    env = persistence_env(db)
+    del env["APPLICATION_RECORDER_TOPIC"]
+    app = Naive(env=env)
     ids = []
     for _ in range(50):
         counter = Counter()
@@ -597,7 +600,7 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             record("raw SQLite scan + json.loads (rows/s)", raw_scan(Path(tmp), 100_000))
         with tempfile.TemporaryDirectory() as tmp:
             record("library naive get-mutate-save (commands/s)",
-                   library_naive(Path(tmp), 2000))
+                   library_naive(str(Path(tmp) / "naive.db"), 2000))
         for backend in ["sqlite", *(["postgresql"] if postgres else [])]:
             label = "" if backend == "sqlite" else "PostgreSQL: "
             server = postgres if backend == "postgresql" else None
@@ -611,6 +614,9 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                 with _database(server) as raw:
                     record("PostgreSQL: raw scan + json.loads (rows/s)",
                            raw_postgres_scan(raw, 100_000))
+                with _database(server) as raw:
+                    record("PostgreSQL: library naive get-mutate-save (commands/s)",
+                           library_naive(raw, 1000))
             with (_database(server) as db, _database(server) as other,
                   _database(server) as read_db, _database(server) as stored):
                 record(f"{label}ledger, one commit per command (commands/s)",
@@ -700,8 +706,8 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
             "PostgreSQL: grouped apply / raw 1-row durable inserts": pg_grouped / pg_durable,
             f"PostgreSQL: apply with {workers} workers / raw 1-row durable inserts":
                 pg_split / pg_durable,
-            f"PostgreSQL: apply with {workers} workers / library naive loop (SQLite)":
-                pg_split / med["library naive get-mutate-save (commands/s)"],
+            f"PostgreSQL: apply with {workers} workers / library naive loop":
+                pg_split / med["PostgreSQL: library naive get-mutate-save (commands/s)"],
             "PostgreSQL: rebuild / raw scan + json.loads":
                 med["PostgreSQL: rebuild of all read models (events/s)"]
                 / med["PostgreSQL: raw scan + json.loads (rows/s)"],

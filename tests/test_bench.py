@@ -131,6 +131,7 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
     for name in ("PostgreSQL: raw insert, 1 row per durable commit (rows/s)",
                  "PostgreSQL: raw insert, 1,000 rows per commit (rows/s)",
                  "PostgreSQL: raw scan + json.loads (rows/s)",
+                 "PostgreSQL: library naive get-mutate-save (commands/s)",
                  "PostgreSQL: ledger apply, 500 commands per commit (commands/s)",
                  "PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)",
                  "PostgreSQL: rebuild of all read models (events/s)"):
@@ -139,6 +140,9 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
     assert ratios["PostgreSQL: apply with 2 workers / raw 1-row durable inserts"] == (
         figures["PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)"]
         / figures["PostgreSQL: raw insert, 1 row per durable commit (rows/s)"])
+    assert ratios["PostgreSQL: apply with 2 workers / library naive loop"] == (
+        figures["PostgreSQL: apply of the JSON Lines, 2 worker processes (commands/s)"]
+        / figures["PostgreSQL: library naive get-mutate-save (commands/s)"])
     assert ratios["PostgreSQL: rebuild / raw scan + json.loads"] == (
         figures["PostgreSQL: rebuild of all read models (events/s)"]
         / figures["PostgreSQL: raw scan + json.loads (rows/s)"])
