@@ -4,7 +4,8 @@ baselines measured in the same run on the same machine.
 Every figure is the median of several runs (with min and max); ratios compare
 medians. Baselines: raw SQLite inserts of rows the size of our events (one per
 durable transaction, and 1,000 per transaction), a raw scan with JSON decoding,
-and the ``eventsourcing`` library's naive get-mutate-save loop. The table ends
+and the ``eventsourcing`` library's naive get-mutate-save loop (with
+``--postgres``, the same on that server too). The table ends
 with the performance targets (``adapters.bench_targets``) and whether this run
 met them. Nothing here is asserted: the tests only check that the benchmark
 runs on a tiny size and that its verdicts follow from its figures.
@@ -764,7 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
     parser.add_argument("--postgres", metavar="URL",
-                        help="also measure the ledger on this PostgreSQL server "
+                        help="also measure the ledger, the same baselines, the library's "
+                        "naive loop and the HTTP API on this PostgreSQL server, each in a "
+                        "schema of its own, dropped afterwards "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--workers", type=whole_number(1), metavar="N",
                         help="worker processes for the `apply` figure (default: as "
