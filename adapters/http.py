@@ -381,8 +381,8 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         data = with_key(await json_body(request), request.headers.get("idempotency-key"))
         outcome = await service.execute(data, caller.name)
         return CompactJSON(outcome.as_json(), status_code=201,
-                            headers={"Idempotent-Replayed": "true"} if outcome.replayed
-                            else {})
+                           headers={"Idempotent-Replayed": "true"} if outcome.replayed
+                           else {})
 
     @app.post("/commands/batch", tags=["commands"], responses=ERRORS, openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
