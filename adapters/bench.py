@@ -39,6 +39,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -459,19 +460,34 @@ def load(url: str, token: str, concurrency: int, path: str) -> dict[str, float]:
     import asyncio
 
     address = urllib.parse.urlsplit(url)
+    if address.scheme != "http" or not address.hostname or not address.port:
+        raise BenchError(f"{url}: expected http://HOST:PORT")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror}") from None
     lanes: list[list[bytes]] = [[] for _ in range(concurrency)]
-    for line in Path(path).read_text().splitlines():
-        command = json.loads(line)
-        owner = command.get("policy_id") or command["claim_id"].split("-")[0]
+    for number, line in enumerate(lines, start=1):
+        try:
+            command = json.loads(line)
+        except json.JSONDecodeError:
+            raise BenchError(f"{path} line {number} is not JSON") from None
+        owner = (command.get("policy_id") or str(command.get("claim_id", "")).split("-")[0]
+                 if isinstance(command, dict) else "")
+        # A command naming no policy goes to the first client (the server refuses it).
+        lane = zlib.crc32(owner.encode()) % concurrency if isinstance(owner, str) else 0
         body = line.encode()
-        lanes[int(owner[1:]) % concurrency].append(
+        lanes[lane].append(
             b"POST /commands HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
             % (address.netloc.encode(), token.encode(), len(body), body))
     latencies: list[float] = []
 
     async def client(lane: list[bytes]) -> None:
-        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        try:
+            reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        except OSError as exc:
+            raise BenchError(f"cannot connect to {url}: {exc.strerror or exc}") from None
         try:
             for request in lane:
                 started = time.perf_counter()
@@ -786,7 +802,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         url, token, clients, path = args.load
         try:
-            print(json.dumps(load(url, token, int(clients), path)))
+            count = whole_number(1)(clients)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"--load CLIENTS {exc}")
+        try:
+            print(json.dumps(load(url, token, count, path)))
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import sys
 from collections.abc import Iterator
@@ -109,8 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="about how many events (e.g. 1e6)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    for command in commands(args.events, args.seed):
-        sys.stdout.write(json.dumps(command, ensure_ascii=False) + "\n")
+    try:
+        for command in commands(args.events, args.seed):
+            sys.stdout.write(json.dumps(command, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

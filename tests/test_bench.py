@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -282,3 +283,37 @@ def test_the_load_generator_stops_on_a_server_error(tmp_path: Path):
             load(f"http://127.0.0.1:{server.port}", "clt_x", 2, str(path))
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["http://127.0.0.1:9", "t", "2", "{missing}"], "cannot read"),
+    (["http://127.0.0.1:9", "t", "0", "{commands}"], "--load CLIENTS must be a whole number"),
+    (["127.0.0.1:9", "t", "2", "{commands}"], "expected http://HOST:PORT"),
+    (["http://127.0.0.1:9", "t", "2", "{not_json}"], "line 2 is not JSON"),
+    (["http://127.0.0.1:{closed}", "t", "2", "{commands}"], "cannot connect to"),
+])
+def test_the_load_generator_refuses_bad_input_by_name(tmp_path: Path, args: list[str],
+                                                      message: str):
+    commands_file = tmp_path / "commands.jsonl"
+    commands_file.write_text("\n".join(json.dumps(c) for c in commands(30, seed=3)) + "\n")
+    not_json = tmp_path / "not-json.jsonl"
+    not_json.write_text('{"command": "close_claim", "claim_id": "P1-C1"}\n{oops\n')
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    filled = [a.format(missing=tmp_path / "missing.jsonl", commands=commands_file,
+                       not_json=not_json, closed=closed) for a in args]
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--load", *filled],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode in (1, 2)
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+
+
+def test_the_workload_stops_quietly_when_its_reader_does():
+    run = subprocess.run(f"{sys.executable} -m adapters.workload --events 1e5 | head -1",
+                         shell=True, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0
+    assert json.loads(run.stdout)["command"] == "attach_coverage"
+    assert run.stderr == ""
