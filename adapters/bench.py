@@ -40,7 +40,7 @@ import time
 import urllib.parse
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -93,17 +93,23 @@ def raw_insert(folder: Path, rows: int, per_transaction: int) -> float:
     return rows / elapsed
 
 
+def _decode_rate(rows: Iterable[tuple[bytes]]) -> float:
+    """Rows per second of reading ``rows`` (each a row's state) and decoding each
+    state's JSON."""
+    started = time.perf_counter()
+    count = 0
+    for (state,) in rows:
+        json.loads(state)
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
 def raw_scan(folder: Path, rows: int) -> float:
     raw_insert(folder, rows, 1000)
     conn = _sqlite(str(folder / "raw.db"))
-    started = time.perf_counter()
-    count = 0
-    for (state,) in conn.execute("SELECT state FROM rows"):
-        json.loads(state)
-        count += 1
-    elapsed = time.perf_counter() - started
+    rate = _decode_rate(conn.execute("SELECT state FROM rows"))
     conn.close()
-    return count / elapsed
+    return rate
 
 
 def _postgres(db: str) -> Any:
@@ -142,16 +148,11 @@ def raw_postgres_scan(db: str, rows: int) -> float:
     rebuild pages through the log) and its JSON decoded."""
     raw_postgres_insert(db, rows, 1000)
     conn = _postgres(db)
-    started = time.perf_counter()
-    count = 0
     with conn.transaction(), conn.cursor(name="scan") as cursor:
         cursor.itersize = 10_000
-        for (state,) in cursor.execute("SELECT state FROM rows"):
-            json.loads(state)
-            count += 1
-    elapsed = time.perf_counter() - started
+        rate = _decode_rate(cursor.execute("SELECT state FROM rows"))
     conn.close()
-    return count / elapsed
+    return rate
 
 
 class Counter(Aggregate):
