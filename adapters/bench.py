@@ -454,8 +454,8 @@ def load(url: str, token: str, concurrency: int, path: str) -> dict[str, float]:
     """The load generator (run in its own process): send the commands in ``path``
     from ``concurrency`` clients, each owning whole policies so that a claim's
     commands stay in order, each on its own keep-alive connection; report
-    commands/s and latency. Each request is written out before the clock
-    starts and each response is read with plain asyncio streams: an HTTP
+    commands/s and latency. Each request is prepared before the clock starts
+    and each response is read with plain asyncio streams: an HTTP
     client library took ~1 ms of CPU per request, as much as the server,
     on the same two cores."""
     import asyncio
@@ -531,8 +531,6 @@ def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
     label = "" if postgres is None else "PostgreSQL: "
     for level in levels:
         with _database(postgres) as db:
-            if postgres is None:
-                db = str(folder / f"http-{level}.db")
             tokens_file = str(folder / f"tokens-{level}.json")
             token = new_token("bench", "appender", tokens_file)
             with socket.socket() as s:
