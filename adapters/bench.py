@@ -494,9 +494,9 @@ def load(url: str, token: str, concurrency: int, path: str) -> dict[str, float]:
                 started = time.perf_counter()
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
-                fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:-2])
-                length = int({k.strip().lower(): v for k, v in fields.items()}
-                             [b"content-length"])
+                fields = {name.strip().lower(): value for name, value in (
+                    line.split(b":", 1) for line in head.split(b"\r\n")[1:-2])}
+                length = int(fields[b"content-length"])
                 body = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - started)
                 if int(head.split(b" ", 2)[1]) >= 500:
