@@ -1,12 +1,17 @@
 """Read model: the audit trail, one row per event in log order.
 
-Each row: position, recorded time, actor, command id, the aggregate (policy,
-policy year, claim or command record) and its id and version, the event type,
-the policy, year, claim and coverage it concerns, its business dates, its
-amount, and the annual-limit balance before and after (for payouts and the
-draws and restorations of a year's limit). Auditors query it by policy, claim,
-actor, event type and recorded-time range, a page at a time by position (a
-cursor, never an offset).
+Each row holds what auditors filter by: position, recorded time, actor, the
+aggregate's id and version, the event type, and the policy and claim the event
+concerns. Auditors query it by policy, claim, actor, event type, aggregate and
+recorded-time range, a page at a time by position (a cursor, never an offset).
+
+The rest of what a page shows (the command id, the aggregate's kind, the policy
+year and coverage, the business dates, the amount, and the annual-limit balance
+before and after) is computed by ``details`` from the event itself, which a
+page reads from the log by position when it is read (``ReadModels.audit``),
+exactly as the log stores it. Neither the event nor those figures are copied
+here: the copy was most of a rebuild's work, and the log stays the only place
+that holds them.
 
 When the log is a SQLite file and so is the read database, or the read models
 are in the log's PostgreSQL database, the rows are computed by the database
@@ -16,21 +21,14 @@ them on the same logs, and on events of any shape). The SQL reads the stored
 JSON as the current version of the event, so events of a class with upcasters
 are left to ``row`` (and on PostgreSQL, recorded times of other shapes than the
 ledger's own).
-
-The full event, exactly as the log stores it, is not copied here: a page's
-events are read from the log by position when the page is read
-(``ReadModels.audit``). A copy would double the read database and was the
-largest part of a rebuild's writing.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -40,13 +38,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     select,
 )
 from sqlalchemy.sql import Select
 
 from domain.events import event_class, event_names
-from domain.ledger import aggregate_kind
 from projections.base import Fact, decoded, recorded_time
 from projections.store import insert_rows
 
@@ -65,44 +61,58 @@ def _table(generation: int) -> Table:
                autoincrement=False),
         Column("recorded_at", String(32), nullable=False),
         Column("actor", String(128), nullable=False),
-        Column("command_id", String(64), nullable=False),
-        Column("aggregate_type", String(16), nullable=False),
         Column("aggregate_id", String(160), nullable=False),
         Column("version", Integer, nullable=False),
         Column("event_type", String(64), nullable=False),
         Column("policy_id", String(64), nullable=True),
-        Column("policy_year", Integer, nullable=True),
         Column("claim_id", String(64), nullable=True),
-        Column("coverage", String(32), nullable=True),
-        Column("business_dates", Text, nullable=False),
-        Column("amount", BigInteger, nullable=True),
-        Column("balance_before", BigInteger, nullable=True),
-        Column("balance_after", BigInteger, nullable=True),
     )
 
 
 def row(fact: Fact) -> tuple[Any, ...]:
     """The audit row of one event, in the table's column order."""
     s = fact.state
+    source = _source(fact)
+    return (fact.position, fact.recorded_at, s["actor"], s["originator_id"],
+            s["originator_version"], fact.name, source.get("policy_id"), source.get("claim_id"))
+
+
+def _source(fact: Fact) -> dict[str, Any]:
+    """Where an event names its policy, year, claim and coverage: a command's
+    record names them in the command it accepted."""
+    command = fact.state.get("command") if fact.name == "CommandAccepted" else None
+    return command if isinstance(command, dict) else fact.state
+
+
+def details(fact: Fact | None) -> dict[str, Any]:
+    """What a page shows of an event besides its row: the command id, the policy
+    year and coverage it concerns, its business dates, its amount, and the
+    annual-limit balance before and after (for payouts and the draws and
+    restorations of a year's limit). None (an event the log no longer holds):
+    none of them."""
+    if fact is None:
+        return {"command_id": None, "policy_year": None, "coverage": None,
+                "business_dates": {}, "amount": None, "balance_before": None,
+                "balance_after": None}
+    s = fact.state
     name = fact.name
-    amount = s.get("amount", s.get("loss_amount"))
     before = after = None
     if name == "PayoutIssued":
-        before = s["breakdown"]["annual_remaining_before"]
-        after = s["breakdown"]["annual_remaining_after"]
+        breakdown = s.get("breakdown") or {}
+        before = breakdown.get("annual_remaining_before")
+        after = breakdown.get("annual_remaining_after")
     elif "remaining_before" in s:
-        before, after = s["remaining_before"], s["remaining_after"]
-    command = s.get("command") if name == "CommandAccepted" else None
-    source = command if isinstance(command, dict) else s
-    dates = {k: s[k] for k in _dates(name) if s.get(k)}
-    aggregate_id = s["originator_id"]
-    return (
-        fact.position, fact.recorded_at, s["actor"], s["command_id"],
-        aggregate_kind(aggregate_id), aggregate_id, s["originator_version"], name,
-        source.get("policy_id"), source.get("policy_year"), source.get("claim_id"),
-        source.get("coverage"), orjson.dumps(dates).decode() if dates else "{}",
-        amount, before, after,
-    )
+        before, after = s["remaining_before"], s.get("remaining_after")
+    source = _source(fact)
+    return {
+        "command_id": s.get("command_id"),
+        "policy_year": source.get("policy_year"),
+        "coverage": source.get("coverage"),
+        "business_dates": {k: s[k] for k in _dates(name) if s.get(k)},
+        "amount": s.get("amount", s.get("loss_amount")),
+        "balance_before": before,
+        "balance_after": after,
+    }
 
 
 @cache
@@ -149,53 +159,25 @@ def register_functions(dbapi_connection: Any) -> None:
 
 @cache
 def _insert_from_log_sql(table: str, log_table: str, upcast: tuple[str, ...]) -> str:
-    # Each expression mirrors ``row`` (and ``aggregate_kind``, ``recorded_time``).
-    def field(name: str) -> str:
-        return f"json_extract(s, '$.{name}')"
-
-    def present(name: str) -> str:
-        return f"json_type(s, '$.{name}') IS NOT NULL"
-
-    def dates(names: tuple[str, ...]) -> str:
-        if not names:
-            return "'{}'"
-        pairs = ", ".join(f"'{k}', {field(k)}" for k in names)
-        return f"json_patch('{{}}', json_object({pairs}))"  # a null value is left out
-
-    source = ("(CASE WHEN topic = 'CommandAccepted' AND json_type(s, '$.command') = 'object' "
-              "THEN '$.command.' ELSE '$.' END)")
-    by_topic = " ".join(f"WHEN '{name}' THEN {dates(_dates(name))}" for name in event_names()
-                        if name not in upcast)
-    ts = field("timestamp")
+    # Each expression mirrors ``row`` (and ``recorded_time``).
+    ts = "json_extract(s, '$.timestamp')"
     columns = [
         "rowid",
         f"CASE WHEN length({ts}) = 27 AND substr({ts}, 27) = 'Z' THEN {ts} "
         f"WHEN length({ts}) = 20 AND substr({ts}, 20) = 'Z' "
         f"THEN substr({ts}, 1, 19) || '.000000Z' ELSE recorded_time({ts}) END",
-        field("actor"),
-        field("command_id"),
-        "CASE WHEN substr(originator_id, 1, 6) = 'claim:' THEN 'claim' "
-        "WHEN substr(originator_id, 1, 8) = 'command:' THEN 'command' "
-        "WHEN instr(originator_id, ':year:') > 0 THEN 'policy_year' ELSE 'policy' END",
+        "json_extract(s, '$.actor')",
         "originator_id",
         "originator_version",
         "topic",
-        *(f"json_extract(s, {source} || '{k}')"
-          for k in ("policy_id", "policy_year", "claim_id", "coverage")),
-        f"CASE topic {by_topic} ELSE {dates(_DATES)} END",
-        f"CASE WHEN {present('amount')} THEN {field('amount')} ELSE {field('loss_amount')} END",
-        *(f"CASE WHEN topic = 'PayoutIssued' THEN {field(f'breakdown.annual_{side}')} "
-          f"WHEN {present('remaining_before')} THEN {field(side)} END"
-          for side in ("remaining_before", "remaining_after")),
+        *(f"CASE WHEN topic = 'CommandAccepted' AND json_type(s, '$.command') = 'object' "
+          f"THEN json_extract(s, '$.command.{k}') ELSE json_extract(s, '$.{k}') END"
+          for k in ("policy_id", "claim_id")),
     ]
     skip = "".join(f" AND topic != '{name}'" for name in upcast)
     return (f'INSERT INTO "{table}" SELECT {", ".join(columns)} FROM '
             f"(SELECT rowid, originator_id, originator_version, topic, "
             f"CAST(state AS TEXT) AS s FROM {log_table} WHERE rowid > ? AND rowid <= ?{skip})")
-
-
-_FALSY = ", ".join(f"'{v}'::jsonb" for v in ("null", '""', "0", "false", "[]", "{}"))
-"""The JSON values ``row`` leaves out of the business dates (Python's falsy ones)."""
 
 
 @cache
@@ -204,15 +186,6 @@ def _insert_from_log_postgres(table: str, log_table: str, upcast: tuple[str, ...
     # step) and each expression mirrors ``row``. Events of a class with
     # upcasters, and recorded times of other shapes than the ledger's own (whole
     # seconds or microseconds, in UTC), are returned to be computed by ``row``.
-    def dates(names: tuple[str, ...]) -> str:
-        if not names:
-            return "'{}'"
-        members = ", ".join(f"CASE WHEN s->'{k}' NOT IN ({_FALSY}) "
-                            f"THEN '\"{k}\":' || (s->'{k}')::text END" for k in names)
-        return f"'{{' || concat_ws(',', {members}) || '}}'"
-
-    by_topic = " ".join(f"WHEN '{name}' THEN {dates(_dates(name))}" for name in event_names()
-                        if name not in upcast)
     upcast_names = ", ".join(f"'{name}'" for name in upcast)
     in_python = " OR ".join([
         *([f"topic IN ({upcast_names})"] if upcast else []),
@@ -224,22 +197,11 @@ def _insert_from_log_postgres(table: str, log_table: str, upcast: tuple[str, ...
         "position",
         "CASE WHEN length(ts) = 27 THEN ts ELSE left(ts, 19) || '.000000Z' END",
         "s->>'actor'",
-        "s->>'command_id'",
-        "CASE WHEN left(originator_id, 6) = 'claim:' THEN 'claim' "
-        "WHEN left(originator_id, 8) = 'command:' THEN 'command' "
-        "WHEN strpos(originator_id, ':year:') > 0 THEN 'policy_year' ELSE 'policy' END",
         "originator_id",
         "originator_version",
         "topic",
         "src->>'policy_id'",
-        "(src->>'policy_year')::integer",
         "src->>'claim_id'",
-        "src->>'coverage'",
-        f"CASE topic {by_topic} ELSE {dates(_DATES)} END",
-        "(CASE WHEN s->'amount' IS NOT NULL THEN s->>'amount' ELSE s->>'loss_amount' END)::bigint",
-        *(f"(CASE WHEN topic = 'PayoutIssued' THEN s->'breakdown'->>'annual_{side}' "
-          f"WHEN s->'remaining_before' IS NOT NULL THEN s->>'{side}' END)::bigint"
-          for side in ("remaining_before", "remaining_after")),
     ]
     return (
         "WITH parsed AS MATERIALIZED ("
@@ -261,7 +223,7 @@ def _insert_from_log_postgres(table: str, log_table: str, upcast: tuple[str, ...
 
 class AuditTrailProjection:
     name = NAME
-    schema_version = 4
+    schema_version = 5
     events: frozenset[str] | None = None  # every event
 
     def tables(self, generation: int) -> list[Table]:
@@ -331,9 +293,4 @@ def page_query(generation: int, q: AuditQuery) -> Select[Any]:
 
 
 def read(conn: Connection, generation: int, q: AuditQuery) -> list[dict[str, Any]]:
-    rows = []
-    for r in conn.execute(page_query(generation, q)):
-        item = dict(r._mapping)
-        item["business_dates"] = json.loads(item["business_dates"])
-        rows.append(item)
-    return rows
+    return [dict(r._mapping) for r in conn.execute(page_query(generation, q))]

@@ -32,10 +32,10 @@ from sqlalchemy import URL, Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
-from domain.ledger import Ledger
+from domain.ledger import Ledger, aggregate_kind
 from projections import audit_trail, claims, limits
 from projections.audit_trail import AuditQuery, AuditTrailProjection
-from projections.base import Projection
+from projections.base import Projection, decoded
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
 from projections.pages import (
@@ -343,16 +343,15 @@ class ReadModels:
             return claims.read(conn, generation, claim_id)
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
-        """A page of the audit trail, each row with its event as the log stores
-        it (``payload``, read from the log by position; None if the log no longer
-        holds that position, which ``seal verify`` reports as tampering)."""
+        """A page of the audit trail. Each row with its event as the log stores it
+        (``payload``, read from the log by position) and what a page shows of
+        it (``audit_trail.details``); the payload None and no details if the
+        log no longer holds that position, which ``seal verify`` reports as
+        tampering."""
         with self._reading(audit_trail.NAME) as (conn, generation):
             rows = audit_trail.read(conn, generation, query)
         stored = stored_events(self.ledger, [r["position"] for r in rows])
-        for row in rows:
-            data = stored.get(row["position"])
-            row["payload"] = None if data is None else orjson.loads(data)
-        return rows
+        return [_shown(row, stored.get(row["position"])) for row in rows]
 
     def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
         """The position a read model has reached and every row of its tables, read
@@ -364,6 +363,23 @@ class ReadModels:
                 rows = conn.execute(select(table).order_by(*table.primary_key.columns))
                 tables[table.name.rsplit("_g", 1)[0]] = [dict(r._mapping) for r in rows]
             return position, tables
+
+
+def _shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
+    """An audit row as a page shows it, from the row and its event's JSON."""
+    found = audit_trail.details(None if data is None else decoded([(
+        row["position"], row["aggregate_id"], row["version"], row["event_type"], data)])[0])
+    return {
+        "position": row["position"], "recorded_at": row["recorded_at"], "actor": row["actor"],
+        "command_id": found["command_id"], "aggregate_type": aggregate_kind(row["aggregate_id"]),
+        "aggregate_id": row["aggregate_id"], "version": row["version"],
+        "event_type": row["event_type"], "policy_id": row["policy_id"],
+        "policy_year": found["policy_year"], "claim_id": row["claim_id"],
+        "coverage": found["coverage"], "business_dates": found["business_dates"],
+        "amount": found["amount"], "balance_before": found["balance_before"],
+        "balance_after": found["balance_after"],
+        "payload": None if data is None else orjson.loads(data),
+    }
 
 
 def _same_database(log: PostgresDatastore, read: URL) -> bool:

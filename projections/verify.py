@@ -17,8 +17,8 @@ from domain import claim as claim_module
 from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimEvent, ClaimStatus
+from domain.command_record import CommandAccepted
 from domain.events import LedgerEvent
-from domain.ledger import aggregate_kind
 from domain.policy_year import PolicyYear, PolicyYearEvent
 from projections.base import recorded_time
 from projections.read_models import ReadModels
@@ -112,15 +112,17 @@ class _Replay:
 
 
 def _audit_row(position: int, event: LedgerEvent) -> dict[str, Any]:
+    # A command's record names the policy and claim in the command it accepted.
+    names = event.command if isinstance(event, CommandAccepted) else vars(event)
     return {
         "position": position,
         "recorded_at": recorded_time(event.timestamp),
         "actor": event.actor,
-        "command_id": event.command_id,
-        "aggregate_type": aggregate_kind(event.originator_id),
         "aggregate_id": event.originator_id,
         "version": event.originator_version,
         "event_type": event.event_name,
+        "policy_id": names.get("policy_id"),
+        "claim_id": names.get("claim_id"),
     }
 
 

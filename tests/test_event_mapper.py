@@ -47,7 +47,7 @@ def stored(fixture: dict) -> StoredEvent:  # type: ignore[type-arg]
 
 
 def test_every_event_type_has_a_version_1_fixture() -> None:
-    assert {f["topic"] for f in FIXTURES} == set(event_names()) - {"UpcastProbe"}
+    assert {f["topic"] for f in FIXTURES} == set(event_names()) - PROBES
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f["topic"] for f in FIXTURES])
@@ -78,6 +78,23 @@ class UpcastProbe(LedgerEvent):
     @staticmethod
     def upcast_v2_v3(state: dict) -> None:  # type: ignore[type-arg]
         state["currency"] = "JPY"
+
+
+class ClaimRenamedProbe(LedgerEvent):
+    """A test event at version 2: version 1 named its claim ``claim``."""
+
+    event_name = "ClaimRenamedProbe"
+    class_version: ClassVar[int] = 2
+
+    claim_id: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:  # type: ignore[type-arg]
+        state["claim_id"] = state.pop("claim")
+
+
+PROBES = {UpcastProbe.event_name, ClaimRenamedProbe.event_name}
+"""The test events above, which the ledger never stores."""
 
 
 def test_old_versions_are_upcast_through_every_step() -> None:
