@@ -52,6 +52,7 @@ from domain.errors import (
 from domain.explanation import Lang
 from domain.ledger import Ledger, Outcome
 from projections.audit_trail import AuditQuery
+from projections.pages import event_positions
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.verify import verify
 
@@ -211,14 +212,10 @@ class Service:
 
     def _with_positions(self, outcome: Outcome) -> Outcome:
         """A replayed outcome, with the positions its events were first stored at."""
-        models = self.fresh()
-        events = []
-        for e in outcome.events:
-            rows = models.audit(AuditQuery(aggregate_id=e.aggregate_id, version=e.version,
-                                            limit=1))
-            events.append(e.model_copy(update={"position": rows[0]["position"]
-                                               if rows else None}))
-        return outcome.model_copy(update={"events": tuple(events)})
+        found = event_positions(self.ledger, [(e.aggregate_id, e.version) for e in outcome.events])
+        events = tuple(e.model_copy(update={"position": found.get((e.aggregate_id, e.version))})
+                       for e in outcome.events)
+        return outcome.model_copy(update={"events": events})
 
 
 def bearer(request: Request) -> Caller:

@@ -223,7 +223,7 @@ def _insert_from_log_postgres(table: str, log_table: str, upcast: tuple[str, ...
 
 class AuditTrailProjection:
     name = NAME
-    schema_version = 6
+    schema_version = 7
     events: frozenset[str] | None = None  # every event
 
     def tables(self, generation: int) -> list[Table]:
@@ -248,7 +248,6 @@ class AuditTrailProjection:
             Index(f"{prefix}_actor", t.c.actor, *then),
             Index(f"{prefix}_type", t.c.event_type, *then),
             Index(f"{prefix}_recorded", t.c.recorded_at),
-            Index(f"{prefix}_aggregate", t.c.aggregate_id, t.c.version),
         ]
 
     def changes(self, facts: list[Fact]) -> list[tuple[Any, ...]]:
@@ -264,8 +263,6 @@ class AuditQuery:
     claim_id: str | None = None
     actor: str | None = None
     event_type: str | None = None
-    aggregate_id: str | None = None
-    version: int | None = None
     recorded_from: str | None = None
     recorded_to: str | None = None
     after: int = 0
@@ -285,10 +282,6 @@ def page_query(generation: int, q: AuditQuery) -> Select[Any]:
         query = query.where(t.c.actor == q.actor)
     if q.event_type is not None:
         query = query.where(t.c.event_type == q.event_type)
-    if q.aggregate_id is not None:
-        query = query.where(t.c.aggregate_id == q.aggregate_id)
-    if q.version is not None:
-        query = query.where(t.c.version == q.version)
     if q.recorded_from is not None:
         query = query.where(t.c.recorded_at >= q.recorded_from)
     if q.recorded_to is not None:

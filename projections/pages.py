@@ -178,6 +178,37 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
     return found
 
 
+def event_positions(ledger: Ledger, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The positions of the events with these (aggregate id, version) keys, read
+    with the log's own index of them; a key with no event is left out."""
+    found: dict[tuple[str, int], int] = {}
+    recorder = ledger.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as c:
+            for key in keys:
+                c.execute(f"SELECT rowid FROM {recorder.events_table_name} "
+                          "WHERE originator_id = ? AND originator_version = ?", key)
+                row = c.fetchone()
+                if row is not None:
+                    found[key] = row[0]
+        return found
+    if isinstance(recorder, PostgresApplicationRecorder):
+        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        with recorder.datastore.transaction(commit=False) as c:
+            for key in keys:
+                c.execute(f"SELECT notification_id FROM {table} "
+                          "WHERE originator_id = %s AND originator_version = %s", key)
+                got = c.fetchone()
+                if got is not None:
+                    found[key] = got["notification_id"]
+        return found
+    wanted = set(keys)  # (other recorders: the whole log, read in order)
+    for n in ledger.notifications():
+        if (key := (str(n.originator_id), n.originator_version)) in wanted:
+            found[key] = n.id
+    return found
+
+
 def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
           page_size: int) -> Iterator[Page]:
     """Pages from the smallest position in ``positions`` to the head, read and

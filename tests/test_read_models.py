@@ -28,7 +28,7 @@ from domain.ledger import Ledger
 from projections import audit_trail, pages
 from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
-from projections.pages import facts, stored_events
+from projections.pages import event_positions, facts, stored_events
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -184,6 +184,19 @@ def test_events_read_by_position_are_exactly_as_the_log_stores_them(
     wanted = [2, 3, 4, 9, len(stored), 1, 3]  # scattered, unsorted, repeated
     found = stored_events(ledger, [*wanted, len(stored) + 100])  # and one not there
     assert found == {p: stored[p] for p in wanted}
+
+
+@pytest.mark.parametrize("log", ["the backend's", "in memory"])
+def test_an_events_position_is_found_by_its_aggregate_and_version(
+    ledger: Ledger, clock: FakeClock, log: str,
+) -> None:
+    if log == "in memory":  # (read by scanning the log)
+        ledger = make_ledger({}, clock)
+    run_all(ledger, SCENARIO)
+    stored = {(str(n.originator_id), n.originator_version): n.id for n in ledger.notifications()}
+    keys = [*list(stored)[::3], ("claim:NONE", 1), (next(iter(stored))[0], 999)]
+    assert event_positions(ledger, keys) == {k: stored[k] for k in keys if k in stored}
+    assert len(stored) > 10 and set(stored.values()) == set(range(1, len(stored) + 1))
 
 
 def test_an_audit_page_carries_each_event_as_the_log_stores_it_without_a_copy(
