@@ -769,13 +769,14 @@ def _content(command: Command) -> dict[str, Any]:
 
 def _outcome(command: Command, command_id: str, appended: list[tuple[int, LedgerEvent]],
              result: dict[str, Any]) -> Outcome:
-    """What a committed command did (its idempotency record is not shown)."""
-    return Outcome.model_validate({
-        "command": command.command, "command_id": command_id, "replayed": False,
-        "events": [{"position": position, "aggregate_id": e.originator_id,
-                    "version": e.originator_version, "event": e.event_name}
-                   for position, e in appended if not isinstance(e, CommandAccepted)],
-        "result": result})
+    """What a committed command did (its idempotency record is not shown). Built
+    without validation: every value comes from the events just stored."""
+    return Outcome.model_construct(
+        command=command.command, command_id=command_id, replayed=False,
+        events=tuple(AppendedEvent.model_construct(
+            position=position, aggregate_id=e.originator_id, version=e.originator_version,
+            event=e.event_name) for position, e in appended if not isinstance(e, CommandAccepted)),
+        result=result)
 
 
 def _evolve_claim(claim: Claim | None, events: list[LedgerEvent]) -> Claim:
