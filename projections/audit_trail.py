@@ -163,9 +163,10 @@ def _insert_from_log_sql(table: str, log_table: str, upcast: tuple[str, ...]) ->
     ts = "json_extract(s, '$.timestamp')"
     columns = [
         "rowid",
-        f"CASE WHEN length({ts}) = 27 AND substr({ts}, 27) = 'Z' THEN {ts} "
-        f"WHEN length({ts}) = 20 AND substr({ts}, 20) = 'Z' "
-        f"THEN substr({ts}, 1, 19) || '.000000Z' ELSE recorded_time({ts}) END",
+        # (27 or 20 characters, the last a Z: one reading of the JSON to test it)
+        f"CASE WHEN {ts} GLOB '{'?' * 26}Z' THEN {ts} "
+        f"WHEN {ts} GLOB '{'?' * 19}Z' THEN substr({ts}, 1, 19) || '.000000Z' "
+        f"ELSE recorded_time({ts}) END",
         "json_extract(s, '$.actor')",
         "originator_id",
         "originator_version",
