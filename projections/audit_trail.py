@@ -2,7 +2,7 @@
 
 Each row holds what auditors filter by: position, recorded time, actor, the
 aggregate's id and version, the event type, and the policy and claim the event
-concerns. Auditors query it by policy, claim, actor, event type, aggregate and
+concerns. Auditors query it by policy, claim, actor, event type and
 recorded-time range, a page at a time by position (a cursor, never an offset).
 
 The rest of what a page shows (the command id, the aggregate's kind, the policy

@@ -162,7 +162,9 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
                 chunk = wanted[start:start + 500]
                 c.execute(f"SELECT rowid, state FROM {sqlite.events_table_name} "
                           f"WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk)
-                found.update((row[0], bytes(row[1])) for row in c.fetchall())
+                # (bytes as the library stores them; text if someone wrote text there)
+                found.update((row[0], row[1].encode() if isinstance(row[1], str)
+                              else bytes(row[1])) for row in c.fetchall())
         return found
     runs: list[list[int]] = []
     for position in wanted:

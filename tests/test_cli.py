@@ -202,6 +202,24 @@ def test_an_audit_row_whose_event_the_log_lost_shows_no_payload_and_says_so(db: 
     assert "no longer holds this event" in cli("--db", db, "audit").stdout
 
 
+def test_an_audit_row_whose_event_was_rewritten_shows_it_as_stored_without_figures(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
+    before = json.loads(cli("--db", db, "audit", "--json").stdout)
+    paid = next(r for r in before if r["event_type"] == "PayoutIssued")
+    assert paid["amount"] == 700_000 and paid["command_id"]
+    rewritten = "'{\"forged\": true}'"
+    tamper(db, f"UPDATE claims_ledger_events SET state = {rewritten}::bytea "
+               f"WHERE notification_id = {paid['position']}" if db.startswith("postgresql")
+           else f"UPDATE stored_events SET state = {rewritten} WHERE rowid = {paid['position']}")
+    run = cli("--db", db, "audit", "--json")
+    assert run.returncode == 0, run.stderr
+    after = {r["position"]: r for r in json.loads(run.stdout)}
+    shown = after[paid["position"]]
+    assert shown["payload"] == {"forged": True}
+    assert (shown["amount"], shown["command_id"], shown["business_dates"]) == (None, None, {})
+    assert shown["claim_id"] == paid["claim_id"]  # the row itself, as the read model holds it
+
+
 def test_verify_passes_then_fails_on_a_tampered_read_model(db: str):
     cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
     assert cli("--db", db, "verify").returncode == 0
