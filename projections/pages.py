@@ -185,29 +185,25 @@ def event_positions(ledger: Ledger, keys: list[tuple[str, int]]) -> dict[tuple[s
     with the log's own index of them; a key with no event is left out."""
     found: dict[tuple[str, int], int] = {}
     recorder = ledger.recorder
+    where = "WHERE originator_id = ? AND originator_version = ?"
     if isinstance(recorder, SQLiteApplicationRecorder):
-        with recorder.datastore.transaction(commit=False) as c:
-            for key in keys:
-                c.execute(f"SELECT rowid FROM {recorder.events_table_name} "
-                          "WHERE originator_id = ? AND originator_version = ?", key)
-                row = c.fetchone()
-                if row is not None:
-                    found[key] = row[0]
-        return found
-    if isinstance(recorder, PostgresApplicationRecorder):
+        sql = f"SELECT rowid AS position FROM {recorder.events_table_name} {where}"
+    elif isinstance(recorder, PostgresApplicationRecorder):
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
-        with recorder.datastore.transaction(commit=False) as c:
-            for key in keys:
-                c.execute(f"SELECT notification_id FROM {table} "
-                          "WHERE originator_id = %s AND originator_version = %s", key)
-                got = c.fetchone()
-                if got is not None:
-                    found[key] = got["notification_id"]
+        sql = f"SELECT notification_id AS position FROM {table} {where}".replace("?", "%s")
+    else:
+        wanted = set(keys)  # (other recorders: the whole log, read in order)
+        for n in ledger.notifications():
+            if (key := (str(n.originator_id), n.originator_version)) in wanted:
+                found[key] = n.id
         return found
-    wanted = set(keys)  # (other recorders: the whole log, read in order)
-    for n in ledger.notifications():
-        if (key := (str(n.originator_id), n.originator_version)) in wanted:
-            found[key] = n.id
+    datastore: Any = recorder.datastore
+    with datastore.transaction(commit=False) as c:
+        for key in keys:
+            c.execute(sql, key)
+            row = c.fetchone()
+            if row is not None:
+                found[key] = row["position"]
     return found
 
 
