@@ -5,11 +5,11 @@ aggregate's id and version, the event type, and the policy and claim the event
 concerns. Auditors query it by policy, claim, actor, event type and
 recorded-time range, a page at a time by position (a cursor, never an offset).
 
-The rest of what a page shows (the command id, the aggregate's kind, the policy
-year and coverage, the business dates, the amount, and the annual-limit balance
-before and after) is computed by ``details`` from the event itself, which a
-page reads from the log by position when it is read (``ReadModels.audit``),
-exactly as the log stores it. Neither the event nor those figures are copied
+The rest of what a page shows (the command id, the policy year and coverage,
+the business dates, the amount, and the annual-limit balance before and after)
+is computed by ``details`` from the event itself, which a page reads from the
+log by position when it is read (``ReadModels.audit``), exactly as the log
+stores it; the aggregate's kind comes from its id. Neither the event nor those figures are copied
 here: the copy was most of a rebuild's work, and the log stays the only place
 that holds them.
 
@@ -98,14 +98,13 @@ def details(fact: Fact | None) -> dict[str, Any]:
     name = fact.name
     before = after = None
     if name == "PayoutIssued":
-        breakdown = s.get("breakdown") or {}
-        before = breakdown.get("annual_remaining_before")
-        after = breakdown.get("annual_remaining_after")
+        before = s["breakdown"]["annual_remaining_before"]
+        after = s["breakdown"]["annual_remaining_after"]
     elif "remaining_before" in s:
-        before, after = s["remaining_before"], s.get("remaining_after")
+        before, after = s["remaining_before"], s["remaining_after"]
     source = _source(fact)
     return {
-        "command_id": s.get("command_id"),
+        "command_id": s["command_id"],
         "policy_year": source.get("policy_year"),
         "coverage": source.get("coverage"),
         "business_dates": {k: s[k] for k in _dates(name) if s.get(k)},

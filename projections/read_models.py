@@ -370,14 +370,11 @@ def _shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
     rewritten out of its class's shape shows as stored, with no figures: ``seal
     verify`` reports it)."""
     payload = None if data is None else orjson.loads(data)
-    fact = None
-    if data is not None:
-        try:
-            fact = decoded([(row["position"], row["aggregate_id"], row["version"],
-                             row["event_type"], data)])[0]
-        except (KeyError, TypeError, AttributeError):
-            fact = None
-    found = audit_trail.details(fact)
+    try:
+        found = audit_trail.details(None if data is None else decoded([(
+            row["position"], row["aggregate_id"], row["version"], row["event_type"], data)])[0])
+    except (KeyError, TypeError, AttributeError):
+        found = audit_trail.details(None)
     return {
         "position": row["position"], "recorded_at": row["recorded_at"], "actor": row["actor"],
         "command_id": found["command_id"], "aggregate_type": aggregate_kind(row["aggregate_id"]),
