@@ -566,6 +566,23 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def postgres_problem(url: str) -> str | None:
+    """What keeps the bench from measuring on the PostgreSQL server ``url``
+    (checked before any figure is taken), or None."""
+    if not is_postgres(url):
+        return f"{url} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    if not urllib.parse.urlsplit(url).path.strip("/"):
+        return f"{url} names no database (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot connect to {url}: {first}"
+    return None
+
+
 @contextmanager
 def _database(postgres: str | None) -> Iterator[str]:
     """A fresh database: a SQLite file in a temporary folder, or a schema of its
@@ -817,6 +834,10 @@ def main(argv: list[str] | None = None) -> int:
     log = args.rebuild_log
     if log and not is_postgres(log) and not Path(log).is_file():
         parser.error(f"--rebuild-log: {log} is not a file; make a log first (see --help)")
+    if args.postgres and not log:
+        problem = postgres_problem(args.postgres)
+        if problem:
+            parser.error(f"--postgres: {problem}")
     try:
         result = (rebuild_log(args.rebuild_log, args.runs, progress) if args.rebuild_log
                   else run(args.events, args.runs, args.seed, progress,

@@ -214,6 +214,26 @@ def test_a_count_option_below_its_minimum_or_not_whole_is_refused_naming_it(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("url", "problem"), [
+    ("notaurl", "notaurl is not a postgresql:// URL"),
+    ("postgresql://postgres@127.0.0.1:5432",
+     "postgresql://postgres@127.0.0.1:5432 names no database"),
+    ("postgresql://postgres@127.0.0.1:1/test", "cannot connect to postgresql://postgres@127.0.0.1:1/test"),
+])
+def test_a_postgres_server_the_bench_cannot_use_is_refused_before_any_figure(
+    tmp_path: Path, url: str, problem: str,
+):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--postgres", url,
+                          "--out", str(out)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 2
+    assert f"--postgres: {problem}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "run 1/" not in run.stderr  # refused before measuring anything
+    assert not out.exists()
+
+
 def test_the_workload_refuses_a_size_that_is_not_a_whole_number_of_events():
     run = subprocess.run([sys.executable, "-m", "adapters.workload", "--events", "0"],
                          capture_output=True, text=True, timeout=60, check=False)
