@@ -518,11 +518,22 @@ def _work(pipe: Pipe, db: str, actor: str, batch: int, render: Render) -> None:
     """A worker process: apply each share it is sent, ``batch`` commands to a
     commit, and answer each line's rendered result. Once the database has
     failed, nothing more is applied (a later line of a policy must not be
-    applied when an earlier one was not). Answers are sent by a thread of their
-    own, so that the next share is applied while the router is still busy with
-    another worker's answer."""
+    applied when an earlier one was not). Shares are received and answers sent
+    by threads of their own: the router's send of the next share returns at
+    once (a share is larger than the pipe holds, so it would otherwise wait
+    until this worker had finished the share before, and the other workers
+    with it), and the next share is applied while the router is still busy
+    with another worker's answer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the router to handle
+    inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def receive() -> None:
+        try:
+            while True:
+                inbox.put(pipe.recv_bytes())
+        except (EOFError, OSError):
+            inbox.put(None)  # the router closed the pipe: no more shares
 
     def send() -> None:
         while (data := outbox.get()) is not None:
@@ -531,6 +542,7 @@ def _work(pipe: Pipe, db: str, actor: str, batch: int, render: Render) -> None:
             except OSError:
                 return  # the router stopped: nobody is listening any more
 
+    threading.Thread(target=receive, daemon=True).start()
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     ledger: Ledger | None = None
@@ -539,10 +551,9 @@ def _work(pipe: Pipe, db: str, actor: str, batch: int, render: Render) -> None:
         outbox.put(marshal.dumps(("ready", "")))
         failure: Exception | None = None
         while True:
-            try:
-                share = marshal.loads(pipe.recv_bytes())
-            except (EOFError, OSError):
+            if (received := inbox.get()) is None:
                 return
+            share = marshal.loads(received)
             results: list[tuple[bool, str]] = []
             first_failed: int | None = None
             for start in range(0, len(share), batch):
