@@ -70,15 +70,23 @@ class Yen(int):
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        # The int schema has already checked the value: make it a Yen without
-        # calling ``__new__``'s checks again (a C call, no Python frame).
-        return core_schema.no_info_after_validator_function(
+        # From a number: the int schema checks it, then it becomes a Yen without
+        # ``__new__``'s checks again (a C call, no Python frame). A Yen already
+        # (the domain's own arithmetic, and every event the ledger builds) is
+        # taken as it is: a Yen is whole and non-negative by construction, and
+        # the range check would cost a Python call per field.
+        from_number = core_schema.no_info_after_validator_function(
             partial(_new_int, cls),
             core_schema.int_schema(strict=True, ge=0, le=MAX_YEN),
+        )
+        return core_schema.json_or_python_schema(
+            json_schema=from_number,
+            python_schema=core_schema.union_schema(
+                [core_schema.is_instance_schema(cls), from_number],
+                mode="left_to_right"),
             # Written as the plain JSON integer it is, by pydantic's own int
             # serializer (no Python call per field).
             serialization=core_schema.simple_ser_schema("int"),
         )
-
 
 ZERO = Yen(0)
