@@ -53,7 +53,7 @@ from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
 from adapters.bench_targets import render as render_verdicts
 from adapters.console import Progress, whole_number
-from adapters.storage import is_postgres, open_ledger, persistence_env
+from adapters.storage import StorageError, is_postgres, open_ledger, persistence_env
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
@@ -571,8 +571,10 @@ def postgres_problem(url: str) -> str | None:
     (checked before any figure is taken), or None."""
     if not is_postgres(url):
         return f"{url} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
-    if not urllib.parse.urlsplit(url).path.strip("/"):
-        return f"{url} names no database (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    try:
+        persistence_env(url)  # the ledger's own checks of a database URL
+    except StorageError as exc:
+        return str(exc)
     import psycopg
 
     try:

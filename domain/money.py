@@ -74,7 +74,7 @@ class Yen(int):
         # ``__new__``'s checks again (a C call, no Python frame). A Yen already
         # (the domain's own arithmetic, and every event the ledger builds) is
         # taken as it is: a Yen is whole and non-negative by construction, and
-        # the range check would cost a Python call per field.
+        # the number path costs a Python-level call per field.
         from_number = core_schema.no_info_after_validator_function(
             partial(_new_int, cls),
             core_schema.int_schema(strict=True, ge=0, le=MAX_YEN),
@@ -88,5 +88,6 @@ class Yen(int):
             # serializer (no Python call per field).
             serialization=core_schema.simple_ser_schema("int"),
         )
+
 
 ZERO = Yen(0)

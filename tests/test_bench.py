@@ -217,7 +217,7 @@ def test_a_count_option_below_its_minimum_or_not_whole_is_refused_naming_it(
 @pytest.mark.parametrize(("url", "problem"), [
     ("notaurl", "notaurl is not a postgresql:// URL"),
     ("postgresql://postgres@127.0.0.1:5432",
-     "postgresql://postgres@127.0.0.1:5432 names no database"),
+     "postgresql://postgres@127.0.0.1:5432: name the database"),
     ("postgresql://postgres@127.0.0.1:1/test", "cannot connect to postgresql://postgres@127.0.0.1:1/test"),
 ])
 def test_a_postgres_server_the_bench_cannot_use_is_refused_before_any_figure(

@@ -42,3 +42,17 @@ def test_yen_fields_round_trip_as_plain_json_integers() -> None:
     model = _Model.model_validate_json('{"amount": 1000000}')
     assert isinstance(model.amount, Yen)
     assert model.model_dump_json() == '{"amount":1000000}'
+
+
+def test_a_yen_field_takes_a_yen_as_it_is_and_makes_a_yen_of_a_whole_number() -> None:
+    amount = Yen(700_000)
+    assert _Model(amount=amount).amount is amount
+    made = _Model(amount=700_000).amount
+    assert type(made) is Yen
+    assert made == amount
+
+
+@pytest.mark.parametrize("value", [1.5, "100", -1, True, MAX_YEN + 1])
+def test_a_yen_field_refuses_from_python_what_it_refuses_from_json(value: object) -> None:
+    with pytest.raises(ValidationError):
+        _Model(amount=value)
