@@ -529,12 +529,18 @@ def _work(pipe: Pipe, db: str, actor: str, batch: int, render: Render) -> None:
     inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
 
+    closed = threading.Event()
+
     def receive() -> None:
         try:
             while True:
                 inbox.put(pipe.recv_bytes())
         except (EOFError, OSError):
-            inbox.put(None)  # the router closed the pipe: no more shares
+            # The router closed the pipe: it has had every answer it waits for,
+            # or it stopped at once (a second Ctrl-C) and shares it sent are
+            # not to be applied any more.
+            closed.set()
+            inbox.put(None)
 
     def send() -> None:
         while (data := outbox.get()) is not None:
@@ -552,7 +558,7 @@ def _work(pipe: Pipe, db: str, actor: str, batch: int, render: Render) -> None:
         outbox.put(marshal.dumps(("ready", "")))
         failure: Exception | None = None
         while True:
-            if (received := inbox.get()) is None:
+            if (received := inbox.get()) is None or closed.is_set():
                 return
             share = marshal.loads(received)
             results: list[tuple[bool, str]] = []

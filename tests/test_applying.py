@@ -240,3 +240,33 @@ def test_a_worker_that_dies_is_an_error_not_a_quiet_stop(tmp_path: Path):
                            Progress("applying", io.StringIO()))
     finally:
         ledger.close()
+
+
+def test_a_worker_whose_router_has_gone_applies_no_share_it_had_not_begun(tmp_path: Path):
+    """Shares a worker has received but not begun when the router closes its
+    pipe (a second Ctrl-C) are dropped, not applied unreported."""
+    import marshal
+    import multiprocessing
+    import sqlite3
+
+    from adapters.applying import _work
+
+    db = str(tmp_path / "ledger.db")
+    open_ledger(db).close()
+    context = multiprocessing.get_context("spawn")
+    mine, theirs = context.Pipe()
+    worker = context.Process(target=_work, args=(theirs, db, "test", 500, render_json))
+    worker.start()
+    theirs.close()
+    assert marshal.loads(mine.recv_bytes())[0] == "ready"
+    begun = [(n, _line(attach(f"B{n}"))) for n in range(1, 2001)]  # takes a while to apply
+    mine.send_bytes(marshal.dumps(begun))
+    for share in ("X", "Y"):
+        mine.send_bytes(marshal.dumps([(1, _line(attach(f"{share}{n}"))) for n in range(5)]))
+    mine.close()  # the router has gone while the first share is being applied
+    worker.join(timeout=120)
+    assert worker.exitcode == 0
+    with sqlite3.connect(db) as conn:
+        enrolled = [json.loads(state)["policy_id"] for (state,) in conn.execute(
+            "SELECT state FROM stored_events WHERE topic = 'PolicyEnrolled'")]
+    assert sorted(enrolled) == sorted(f"B{n}" for n in range(1, 2001))
