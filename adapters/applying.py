@@ -434,6 +434,12 @@ _AMBIGUOUS = -1
 _UNSETTLED = -2
 
 
+MAX_WORKERS = 32
+"""The most worker processes ``apply`` starts when asked: each is a Python
+process with a ledger of its own, and beyond one per core they only take turns
+at the database's write lock."""
+
+
 def default_workers() -> int:
     """Worker processes ``apply`` starts for a long file: one per core this
     process may run on, at most 4."""

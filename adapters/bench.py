@@ -48,7 +48,14 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from adapters.applying import Workers, apply_lines, default_workers, render_json, worker_of
+from adapters.applying import (
+    MAX_WORKERS,
+    Workers,
+    apply_lines,
+    default_workers,
+    render_json,
+    worker_of,
+)
 from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
 from adapters.bench_targets import render as render_verdicts
@@ -790,11 +797,34 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
+MAX_EVENTS = 10_000_000
+"""The largest workload ``--events`` generates: it is held in memory, with each
+command parsed, for every run."""
+
+
+def output_problem(out: Path) -> str | None:
+    """Why the JSON could not be written to ``out``, if it could not (its folder is
+    made if missing): checked before any figure is taken."""
+    if out.is_dir():
+        return f"{out} is a folder; name a file"
+    existing = next(p for p in out.parents if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make the folder {out.parent}: {exc.strerror}"
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return f"cannot write {out}: permission denied"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adapters.bench",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=whole_number(1), default=20_000,
-                        help="size of the generated ledger, in events (e.g. 1e6)")
+    parser.add_argument("--events", type=whole_number(1, MAX_EVENTS), default=20_000,
+                        help="size of the generated ledger, in events (e.g. 1e6; at most "
+                        f"{MAX_EVENTS:,}: the workload is held in memory)")
     parser.add_argument("--runs", type=whole_number(1), default=3, help="runs per figure (median)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
@@ -803,9 +833,10 @@ def main(argv: list[str] | None = None) -> int:
                         "naive loop and the HTTP API on this PostgreSQL server, each in a "
                         "schema of its own, dropped afterwards "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    parser.add_argument("--workers", type=whole_number(1), metavar="N",
+    parser.add_argument("--workers", type=whole_number(1, MAX_WORKERS), metavar="N",
                         help="worker processes for the `apply` figure (default: as "
-                        "`claims-ledger apply` starts for a long file)")
+                        "`claims-ledger apply` starts for a long file; at most "
+                        f"{MAX_WORKERS})")
     parser.add_argument("--http-commands", type=whole_number(0), default=2000,
                         help="commands sent per HTTP concurrency level (0 skips HTTP)")
     parser.add_argument("--rebuild-log", metavar="DB",
@@ -833,6 +864,10 @@ def main(argv: list[str] | None = None) -> int:
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    out = Path(args.out)
+    problem = output_problem(out)
+    if problem:
+        parser.error(f"--out: {problem}")
     log = args.rebuild_log
     if log and not is_postgres(log) and not Path(log).is_file():
         parser.error(f"--rebuild-log: {log} is not a file; make a log first (see --help)")
@@ -847,8 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
     print(f"\n(JSON: {args.out})")
     return 0

@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import export, seal, views
 from adapters.applying import (
+    MAX_WORKERS,
     StoppedAt,
     Workers,
     apply_lines,
@@ -700,11 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=whole_number(1), default=500, metavar="N",
                    help="commands per commit (group commit; default 500): each command is "
                    "still applied or refused on its own")
-    p.add_argument("--workers", type=whole_number(1), metavar="N",
+    p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), metavar="N",
                    help="worker processes, each applying the commands of its share of the "
                    f"policies (default: one per core, at most 4, for a file of {PARALLEL_FROM:,} "
-                   "lines or more; else 1, in this process). A policy's commands, and "
-                   "commands that share a claim or command id, keep the file's order")
+                   f"lines or more; else 1, in this process; at most {MAX_WORKERS}). A "
+                   "policy's commands, and commands that share a claim or command id, keep "
+                   "the file's order")
     p = sub.add_parser("limits", parents=[common, reads, as_of],
                        help="annual limit, paid and remaining per policy year and coverage")
     p.add_argument("--policy", metavar="ID")

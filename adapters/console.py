@@ -39,8 +39,9 @@ def table(headers: list[str], rows: Iterable[list[Any]], out: TextIO) -> None:
         print(line(row), file=out)
 
 
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An option's value: a whole number (``1e6`` allowed) of at least ``minimum``."""
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An option's value: a whole number (``1e6`` allowed) of at least ``minimum``
+    (and at most ``maximum``, if given)."""
     def parse(text: str) -> int:
         try:
             value: float = int(text)
@@ -51,6 +52,9 @@ def whole_number(minimum: int) -> Callable[[str], int]:
                 value = math.nan
         if not (math.isfinite(value) and value == int(value) and value >= minimum):
             msg = f"must be a whole number of at least {minimum}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        if maximum is not None and value > maximum:
+            msg = f"must be at most {maximum:,}, not {text!r}"
             raise argparse.ArgumentTypeError(msg)
         return int(value)
     return parse

@@ -195,6 +195,23 @@ def test_the_cli_applies_with_workers_and_prints_what_one_process_prints(tmp_pat
     assert refused.returncode == 2 and "--workers" in refused.stderr
 
 
+def test_apply_refuses_more_worker_processes_than_its_maximum_and_appends_nothing(
+    tmp_path: Path,
+):
+    from adapters.applying import MAX_WORKERS
+    from tests.test_cli import cli
+
+    source = tmp_path / "commands.jsonl"
+    source.write_text(_line(attach("Q1")) + "\n", encoding="utf-8")
+    db = tmp_path / "ledger.db"
+    refused = cli("--db", str(db), "apply", str(source), "--workers", str(MAX_WORKERS + 1))
+    assert refused.returncode == 2
+    assert (f"argument --workers: must be at most {MAX_WORKERS:,}, not '{MAX_WORKERS + 1}'"
+            in refused.stderr)
+    assert "Traceback" not in refused.stderr
+    assert not db.exists()  # refused before the ledger was opened: nothing appended
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_stops_apply_once_everything_it_committed_is_reported(
     workers: int, tmp_path: Path,

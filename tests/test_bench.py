@@ -214,6 +214,42 @@ def test_a_count_option_below_its_minimum_or_not_whole_is_refused_naming_it(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("option", "value", "maximum"), [
+    ("--events", "2e7", "10,000,000"), ("--workers", "33", "32"),
+])
+def test_a_count_option_above_its_maximum_is_refused_naming_it(
+    tmp_path: Path, option: str, value: str, maximum: str,
+):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", option, value,
+                          "--out", str(out)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 2
+    assert f"argument {option}: must be at most {maximum}, not '{value}'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("where", "problem"), [
+    ("under-a-file", "is a file, not a folder"),
+    ("a-folder", "is a folder; name a file"),
+])
+def test_an_output_the_bench_cannot_write_is_refused_before_any_figure(
+    tmp_path: Path, where: str, problem: str,
+):
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-folder").mkdir()
+    out = tmp_path / "a-file" / "bench.json" if where == "under-a-file" else tmp_path / "a-folder"
+    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "50",
+                          "--out", str(out)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 2
+    expected = f"--out: {out if where == 'a-folder' else out.parent} {problem}"
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "run 1/" not in run.stderr  # refused before measuring anything
+
+
 @pytest.mark.parametrize(("url", "problem"), [
     ("notaurl", "notaurl is not a postgresql:// URL"),
     ("postgresql://postgres@127.0.0.1:5432",
