@@ -197,35 +197,22 @@ def test_a_log_with_one_policy_and_no_claim_is_measured_without_claim_reads(tmp_
     assert "console: claim with explanation (ms)" not in reads
 
 
-@pytest.mark.parametrize(("option", "value"), [
-    ("--events", "-5"), ("--events", "inf"), ("--events", "1.5"), ("--runs", "0"),
-    ("--workers", "0"), ("--http-commands", "-3"),
+@pytest.mark.parametrize(("option", "value", "rule"), [
+    *((option, value, "must be a whole number of at least") for option, value in (
+        ("--events", "-5"), ("--events", "inf"), ("--events", "1.5"), ("--runs", "0"),
+        ("--workers", "0"), ("--http-commands", "-3"))),
+    ("--events", "2e7", "must be at most 10,000,000, not '2e7'"),
+    ("--workers", "33", "must be at most 32, not '33'"),
 ])
-def test_a_count_option_below_its_minimum_or_not_whole_is_refused_naming_it(
-    tmp_path: Path, option: str, value: str,
+def test_a_count_option_out_of_its_range_or_not_whole_is_refused_naming_it(
+    tmp_path: Path, option: str, value: str, rule: str,
 ):
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "adapters.bench", option, value,
                           "--out", str(out)], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 2
-    assert f"argument {option}: must be a whole number of at least" in run.stderr
-    assert "Traceback" not in run.stderr
-    assert not out.exists()
-
-
-@pytest.mark.parametrize(("option", "value", "maximum"), [
-    ("--events", "2e7", "10,000,000"), ("--workers", "33", "32"),
-])
-def test_a_count_option_above_its_maximum_is_refused_naming_it(
-    tmp_path: Path, option: str, value: str, maximum: str,
-):
-    out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", option, value,
-                          "--out", str(out)], capture_output=True, text=True, timeout=60,
-                         check=False)
-    assert run.returncode == 2
-    assert f"argument {option}: must be at most {maximum}, not '{value}'" in run.stderr
+    assert f"argument {option}: {rule}" in run.stderr
     assert "Traceback" not in run.stderr
     assert not out.exists()
 
