@@ -265,6 +265,7 @@ def test_a_worker_whose_router_has_gone_applies_no_share_it_had_not_begun(tmp_pa
     import marshal
     import multiprocessing
     import sqlite3
+    import time
 
     from adapters.applying import _work
 
@@ -276,14 +277,21 @@ def test_a_worker_whose_router_has_gone_applies_no_share_it_had_not_begun(tmp_pa
     worker.start()
     theirs.close()
     assert marshal.loads(mine.recv_bytes())[0] == "ready"
-    begun = [(n, _line(attach(f"B{n}"))) for n in range(1, 2001)]  # takes a while to apply
+    begun = [(n, _line(attach(f"B{n}"))) for n in range(1, 4001)]  # takes a while to apply
     mine.send_bytes(marshal.dumps(begun))
+
+    def enrolled() -> list[str]:
+        with sqlite3.connect(db) as conn:
+            return [json.loads(state)["policy_id"] for (state,) in conn.execute(
+                "SELECT state FROM stored_events WHERE topic = 'PolicyEnrolled'")]
+
+    deadline = time.monotonic() + 60
+    while not enrolled():  # the first share's first commit: it has begun
+        assert time.monotonic() < deadline, "the worker never began its first share"
+        time.sleep(0.001)
     for share in ("X", "Y"):
         mine.send_bytes(marshal.dumps([(1, _line(attach(f"{share}{n}"))) for n in range(5)]))
     mine.close()  # the router has gone while the first share is being applied
     worker.join(timeout=120)
     assert worker.exitcode == 0
-    with sqlite3.connect(db) as conn:
-        enrolled = [json.loads(state)["policy_id"] for (state,) in conn.execute(
-            "SELECT state FROM stored_events WHERE topic = 'PolicyEnrolled'")]
-    assert sorted(enrolled) == sorted(f"B{n}" for n in range(1, 2001))
+    assert sorted(enrolled()) == sorted(f"B{n}" for n in range(1, 4001))
