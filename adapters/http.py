@@ -52,7 +52,6 @@ from domain.errors import (
 from domain.explanation import Lang
 from domain.ledger import Ledger, Outcome
 from projections.audit_trail import AuditQuery
-from projections.pages import event_positions
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.verify import verify
 
@@ -198,24 +197,13 @@ class Service:
 
     async def execute(self, data: dict[str, Any], actor: str) -> Outcome:
         """One command, committed together with whatever else is arriving."""
-        outcome = await asyncio.wrap_future(self.writer.submit(parse_command(data), actor))
-        if outcome.replayed:
-            outcome = await run_in_threadpool(self._with_positions, outcome)
-        return outcome
+        return await asyncio.wrap_future(self.writer.submit(parse_command(data), actor))
 
     def execute_many(self, commands: list[Command], actor: str) -> list[Outcome | LedgerError]:
         """Many commands, one commit (see ``Ledger.execute_many``)."""
         if not commands:
             return []
-        return [self._with_positions(r) if isinstance(r, Outcome) and r.replayed else r
-                for r in self.ledger.execute_many(commands, actor=actor)]
-
-    def _with_positions(self, outcome: Outcome) -> Outcome:
-        """A replayed outcome, with the positions its events were first stored at."""
-        found = event_positions(self.ledger, [(e.aggregate_id, e.version) for e in outcome.events])
-        events = tuple(e.model_copy(update={"position": found.get((e.aggregate_id, e.version))})
-                       for e in outcome.events)
-        return outcome.model_copy(update={"events": events})
+        return self.ledger.execute_many(commands, actor=actor)
 
 
 def bearer(request: Request) -> Caller:

@@ -116,6 +116,21 @@ class _Sealing:
         with self.datastore.transaction(commit=False) as c:
             return self._select_originator_ids(c, first, last)
 
+    def _select_position(self, c: Any, originator_id: str, version: int) -> int | None:
+        raise NotImplementedError
+
+    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The log positions of the events with these (record id, version) keys,
+        read with the log's own index of them; a key with no event is left out
+        (for a replayed command's outcome)."""
+        found: dict[tuple[str, int], int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for key in keys:
+                position = self._select_position(c, *key)
+                if position is not None:
+                    found[key] = position
+        return found
+
     def _seal(self, c: Any, events: list[tuple[int, StoredEvent]],
               checkpoint: bool) -> Checkpoint | None:
         """Link ``events`` (just inserted, in the same transaction) to the chain;
@@ -251,6 +266,13 @@ class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
                   f"originator_id IN ({', '.join('?' * len(originator_ids))})", originator_ids)
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()]
 
+    def _select_position(self, c: SQLiteCursor, originator_id: str,
+                         version: int) -> int | None:
+        c.execute(f"SELECT rowid FROM {self.events_table_name} "
+                  "WHERE originator_id = ? AND originator_version = ?", (originator_id, version))
+        row = c.fetchone()
+        return None if row is None else int(row[0])
+
     def _lock(self, c: SQLiteCursor) -> None:
         # A write first: the transaction then holds SQLite's write lock throughout.
         c.execute(f"UPDATE {self.meta_table} SET value = value WHERE key = 'ledger_id'")
@@ -367,6 +389,15 @@ class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
                      .format(table), (originator_ids,))
         return [StoredEvent(str(r["originator_id"]), r["originator_version"], r["topic"],
                             bytes(r["state"])) for r in curs.fetchall()]
+
+    def _select_position(self, curs: Cursor[DictRow], originator_id: str,
+                         version: int) -> int | None:
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        curs.execute(SQL("SELECT notification_id FROM {0} WHERE originator_id = %s "
+                         "AND originator_version = %s").format(table), (originator_id, version))
+        row = curs.fetchone()
+        return None if row is None else int(row["notification_id"])
 
     def _lock(self, curs: Cursor[DictRow]) -> None:
         self._lock_table(curs)

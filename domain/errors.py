@@ -97,3 +97,8 @@ class VersionConflict(LedgerError):
 
 class ConcurrencyConflict(LedgerError):
     """Concurrent writers kept winning the race until the retries ran out."""
+
+
+class DecisionFailed(LedgerError):
+    """The ledger failed unexpectedly while deciding this command; nothing was
+    appended for it, and the commands beside it were decided without it."""

@@ -17,6 +17,7 @@ projections are checked against.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from domain import claim as claim_module
@@ -48,6 +49,7 @@ from domain.commands import (
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    DecisionFailed,
     IdempotencyConflict,
     InvalidCommand,
     LedgerError,
@@ -58,6 +60,8 @@ from domain.events import EventStamp, LedgerEvent, PydanticEventMapper
 from domain.policy import Policy, policy_id_of
 from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import JST
+
+log = logging.getLogger("claims_ledger.ledger")
 
 S = TypeVar("S")
 Changed = Callable[[int, int], "set[str] | None"]
@@ -82,12 +86,28 @@ class ListsChangedRecords(Protocol):
     def originator_ids(self, first: int, last: int) -> set[str]: ...
 
 
+@runtime_checkable
+class ReadsFirstEvents(Protocol):
+    """A recorder that reads the first event of many records in one query (the
+    sealing recorders can): how a batch looks up its command ids."""
+
+    def first_events(self, originator_ids: list[str]) -> list[StoredEvent]: ...
+
+
+@runtime_checkable
+class FindsPositions(Protocol):
+    """A recorder that finds the log positions of events by (record, version)
+    with the log's own index (the sealing recorders can)."""
+
+    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
+
+
 class Outcome(BaseModel):
     """What a command did: the events it appended and a summary of the result.
 
     ``replayed`` is true when the command id had been applied before: the first
-    outcome is returned and nothing new is appended (positions are then not
-    known to the command side and are ``None``)."""
+    outcome is returned, with the positions its events were stored at, and
+    nothing new is appended."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -148,7 +168,7 @@ class Ledger(Application[str]):
             if command.command_id is not None:
                 previous = self._accepted(command)
                 if previous is not None:
-                    return previous
+                    return self._placed_one(previous)
             stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
             events, result, _ = self._decide(command, stamp)
             appended = list(events)
@@ -162,14 +182,14 @@ class Ledger(Application[str]):
                 if command.command_id is None and self._committed(appended[0], command_id):
                     # An earlier try committed but its answer was lost (the
                     # storage layer retried after a dropped connection).
-                    return Outcome(
+                    return self._placed_one(Outcome(
                         command=command.command, command_id=command_id, replayed=True,
                         events=tuple(AppendedEvent(
                             position=None, aggregate_id=e.originator_id,
                             version=e.originator_version, event=e.event_name)
                             for e in events),
                         result=result,
-                    )
+                    ))
                 self._retry_wait(attempt)
                 continue
             return _outcome(command, stamp.command_id,
@@ -213,6 +233,7 @@ class Ledger(Application[str]):
         self._overlay.cached = set()
         self._overlay.use_cache = True
         try:
+            self._read_command_records(commands)
             for index, command in enumerate(commands):
                 try:
                     if command.command_id is not None:
@@ -238,6 +259,9 @@ class Ledger(Application[str]):
                 except LedgerError as refused:
                     results[index] = _answer(refused)
                     continue
+                except Exception as failure:  # one command fails alone
+                    results[index] = _failed(command, failure)
+                    continue
                 if command.command_id is not None:
                     events = [*events, self._acceptance(command, stamp, events, result)]
                 self._remember(events, evolved)
@@ -255,13 +279,81 @@ class Ledger(Application[str]):
                     results[index] = self.execute(command, actor=actors[index])
                 except LedgerError as refused:
                     results[index] = _answer(refused)
-            return [r for r in results if r is not None]
+                except Exception as failure:  # one command fails alone
+                    results[index] = _failed(command, failure)
+            return self._placed(results)
         self._cache.update(decided, head, stored, self._changed)
         positions = iter(stored)  # in the order given
         for index, command, events, result, command_id in planned:
             results[index] = _outcome(command, command_id,
                                       [(next(positions), e) for e in events], result)
-        return [r for r in results if r is not None]
+        return self._placed(results)
+
+    def _read_command_records(self, commands: Sequence[Command]) -> None:
+        """Put the idempotency record of every command id in the batch into the
+        batch's view, read from the log in one query (a record is immutable, so
+        one the cache holds is taken as it is; the cache's word that a record is
+        absent is not, since another process may have written it since)."""
+        states = self._overlay.states
+        assert states is not None
+        wanted = []
+        for command in commands:
+            if command.command_id is None:
+                continue
+            aggregate_id = command_record_id(command.command_id)
+            if aggregate_id in states:
+                continue
+            found, cached = self._cache.get(aggregate_id)
+            if found and cached is not None:
+                states[aggregate_id] = cached
+                continue
+            states[aggregate_id] = None
+            wanted.append(aggregate_id)
+        if not wanted:
+            return
+        recorder = self.recorder
+        if isinstance(recorder, ReadsFirstEvents):
+            stored = recorder.first_events(wanted)
+        else:
+            stored = [e for i in wanted for e in recorder.select_events(i, lte=1)]
+        for event in stored:
+            record = command_record.project(None, [self.decode_stored(event)])
+            assert record is not None
+            states[record.id] = record
+
+    def _placed(self, results: list[Any]) -> list[Any]:
+        """The results with every replayed outcome given the positions its events
+        were first stored at (read in one go)."""
+        keys = [(e.aggregate_id, e.version) for r in results
+                if isinstance(r, Outcome) and r.replayed for e in r.events]
+        if not keys:
+            return [r for r in results if r is not None]
+        found = self.positions(keys)
+        placed = []
+        for r in results:
+            if isinstance(r, Outcome) and r.replayed:
+                r = r.model_copy(update={"events": tuple(
+                    e.model_copy(update={"position": found.get((e.aggregate_id, e.version))})
+                    for e in r.events)})
+            if r is not None:
+                placed.append(r)
+        return placed
+
+    def _placed_one(self, outcome: Outcome) -> Outcome:
+        (placed,) = self._placed([outcome])
+        assert isinstance(placed, Outcome)
+        return placed
+
+    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The log positions of the events with these (aggregate id, version)
+        keys; a key with no event is left out."""
+        if isinstance(self.recorder, FindsPositions):
+            return self.recorder.positions(keys)
+        wanted, found = set(keys), {}  # other recorders: the whole log, in order
+        for n in self.notifications():
+            if (key := (str(n.originator_id), n.originator_version)) in wanted:
+                found[key] = n.id
+        return found
 
     def append(self, events: list[LedgerEvent]) -> list[int]:
         """Store events in one transaction with the library's mapper and
@@ -548,7 +640,10 @@ class Ledger(Application[str]):
             start = batch[-1].id + 1
 
     def decode(self, notification: Notification) -> LedgerEvent:
-        event = self.mapper.to_domain_event(notification)
+        return self.decode_stored(notification)
+
+    def decode_stored(self, stored: StoredEvent) -> LedgerEvent:
+        event = self.mapper.to_domain_event(stored)
         assert isinstance(event, LedgerEvent), type(event)
         return event
 
@@ -723,6 +818,16 @@ def _answer(refused: LedgerError) -> LedgerError:
     traceback (whose frames would hold the whole batch alive in a cycle)."""
     refused.__context__ = None
     return refused.with_traceback(None)
+
+
+def _failed(command: Command, failure: Exception) -> LedgerError:
+    """A command whose decision failed unexpectedly, as its own refusal: the
+    commands beside it in the batch are decided and committed without it."""
+    log.error("command %s (%s) could not be decided", command.command_id or "(no id)",
+              command.command, exc_info=failure)
+    return _answer(DecisionFailed.of(
+        None, "decidable", f"the ledger could not decide this {command.command} command "
+        f"({type(failure).__name__}); nothing was appended for it"))
 
 
 def check_actor(actor: str) -> None:

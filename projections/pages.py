@@ -180,33 +180,6 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
     return found
 
 
-def event_positions(ledger: Ledger, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The positions of the events with these (aggregate id, version) keys, read
-    with the log's own index of them; a key with no event is left out."""
-    found: dict[tuple[str, int], int] = {}
-    recorder = ledger.recorder
-    where = "WHERE originator_id = ? AND originator_version = ?"
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        sql = f"SELECT rowid AS position FROM {recorder.events_table_name} {where}"
-    elif isinstance(recorder, PostgresApplicationRecorder):
-        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
-        sql = f"SELECT notification_id AS position FROM {table} {where}".replace("?", "%s")
-    else:
-        wanted = set(keys)  # (other recorders: the whole log, read in order)
-        for n in ledger.notifications():
-            if (key := (str(n.originator_id), n.originator_version)) in wanted:
-                found[key] = n.id
-        return found
-    datastore: Any = recorder.datastore
-    with datastore.transaction(commit=False) as c:
-        for key in keys:
-            c.execute(sql, key)
-            row = c.fetchone()
-            if row is not None:
-                found[key] = row["position"]
-    return found
-
-
 def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
           page_size: int) -> Iterator[Page]:
     """Pages from the smallest position in ``positions`` to the head, read and

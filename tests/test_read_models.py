@@ -28,7 +28,7 @@ from domain.ledger import Ledger
 from projections import audit_trail, pages
 from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
-from projections.pages import event_positions, facts, stored_events
+from projections.pages import facts, stored_events
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -195,7 +195,7 @@ def test_an_events_position_is_found_by_its_aggregate_and_version(
     run_all(ledger, SCENARIO)
     stored = {(str(n.originator_id), n.originator_version): n.id for n in ledger.notifications()}
     keys = [*list(stored)[::3], ("claim:NONE", 1), (next(iter(stored))[0], 999)]
-    assert event_positions(ledger, keys) == {k: stored[k] for k in keys if k in stored}
+    assert ledger.positions(keys) == {k: stored[k] for k in keys if k in stored}
     assert len(stored) > 10 and set(stored.values()) == set(range(1, len(stored) + 1))
 
 
