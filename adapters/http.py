@@ -39,7 +39,7 @@ from adapters.auth import Caller, Tokens
 from adapters.console import parse_time
 from adapters.storage import open_ledger
 from adapters.web import mount_console
-from domain.commands import COMMAND_TYPES, Command, parse_command
+from domain.commands import COMMAND_TYPES, IDENTIFIER, Command, parse_command
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -250,9 +250,41 @@ async def json_body(request: Request) -> Any:
             {"field": None, "rule": "json", "message": "is not valid JSON"}]) from None
 
 
-def with_key(data: Any, key: str | None) -> Any:
+MAX_BATCH_KEY = 64 - len(f".{MAX_BATCH - 1}")
+"""A batch's Idempotency-Key leaves room for the ids it derives (``KEY.999``)."""
+
+
+def command_object(data: Any) -> dict[str, Any]:
+    """A command: only a JSON object is one (a JSON string holding a command is
+    text, not a command, whatever it says)."""
+    if not isinstance(data, dict):
+        raise InvalidCommand.of(None, "json_object", "a command must be a JSON object")
+    return data
+
+
+def batch_key(key: str | None) -> str | None:
+    """A batch's Idempotency-Key, checked before any of its commands: every id it
+    derives (``KEY.N``) must be a valid command id."""
+    if key is None:
+        return None
+    if not IDENTIFIER.fullmatch(key):
+        raise Problem(400, "Invalid batch", "the Idempotency-Key is not a valid command id", [
+            {"field": "Idempotency-Key", "rule": "identifier_format",
+             "message": "must be letters, digits, '.', '_' or '-', starting with a letter "
+                        "or digit"}])
+    if len(key) > MAX_BATCH_KEY:
+        raise Problem(400, "Invalid batch", f"a batch's Idempotency-Key may have at most "
+                      f"{MAX_BATCH_KEY} characters", [
+                          {"field": "Idempotency-Key", "rule": "batch_key_length",
+                           "message": f"must be at most {MAX_BATCH_KEY} characters, so that "
+                                      f"the ids derived from it (KEY.0 to KEY.{MAX_BATCH - 1}) "
+                                      "are valid command ids"}])
+    return key
+
+
+def with_key(data: dict[str, Any], key: str | None) -> dict[str, Any]:
     """The command with the Idempotency-Key as its command id."""
-    if key is None or not isinstance(data, dict):
+    if key is None:
         return data
     if data.get("command_id") not in (None, key):
         raise Problem(400, "Invalid command",
@@ -363,7 +395,8 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                             "returns the first outcome"}]})
     async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
         """Apply one command."""
-        data = with_key(await json_body(request), request.headers.get("idempotency-key"))
+        data = with_key(command_object(await json_body(request)),
+                        request.headers.get("idempotency-key"))
         outcome = await service.execute(data, caller.name)
         return CompactJSON(outcome.as_json(), status_code=201,
                            headers={"Idempotent-Replayed": "true"} if outcome.replayed
@@ -385,15 +418,15 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                           f"with at most {MAX_BATCH:,} commands", [
                               {"field": "commands", "rule": "batch",
                                "message": f"a list of at most {MAX_BATCH:,} commands"}])
-        key = request.headers.get("idempotency-key")
+        key = batch_key(request.headers.get("idempotency-key"))
 
         def apply_all() -> list[dict[str, Any]]:
             parsed: list[Command | LedgerError] = []
-            for index, command in enumerate(commands):
-                if key is not None and isinstance(command, dict) and not command.get(
-                        "command_id"):
-                    command = {**command, "command_id": f"{key}.{index}"}
+            for index, item in enumerate(commands):
                 try:
+                    command = command_object(item)
+                    if key is not None and not command.get("command_id"):
+                        command = {**command, "command_id": f"{key}.{index}"}
                     parsed.append(parse_command(command))
                 except LedgerError as exc:
                     parsed.append(exc)

@@ -12,10 +12,19 @@ exclusion codes, policy periods) are checked by the decisions, not here.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from domain.errors import InvalidCommand, Violation
 from domain.money import Yen
@@ -23,17 +32,45 @@ from domain.terms import Coverage, FirewallOption
 
 CONTRACT_VERSION = 1
 
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""What an id looks like: 1-64 letters, digits, '.', '_' or '-'."""
 Identifier = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        pattern=f"^{IDENTIFIER.pattern}$",
         description="1-64 characters: letters, digits, '.', '_' or '-', "
         "starting with a letter or digit",
         examples=["P-2024-0001"],
     ),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+"""The business dates the ledger serves. The product attaches only to firewall
+options applied for from 2006-05-29 on, but a service (and a cause) may be
+older; nothing before 2000 or after 2099 can be a date of this product, and
+dates far out (year 9999) cannot have policy years cut after them."""
+
+
+def _served(day: date) -> date:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise PydanticCustomError(
+            "date_range", "must be a date from {earliest} to {latest}",
+            {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()})
+    return day
+
+
+def _printable(text: str) -> str:
+    if not text.isprintable():
+        raise PydanticCustomError(
+            "printable", "must be printable text, without control characters "
+            "(such as NUL, tab or a line break)")
+    return text
+
+
+BusinessDate = Annotated[date, AfterValidator(_served)]
+Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_printable)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+Code = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]
 
 
 class _Command(BaseModel):
@@ -66,9 +103,9 @@ class AttachCoverage(_Command):
     financial_institution: bool
     screening_passed: bool
     firewall_option: FirewallOption
-    firewall_applied_on: date
-    service_start: date
-    service_end: date | None = None
+    firewall_applied_on: BusinessDate
+    service_start: BusinessDate
+    service_end: BusinessDate | None = None
 
 
 class EndService(_OnExisting):
@@ -76,7 +113,7 @@ class EndService(_OnExisting):
 
     command: Literal["end_service"]
     policy_id: Identifier
-    service_end: date
+    service_end: BusinessDate
 
 
 class FileClaim(_Command):
@@ -86,9 +123,9 @@ class FileClaim(_Command):
     claim_id: Identifier
     policy_id: Identifier
     coverage: Coverage
-    cause: Annotated[str, Field(min_length=1, max_length=64)]
-    incident_date: date
-    claim_made_on: date | None = Field(
+    cause: Code
+    incident_date: BusinessDate
+    claim_made_on: BusinessDate | None = Field(
         default=None,
         description="it_liability only: the day the third party made its claim",
     )
@@ -110,7 +147,7 @@ class ApplyExclusion(_OnExisting):
 
     command: Literal["apply_exclusion"]
     claim_id: Identifier
-    exclusion: Annotated[str, Field(min_length=1, max_length=64)]
+    exclusion: Code
     reason: Text
 
 

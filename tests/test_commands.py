@@ -125,3 +125,42 @@ def test_lines_that_are_not_json_objects_are_refused(text: str) -> None:
 def test_empty_reasons_and_descriptions_are_refused() -> None:
     assert ("reason", "required") in refusal(close(reason=""))
     assert ("description", "required") in refusal(file_data_media(description=""))
+
+
+TEXT_FIELDS = [(attach(), "customer_name"), (file_data_media(), "description"),
+               (file_data_media(), "cause"), (assess(reason="r"), "reason"),
+               (exclude(), "exclusion"), (exclude(), "reason"), (reverse(), "reason"),
+               (close(), "reason"), (withdraw(), "reason")]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\t", "\n", "\r", "\x1b[31m", "\x7f",
+                                     "\u2028"])
+@pytest.mark.parametrize(("command", "field"), TEXT_FIELDS,
+                         ids=[f"{c['command']}.{f}" for c, f in TEXT_FIELDS])
+def test_text_fields_refuse_control_characters(
+    command: dict[str, Any], field: str, control: str,
+) -> None:
+    assert refusal({**command, field: f"ok{control}ok"}) == [(field, "printable")]
+
+
+def test_japanese_text_is_printable() -> None:
+    assert parse_command({**attach(), "customer_name": "株式会社サンプル（東京）"})
+
+
+DATE_FIELDS = [(attach(), "firewall_applied_on"), (attach(), "service_start"),
+               (attach(), "service_end"), (end_service(), "service_end"),
+               (file_data_media(), "incident_date"), (file_liability(), "claim_made_on")]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+@pytest.mark.parametrize(("command", "field"), DATE_FIELDS,
+                         ids=[f"{c['command']}.{f}" for c, f in DATE_FIELDS])
+def test_business_dates_outside_what_the_product_serves_are_refused(
+    command: dict[str, Any], field: str, day: str,
+) -> None:
+    assert refusal({**command, field: day}) == [(field, "date_range")]
+
+
+@pytest.mark.parametrize("day", ["2000-01-01", "2099-12-31"])
+def test_the_first_and_last_served_dates_are_accepted(day: str) -> None:
+    assert parse_command({**file_data_media(), "incident_date": day})
