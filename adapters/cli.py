@@ -792,8 +792,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--tokens-file", metavar="FILE",
-                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE, or the JSON in "
-                   "$CLAIMS_LEDGER_TOKENS)")
+                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE; or give the "
+                   "JSON in $CLAIMS_LEDGER_TOKENS instead: a file and the variable together "
+                   "are refused)")
     p = sub.add_parser("token", help="make a bearer token for the HTTP API and add its hash "
                        "to a tokens file (the token is printed once)")
     p.add_argument("name", help="who the token is for: recorded as the actor of its commands")
