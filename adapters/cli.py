@@ -15,7 +15,6 @@ used; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import os
@@ -264,15 +263,16 @@ def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         dump(rows, out)
     elif fmt == "csv":
+        from adapters import spreadsheet
+
         columns = ["position", "recorded_at", "actor", "command_id", "aggregate_type",
                    "aggregate_id", "version", "event_type", "policy_id", "policy_year",
                    "claim_id", "coverage", "business_dates", "amount", "balance_before",
                    "balance_after", "payload"]
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, "business_dates": json.dumps(r["business_dates"]),
-                             "payload": json.dumps(r["payload"], ensure_ascii=False)})
+        spreadsheet.write(out, columns, (
+            [json.dumps(r["business_dates"]) if c == "business_dates"
+             else json.dumps(r["payload"], ensure_ascii=False) if c == "payload"
+             else r[c] for c in columns] for r in rows), lineterminator="\n")
     else:
         table(
             ["pos", "recorded at (UTC)", "actor", "aggregate", "v", "event", "amount",

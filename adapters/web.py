@@ -231,7 +231,7 @@ def audit_csv(request: Request) -> Response:
     view = _view(request)
     filters = _audit_filters(request)
     rows = pages.audit_rows(request.app.state.service, view, filters)
-    return Response(pages.audit_csv(rows), media_type="text/csv; charset=utf-8",
+    return Response(pages.audit_csv(rows, view), media_type="text/csv; charset=utf-8",
                     headers={**HEADERS, "Content-Disposition":
                              f'attachment; filename="audit-after-{filters.after}.csv"'})
 
