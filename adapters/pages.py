@@ -48,7 +48,8 @@ _LIMIT_EVENTS = ("AnnualLimitDrawn", "AnnualLimitRestored")
 @dataclass(frozen=True)
 class View:
     """What a page is shown with: the language, the recorded time it looks back
-    to (None: now), who is signed in, and the page's own path and query."""
+    to (None: now), who is signed in, the page's own path and query, and the
+    session's form token."""
 
     lang: str = "ja"
     as_of: datetime | None = None
@@ -56,6 +57,8 @@ class View:
     user: Caller | None = None
     path: str = f"{CONSOLE}/policies"
     query: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+    """The token the session's forms carry (sign-out, "verify now")."""
 
     @property
     def words(self) -> Words:

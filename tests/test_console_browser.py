@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -117,7 +118,8 @@ def yen(n: int) -> str:
 def test_no_token_and_an_appender_token_are_refused(page: Page, ledger: Ledger):
     for path in ("/console/policies", f"/console/claims/{CLAIM}", "/console/audit"):
         page.goto(f"{ledger.url}{path}")
-        expect(page).to_have_url(f"{ledger.url}/console/sign-in")
+        # the sign-in page, set to return to the page asked for
+        expect(page).to_have_url(f"{ledger.url}/console/sign-in?{urlencode({'next': path})}")
         expect(page.locator("main")).not_to_contain_text(CLAIM)
     page.get_by_label("トークン").fill(ledger.tokens["appender"])
     page.get_by_role("button", name="サインイン").click()
@@ -125,7 +127,17 @@ def test_no_token_and_an_appender_token_are_refused(page: Page, ledger: Ledger):
     expect(page).to_have_url(f"{ledger.url}/console/sign-in")
     shoot(page, "sign-in-refused")
     page.goto(f"{ledger.url}/console/policies")
-    expect(page).to_have_url(f"{ledger.url}/console/sign-in")
+    expect(page).to_have_url(f"{ledger.url}/console/sign-in?next=%2Fconsole%2Fpolicies")
+
+
+def test_sign_in_returns_to_the_page_asked_for(page: Page, ledger: Ledger):
+    # the browser's own form post (with its Origin) is accepted and returns to the page
+    page.goto(f"{ledger.url}/console/claims/{CLAIM}?lang=en")
+    page.get_by_label("Token").fill(ledger.tokens["auditor"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{ledger.url}/console/claims/{CLAIM}?lang=en")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{ledger.url}/console/sign-in?lang=en")
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
