@@ -379,6 +379,20 @@ def unknown_page(request: Request, unknown: str) -> HTMLResponse:
     raise PageError(404, "not_found", f"the console has no page {CONSOLE}/{unknown}")
 
 
+def api_docs(request: Request) -> HTMLResponse:
+    """``/docs``: the API's routes and where its OpenAPI document is, as a page of
+    our own with the console's security headers (FastAPI's Swagger UI loads its
+    scripts from a CDN, and no installed package ships them)."""
+    view = View(_lang(request), path="/docs")
+    routes = [{"method": method.upper(), "path": path,
+               "what": " ".join((op.get("description") or op.get("summary", ""))
+                                .split("\n\n")[0].split())}
+              for path, ops in request.app.openapi()["paths"].items()
+              for method, op in ops.items()]
+    return _html(pages.render("api_docs.html", view, routes=routes,
+                              base=str(request.base_url)))
+
+
 def mount_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (made by ``adapters.http.create_app``)."""
     app.state.console_sessions = Sessions()
