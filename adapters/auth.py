@@ -2,9 +2,10 @@
 
 Roles: ``appender`` sends commands; ``auditor`` reads; ``operator`` reads and
 runs rebuilds and checks. The operator configures tokens in a JSON file (or the
-``CLAIMS_LEDGER_TOKENS`` variable holding the same JSON): a list of
-``{"name": …, "role": …, "sha256": …}``. Only the SHA-256 of each token is kept;
-``claims-ledger token NAME --role ROLE`` makes a new token and adds its entry.
+``CLAIMS_LEDGER_TOKENS`` variable holding the same JSON, but never both): a list
+of ``{"name": …, "role": …, "sha256": …}``. Only the SHA-256 of each token is
+kept; ``claims-ledger token NAME --role ROLE`` makes a new token and adds its
+entry, writing the file private to its owner (0600) from the moment it exists.
 The name is what the ledger records as the actor of every event a token's
 commands append.
 """
@@ -16,6 +17,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +66,15 @@ class Tokens:
 
     @classmethod
     def load(cls, path: str | None = None) -> Tokens:
+        """The tokens in the file at ``path`` (the ``--tokens-file`` option), else
+        in the file named by ``$CLAIMS_LEDGER_TOKENS_FILE``, else in
+        ``$CLAIMS_LEDGER_TOKENS``; a file and the variable together are refused."""
         inline = os.environ.get(TOKENS_ENV)
+        source = "--tokens-file" if path else f"${TOKENS_FILE_ENV}"
         path = path or os.environ.get(TOKENS_FILE_ENV)
+        if inline and path:
+            raise TokenConfigError(f"both {source} and ${TOKENS_ENV} give the bearer tokens: "
+                                   "give only one of them")
         if inline:
             text = inline
         elif path:
@@ -101,6 +110,21 @@ def new_token(name: str, role: str, path: str) -> str:
     # command line (a bare URL-safe token may start with "-").
     token = f"clt_{secrets.token_urlsafe(32)}"
     entries.append({"name": name, "role": role, "sha256": digest(token)})
-    file.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
-    file.chmod(0o600)
+    _write_private(file, json.dumps(entries, indent=2) + "\n")
     return token
+
+
+def _write_private(file: Path, text: str) -> None:
+    """Replace ``file`` with ``text`` at once: written to a temporary file in the
+    same folder, created readable and writable by its owner only (0600), then
+    renamed over it; so no reader ever sees the file part-written or open to all."""
+    fd, temp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, file)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -15,7 +15,6 @@ used; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import os
@@ -264,15 +263,16 @@ def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         dump(rows, out)
     elif fmt == "csv":
+        from adapters import spreadsheet
+
         columns = ["position", "recorded_at", "actor", "command_id", "aggregate_type",
                    "aggregate_id", "version", "event_type", "policy_id", "policy_year",
                    "claim_id", "coverage", "business_dates", "amount", "balance_before",
                    "balance_after", "payload"]
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({**r, "business_dates": json.dumps(r["business_dates"]),
-                             "payload": json.dumps(r["payload"], ensure_ascii=False)})
+        spreadsheet.write(out, columns, (
+            [json.dumps(r["business_dates"]) if c == "business_dates"
+             else json.dumps(r["payload"], ensure_ascii=False) if c == "payload"
+             else r[c] for c in columns] for r in rows), lineterminator="\n")
     else:
         table(
             ["pos", "recorded at (UTC)", "actor", "aggregate", "v", "event", "amount",
@@ -792,8 +792,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--tokens-file", metavar="FILE",
-                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE, or the JSON in "
-                   "$CLAIMS_LEDGER_TOKENS)")
+                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE; or give the "
+                   "JSON in $CLAIMS_LEDGER_TOKENS instead: a file and the variable together "
+                   "are refused)")
     p = sub.add_parser("token", help="make a bearer token for the HTTP API and add its hash "
                        "to a tokens file (the token is printed once)")
     p.add_argument("name", help="who the token is for: recorded as the actor of its commands")

@@ -38,7 +38,7 @@ from adapters import views
 from adapters.auth import Caller, Tokens
 from adapters.console import parse_time
 from adapters.storage import open_ledger
-from adapters.web import mount_console
+from adapters.web import api_docs, mount_console
 from domain.commands import COMMAND_TYPES, IDENTIFIER, Command, parse_command
 from domain.errors import (
     AlreadyExists,
@@ -342,12 +342,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
+    # No Swagger UI or ReDoc: they load their scripts from a CDN. /docs is a page
+    # of our own that lists the routes and links /openapi.json.
     app = FastAPI(
         title="claims-ledger",
         version="1",
         description="Event-sourced claims ledger for データ保険 (data insurance). "
         "Commands follow command contract v1; errors are application/problem+json.",
+        docs_url=None, redoc_url=None,
     )
+    app.add_api_route("/docs", api_docs, include_in_schema=False)
     app.state.service = service
     app.add_middleware(BodyLimit, limit=max_body)
 

@@ -128,6 +128,36 @@ LABELS: dict[str, tuple[str, str]] = {
         "監査担当者または運用担当者のトークンを使ってください。",
         "An appender token cannot sign in: use an auditor or operator token."),
     "back_to_policies": ("契約の一覧へ", "To the policies"),
+    "forbidden": ("受け付けられません", "Refused"),
+    "origin_refused": (
+        "Origin: このフォームは別のサイト（{origin}）から送信されたため受け付けません。",
+        "Origin: this form was sent from another site ({origin}) and is refused."),
+    "form_token_refused": (
+        "csrf: このフォームには表示時に渡したトークンがありません。"
+        "ページを開き直してから送信してください。",
+        "csrf: this form does not carry the token its page was given: open the page "
+        "again and send it from there."),
+    "api_docs": ("HTTP API", "HTTP API"),
+    "api_docs_intro": (
+        "HTTP API の完全な仕様（パラメータ、本文、応答、各コマンドの例）は OpenAPI 文書にあります。"
+        "ベアラートークンが必要です（/health を除く）。",
+        "The HTTP API in full (parameters, bodies, responses, an example of every command) "
+        "is its OpenAPI document. Every route but /health needs a bearer token."),
+    "openapi_document": ("OpenAPI 文書（JSON）", "The OpenAPI document (JSON)"),
+    "api_docs_viewer": (
+        "このサーバーは外部から何も読み込まないため、対話型のビューアーは提供しません。"
+        "文書を手元の OpenAPI ビューアーやエディターで開くか、次のように読んでください:",
+        "This server loads nothing from elsewhere, so it serves no interactive viewer: open "
+        "the document in an OpenAPI viewer or editor of your own, or read it so:"),
+    "method": ("メソッド", "Method"),
+    "route": ("パス", "Path"),
+    "what": ("内容", "What it does"),
+    "verify_running": ("検証を実行中です", "A verification is running"),
+    "verify_running_detail": (
+        "全体の検証はすでに実行中のため、新たには開始していません。"
+        "終わると封印のページに結果が表示されます。",
+        "A verification of the whole log is already running, so this one was not "
+        "started; its result will show on the seal page when it ends."),
 }
 
 STATUS = {"open": ("未決", "open"), "closed": ("完了", "closed"),

@@ -9,9 +9,7 @@ replays of ``adapters.views`` instead, as the API's ``as_of`` does.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -22,7 +20,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from adapters import svg, views
+from adapters import spreadsheet, svg, views
 from adapters.auth import Caller
 from adapters.i18n import Words, yen
 from adapters.seal import SealReport
@@ -39,17 +37,19 @@ CONSOLE = "/console"
 POLICIES_PER_PAGE = 20
 CSS = (Path(__file__).parent / "static" / "console.css").read_text(encoding="utf-8")
 """The console's style sheet, inlined in every page (no request, no outside asset)."""
-AUDIT_COLUMNS = ("position", "recorded_at", "actor", "command_id", "aggregate_id",
-                 "version", "event_type", "policy_id", "policy_year", "claim_id", "coverage",
-                 "business_dates", "amount", "balance_before", "balance_after")
-"""The audit trail's fields as the audit page shows them and its CSV holds them."""
+AUDIT_COLUMNS = ("position", "recorded_at", "actor", "event", "policy", "policy_year",
+                 "claim", "coverage", "business_dates", "amount", "balance", "command_id")
+"""The audit page's columns (their headers' words), in order: its table and its CSV."""
+NUMERIC_COLUMNS = ("position", "amount", "balance")
+"""The columns the page aligns as figures."""
 _LIMIT_EVENTS = ("AnnualLimitDrawn", "AnnualLimitRestored")
 
 
 @dataclass(frozen=True)
 class View:
     """What a page is shown with: the language, the recorded time it looks back
-    to (None: now), who is signed in, and the page's own path and query."""
+    to (None: now), who is signed in, the page's own path and query, and the
+    session's form token."""
 
     lang: str = "ja"
     as_of: datetime | None = None
@@ -57,6 +57,8 @@ class View:
     user: Caller | None = None
     path: str = f"{CONSOLE}/policies"
     query: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+    """The token the session's forms carry (sign-out, "verify now")."""
 
     @property
     def words(self) -> Words:
@@ -245,19 +247,33 @@ def audit_page(service: Service, view: View, filters: AuditFilters,
     next_after = rows[-1]["position"] if len(rows) == filters.limit else None
     first = {k: v for k, v in view.query.items() if k != "after"}
     return render("audit.html", view, rows=rows, filters=filters, event_types=event_types,
+                  columns=AUDIT_COLUMNS, numeric=NUMERIC_COLUMNS,
                   next_after=next_after, first_query=first,
                   next_query={**first, "after": next_after})
 
 
-def audit_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows of the audit trail as CSV, one line per row, with a header line."""
+def _audit_cells(row: dict[str, Any], w: Words) -> list[Any]:
+    """One row of the audit page as its cells read (a line break where the page
+    has one), but the position and the amount as plain whole numbers."""
+    before, after = row["balance_before"], row["balance_after"]
+    return [
+        row["position"], w.time(row["recorded_at"]), row["actor"],
+        f"{w.event(row['event_type'])}\n{row['aggregate_id']} v{row['version']}",
+        row["policy_id"], w("year_n", n=row["policy_year"]) if row["policy_year"] else None,
+        row["claim_id"], w.coverage(row["coverage"]) if row["coverage"] else None,
+        "\n".join(f"{w.date_name(k)}: {w.date(v)}" for k, v in row["business_dates"].items()),
+        row["amount"], None if before is None else f"{yen(before)} → {yen(after)}",
+        row["command_id"]]
+
+
+def audit_csv(rows: list[dict[str, Any]], view: View) -> str:
+    """The audit page's table as CSV for a spreadsheet (Excel included, in
+    Japanese too): a byte order mark (so it is read as UTF-8), the page's headers
+    in the page's language, then one line per row; formula-like text is escaped."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(AUDIT_COLUMNS)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else
-                         json.dumps(row[c], ensure_ascii=False, sort_keys=True)
-                         if c == "business_dates" else row[c] for c in AUDIT_COLUMNS])
+    out.write("\ufeff")
+    spreadsheet.write(out, [view.words(c) for c in AUDIT_COLUMNS],
+                      (_audit_cells(r, view.words) for r in rows))
     return out.getvalue()
 
 
