@@ -1,8 +1,11 @@
 """The real server for tests that talk HTTP: `claims-ledger serve` in a
-subprocess on a free loopback port, with a bearer token per role."""
+subprocess on a free loopback port, with a bearer token per role. A
+``Served`` server can be stopped with any signal (SIGKILL: a crash) and
+started again on the same database and port."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -24,35 +27,72 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Served:
+    """`claims-ledger serve` on ``db``, on one loopback port for its whole life,
+    with a token per role (named ``{names}-{role}``). Each start writes the
+    server's output to a log file of its own in ``folder``."""
+
+    def __init__(self, db: str, folder: Path, names: str = "demo") -> None:
+        self.db, self.folder = db, folder
+        self.tokens_file = str(folder / "tokens.json")
+        self.tokens = {role: new_token(f"{names}-{role}", role, self.tokens_file)
+                       for role in ROLES}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs: list[Path] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server and wait until ``/health`` answers 200."""
+        assert self.proc is None, "the server is running"
+        log = self.folder / f"serve-{self.port}-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "adapters.cli", "--db", self.db, "serve",
+                 "--host", "127.0.0.1", "--port", str(self.port),
+                 "--tokens-file", self.tokens_file],
+                stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise RuntimeError(f"the server did not start: {log.read_text()}")
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send ``sig`` and wait for the server to end (SIGKILL after
+        ``timeout``); its exit status."""
+        proc, self.proc = self.proc, None
+        assert proc is not None, "the server is not running"
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout=timeout)
+
+    def tracebacks(self) -> str:
+        """What the server printed in every run that shows a traceback."""
+        return "".join(text for text in (log.read_text(errors="replace") for log in self.logs)
+                       if "Traceback" in text)
+
+
 @contextmanager
 def server(db: str, folder: Path, names: str = "demo") -> Iterator[tuple[str, dict[str, str]]]:
     """`claims-ledger serve` on ``db`` on a free loopback port, with a token per
     role (named ``{names}-{role}``); yields the base URL and the tokens. A
-    traceback on the server's stderr fails the caller."""
-    tokens_file = str(folder / "tokens.json")
-    tokens = {role: new_token(f"{names}-{role}", role, tokens_file) for role in ROLES}
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "--db", db, "serve", "--port", str(port),
-         "--tokens-file", tokens_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    traceback in the server's output fails the caller."""
+    served = Served(db, folder, names)
+    served.start()
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate(timeout=10)
-                raise RuntimeError(f"the server did not start: {out}{err}")
-            time.sleep(0.1)
-        yield url, tokens
+        yield served.url, served.tokens
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    if "Traceback" in err:
-        raise AssertionError(err)
+        served.stop()
+    if errors := served.tracebacks():
+        raise AssertionError(errors)
