@@ -147,14 +147,13 @@ class Log:
                      for e in record.events)
 
 
-def contract_problems(log: Log, answers: dict[str, list[Answer]],
-                      positions_on_replay: bool = True) -> list[str]:
+def contract_problems(log: Log, answers: dict[str, list[Answer]]) -> list[str]:
     """Every way the log and the answers break the contract: a command id stored
     more than once, events stored under an id beside its record, an answer
     that is not the stored outcome (a refusal of a stored command, a success of
     one not stored, other events, positions or result), a retry not marked
-    replayed. ``positions_on_replay``: a replayed answer must give the positions
-    (not only ``None``)."""
+    replayed (a replayed answer gives the positions its events were first stored
+    at, on every path)."""
     problems: list[str] = []
     for command_id, seen in sorted(answers.items()):
         stored = log.records.get(command_id, [])
@@ -177,11 +176,7 @@ def contract_problems(log: Log, answers: dict[str, list[Answer]],
             if not answer.ok:
                 problems.append(f"{where} was a refusal, not its first outcome: {answer}")
                 continue
-            got = answer.events
-            if answer.replayed and not positions_on_replay:
-                got = tuple((a, v, e, p if p is not None else q)
-                            for (a, v, e, p), (_, _, _, q) in zip(got, expected, strict=False))
-            if got != expected or answer.result != record.result:
+            if answer.events != expected or answer.result != record.result:
                 problems.append(f"{where} is not its first outcome: {answer}; stored: "
                                 f"{expected} {record.result}")
             if number > 1 and not answer.replayed:
@@ -700,7 +695,7 @@ def test_apply_killed_part_way_and_run_again_applies_each_command_once_with_its_
                         f"not each of the {len(commands)} once")
     # And each command is in the log once, no annual limit overdrawn, the audits pass
     log = Log.read(db_url)
-    problems += contract_problems(log, answers, positions_on_replay=False)
+    problems += contract_problems(log, answers)
     problems += log.overdrawn + audit_problems(db_url)
     print(f"{len(commands)} lines, {run} runs, {len(log.records)} commands stored")
     assert not problems, failure(seed, problems, tmp_path)
