@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import queue
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -26,7 +28,7 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,9 +38,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters import views
 from adapters.auth import Caller, Tokens
-from adapters.console import parse_time
+from adapters.console import MAX_POSITION, BadTime, parse_time
 from adapters.storage import open_ledger
-from adapters.web import mount_console
+from adapters.web import error_page, in_console, mount_console
 from domain.commands import COMMAND_TYPES, Command, parse_command
 from domain.errors import (
     AlreadyExists,
@@ -97,6 +99,19 @@ class Problem(Exception):
                             headers=self.headers)
 
 
+PARAMETER_RULES = {"greater_than_equal": "minimum", "less_than_equal": "maximum",
+                   "int_parsing": "integer"}
+"""The rules a query parameter's violations name, for pydantic's error types."""
+
+
+def answer(request: Request, problem: Problem) -> Response:
+    """The error as problem+json, or as the console's error page for a console
+    request (with the console's security headers)."""
+    if in_console(request):
+        return error_page(request, problem.status, problem.detail)
+    return problem.response()
+
+
 def status_of(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return 404
@@ -127,7 +142,7 @@ class BodyLimit:
         too_large = Problem(413, "Content too large",
                             f"the request body is larger than {self.limit:,} bytes")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_large.response()(scope, receive, send)
+            await answer(Request(scope), too_large)(scope, receive, send)
             return
         seen = 0
 
@@ -253,11 +268,76 @@ READER = Depends(role("auditor", "operator"))
 OPERATOR = Depends(role("operator"))
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have (a batch of commands
+is 3 deep). Checked before parsing, which would otherwise recurse as deep as
+the body goes."""
+MAX_JSON_NUMBER = 100
+"""Most characters one number in a body may have: far more than any amount or
+position, far fewer than Python's integer conversion limit (4,300 digits)."""
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+
+
+def _bad_body(rule: str, message: str) -> Problem:
+    return Problem(400, "Invalid command", f"the body {message}", [
+        {"field": None, "rule": rule, "message": message}])
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a body nested more than ``MAX_JSON_DEPTH`` deep, or whose
+    brackets do not match, without recursing: each pass removes the innermost
+    pairs, so a body of depth d is empty after d passes."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return
+        inner = _EMPTY_PAIR.sub("", brackets)
+        if inner == brackets:
+            raise _bad_body("json", "is not valid JSON: its brackets do not match")
+        brackets = inner
+    if brackets:
+        raise _bad_body("json_depth", f"is nested more than {MAX_JSON_DEPTH} deep")
+
+
+def _number(text: str) -> None:
+    if len(text) > MAX_JSON_NUMBER:
+        raise _bad_body("json_number", f"holds a number of more than {MAX_JSON_NUMBER} "
+                       "characters")
+
+
+def _int(text: str) -> int:
+    _number(text)
+    return int(text)
+
+
+def _float(text: str) -> float:
+    _number(text)
+    value = float(text)
+    if math.isinf(value):
+        raise _bad_body("json_number", f"holds a number too large to represent: {text}")
+    return value
+
+
+def _constant(text: str) -> float:
+    raise _bad_body("json_number", f"holds {text}, which is not a JSON number")
+
+
 async def json_body(request: Request) -> Any:
+    """The request's body as JSON: UTF-8, at most ``MAX_JSON_DEPTH`` deep, no
+    number longer than ``MAX_JSON_NUMBER`` characters, no NaN or Infinity.
+    Anything else is a 400 naming the rule (``json``, ``json_depth`` or
+    ``json_number``)."""
     raw = await request.body()
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _bad_body("json", "is not valid JSON: it is not UTF-8") from None
+    _check_depth(text)
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
         raise Problem(400, "Invalid command", f"the body is not valid JSON: {exc}", [
             {"field": None, "rule": "json", "message": "is not valid JSON"}]) from None
 
@@ -279,9 +359,9 @@ def _time(value: str | None, name: str, end_of_day: bool = True) -> datetime | N
         return None
     try:
         return parse_time(value, end_of_day=end_of_day)
-    except ValueError as exc:
-        raise Problem(400, "Invalid query", str(exc), [
-            {"field": name, "rule": "date_format", "message": str(exc)}]) from None
+    except BadTime as exc:
+        raise Problem(400, "Invalid query", f"{name}: {exc}", [
+            {"field": name, "rule": exc.rule, "message": str(exc)}]) from None
 
 
 COMMAND_SCHEMA = TypeAdapter(Command).json_schema(
@@ -332,36 +412,38 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     app.add_middleware(BodyLimit, limit=max_body)
 
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return exc.response()
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return answer(request, exc)
 
     @app.exception_handler(LedgerError)
-    async def _refused(_: Request, exc: LedgerError) -> JSONResponse:
-        return problem_of(exc).response()
+    async def _refused(request: Request, exc: LedgerError) -> Response:
+        return answer(request, problem_of(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         violations = [{"field": ".".join(str(p) for p in e["loc"][1:]) or None,
-                       "rule": e["type"], "message": e["msg"]} for e in exc.errors()]
-        return Problem(400, "Invalid request", "the request's parameters are not valid",
-                       violations).response()
+                       "rule": PARAMETER_RULES.get(e["type"], e["type"]), "message": e["msg"]}
+                      for e in exc.errors()]
+        return answer(request, Problem(400, "Invalid request",
+                                       "the request's parameters are not valid", violations))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return Problem(exc.status_code, str(exc.detail), str(exc.detail)).response()
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        return answer(request, Problem(exc.status_code, str(exc.detail), str(exc.detail)))
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
-    async def _down(_: Request, exc: Exception) -> JSONResponse:
+    async def _down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc)
-        return Problem(503, "Service unavailable", "the database is unavailable; try "
-                       "again shortly").response()
+        return answer(request, Problem(503, "Service unavailable", "the database is "
+                                       "unavailable; try again shortly"))
 
     @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
-        return Problem(500, "Internal server error", "the ledger failed unexpectedly; "
-                       "nothing is reported back, the server log has the details").response()
+        return answer(request, Problem(500, "Internal server error", "the ledger failed "
+                                       "unexpectedly; nothing is reported back, the server "
+                                       "log has the details"))
 
     @app.post("/commands", status_code=201, tags=["commands"], responses={
         201: {"description": "applied (or, with a command id seen before, the first "
@@ -458,14 +540,14 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                 "next_after": rows[-1]["position"] if len(rows) == limit else None}
 
     @app.get("/policies/{policy_id}/history", tags=["reads"], responses=ERRORS)
-    def get_policy_history(policy_id: str, after: int = Query(0, ge=0),
+    def get_policy_history(policy_id: str, after: int = Query(0, ge=0, le=MAX_POSITION),
                            limit: int = Query(1000, ge=1, le=10_000),
                            _: Caller = READER) -> dict[str, Any]:
         """Every event of a policy, its years and its claims, in log order."""
         return _history(policy_id, "policy", after, limit)
 
     @app.get("/claims/{claim_id}/history", tags=["reads"], responses=ERRORS)
-    def get_claim_history(claim_id: str, after: int = Query(0, ge=0),
+    def get_claim_history(claim_id: str, after: int = Query(0, ge=0, le=MAX_POSITION),
                           limit: int = Query(1000, ge=1, le=10_000),
                           _: Caller = READER) -> dict[str, Any]:
         """Every event of a claim, in log order."""
@@ -476,7 +558,8 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                   actor: str | None = None, event_type: str | None = None,
                   recorded_from: str | None = Query(None, alias="from"),
                   recorded_to: str | None = Query(None, alias="to"),
-                  after: int = Query(0, ge=0, description="cursor: rows after this position"),
+                  after: int = Query(0, ge=0, le=MAX_POSITION,
+                                     description="cursor: rows after this position"),
                   limit: int = Query(100, ge=1, le=10_000),
                   _: Caller = READER) -> dict[str, Any]:
         """The audit trail, filtered; follow `next_after` for the next page."""
