@@ -131,7 +131,7 @@ def test_a_body_nested_too_deep_is_refused_with_json_depth(api: Api, path: str, 
     assert api.head() == head
 
 
-@pytest.mark.parametrize("body", ["[" * DEEP, "[" * DEEP + "}" * DEEP])
+@pytest.mark.parametrize("body", ["[" * DEEP, "}" * DEEP + "{" * DEEP, "[" + "[1]," * 40 + "["])
 def test_a_body_whose_brackets_do_not_match_is_refused_with_json(api: Api, body: str):
     assert refusal(api.post("/commands", body), 400) == [(None, "json")]
 
@@ -149,6 +149,38 @@ def test_a_body_may_be_nested_32_deep_and_no_deeper(api: Api):
     response = api.post("/commands", nested(33))
 
     assert refusal(response, 400) == [(None, "json_depth")]
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    return 0
+
+
+BRACKETY = st.text(st.sampled_from('[]{}"\\/,:ab 0'))
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), BRACKETY),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(BRACKETY, inner, max_size=3)),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=JSON_VALUES, wrappers=st.integers(0, 40).flatmap(
+    lambda n: st.lists(st.sampled_from(["list", "object"]), min_size=n, max_size=n)))
+def test_a_body_is_refused_with_json_depth_exactly_when_nested_more_than_32_deep(
+        api: Api, value: Any, wrappers: list[str]):
+    for wrapper in wrappers:
+        value = [value] if wrapper == "list" else {"k[{": value}
+
+    response = api.post("/commands", json.dumps(value))
+
+    assert response.status_code in (400, 422), response.text[:500]
+    refused_for_depth = ((None, "json_depth") in refusal(response, response.status_code))
+    assert refused_for_depth == (depth(value) > 32)
 
 
 LONG = "9" * 5000
