@@ -131,9 +131,9 @@ def test_a_body_nested_too_deep_is_refused_with_json_depth(api: Api, path: str, 
     assert api.head() == head
 
 
-@pytest.mark.parametrize("body", ["[" * DEEP, "}" * DEEP + "{" * DEEP, "[" + "[1]," * 40 + "["])
-def test_a_body_whose_brackets_do_not_match_is_refused_with_json(api: Api, body: str):
-    assert refusal(api.post("/commands", body), 400) == [(None, "json")]
+def test_a_body_whose_brackets_do_not_pair_up_is_refused_with_json(api: Api):
+    for body in ["[" * DEEP, "}" * DEEP + "{" * DEEP, "[" + "[1]," * 40 + "["]:
+        assert refusal(api.post("/commands", body), 400) == [(None, "json")], body[:50]
 
 
 def nested(depth: int) -> str:
@@ -413,10 +413,13 @@ def test_the_console_refuses_a_time_it_cannot_record_with_its_error_page(
     assert f"{name}: " in page and "2000-01-01 to 2100-12-31" in page
 
 
-def test_a_method_the_console_does_not_serve_gets_its_error_page(api: Api):
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/console/policies", b"", 405), ("/console/sign-in", b"token=" + b"x" * (2 << 20), 413)])
+def test_a_request_the_console_cannot_serve_gets_its_error_page(api: Api, path: str,
+                                                                body: bytes, status: int):
     client = signed_in(api)
 
-    console_page(client.post("/console/policies"), 405)
+    console_page(client.post(path, content=body), status)
 
 
 @pytest.mark.parametrize(("failure", "status"), [
