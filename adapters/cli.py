@@ -41,7 +41,15 @@ from adapters.applying import (
     render_json,
     render_text,
 )
-from adapters.console import Progress, parse_time, table, whole_number, yen
+from adapters.console import (
+    MAX_POSITION,
+    BadTime,
+    Progress,
+    parse_time,
+    table,
+    whole_number,
+    yen,
+)
 from adapters.export import ExportError, ExportTampered
 from adapters.seal import CheckpointFile, SealedLog, SealError
 from adapters.seal_store import sealed_log
@@ -641,18 +649,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # the parser -----------------------------------------------------------------
 
 
-def _time(text: str) -> datetime:
+def _time(text: str, end_of_day: bool = True) -> datetime:
+    """A TIME option's value; a refusal names its rule (``date_format`` or
+    ``date_range``)."""
     try:
-        return parse_time(text, end_of_day=True)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        return parse_time(text, end_of_day=end_of_day)
+    except BadTime as exc:
+        raise argparse.ArgumentTypeError(f"{exc} [{exc.rule}]") from None
 
 
 def _from_time(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _time(text, end_of_day=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -728,8 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recorded at or after (a date means its start, Japan time)")
     p.add_argument("--to", dest="recorded_to", type=_time, metavar="TIME",
                    help="recorded at or before (a date means its end, Japan time)")
-    p.add_argument("--after", type=int, default=0, metavar="POSITION",
-                   help="cursor: only rows after this log position")
+    p.add_argument("--after", type=whole_number(0, MAX_POSITION), default=0,
+                   metavar="POSITION", help="cursor: only rows after this log position")
     p.add_argument("--limit", type=whole_number(1), default=1000,
                    help="rows at most (default 1000)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")

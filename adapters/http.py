@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import queue
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -26,7 +28,7 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,9 +38,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters import views
 from adapters.auth import Caller, Tokens
-from adapters.console import parse_time
+from adapters.console import MAX_POSITION, BadTime, parse_time
 from adapters.storage import open_ledger
-from adapters.web import api_docs, mount_console
+from adapters.web import api_docs, error_page, in_console, mount_console
 from domain.commands import COMMAND_TYPES, IDENTIFIER, Command, parse_command
 from domain.errors import (
     AlreadyExists,
@@ -96,6 +98,19 @@ class Problem(Exception):
                             headers=self.headers)
 
 
+PARAMETER_RULES = {"greater_than_equal": "minimum", "less_than_equal": "maximum",
+                   "int_parsing": "integer"}
+"""The rules a query parameter's violations name, for pydantic's error types."""
+
+
+def answer(request: Request, problem: Problem) -> Response:
+    """The error as problem+json, or as the console's error page for a console
+    request (with the console's security headers)."""
+    if in_console(request):
+        return error_page(request, problem.status, problem.detail)
+    return problem.response()
+
+
 def status_of(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return 404
@@ -126,7 +141,7 @@ class BodyLimit:
         too_large = Problem(413, "Content too large",
                             f"the request body is larger than {self.limit:,} bytes")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_large.response()(scope, receive, send)
+            await answer(Request(scope), too_large)(scope, receive, send)
             return
         seen = 0
 
@@ -241,13 +256,95 @@ READER = Depends(role("auditor", "operator"))
 OPERATOR = Depends(role("operator"))
 
 
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have (a batch of commands
+is 3 deep). Checked before parsing, which would otherwise recurse as deep as
+the body goes."""
+MAX_JSON_NUMBER = 100
+"""Most characters one number in a body may have: far more than any amount or
+position, far fewer than Python's integer conversion limit (4,300 digits)."""
+PARSE_ON_THREAD = 64 << 10
+"""Bodies larger than this (64 KiB) are parsed on a worker thread."""
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_ONLY_BRACKETS = {c: None for c in range(128) if chr(c) not in "[]{}"} | {
+    ord("{"): "[", ord("}"): "]"}
+"""Deletes every ASCII character but brackets, and makes braces brackets
+(anything else left outside strings is not JSON, and stops the pairs meeting)."""
+
+
+def _bad_body(rule: str, message: str) -> Problem:
+    return Problem(400, "Invalid command", f"the body {message}", [
+        {"field": None, "rule": rule, "message": message}])
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a body nested more than ``MAX_JSON_DEPTH`` deep, or whose
+    brackets do not pair up, without recursing: each pass removes the innermost
+    pairs, so a body nested d deep is empty after d passes."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    brackets = _STRING.sub("", text).translate(_ONLY_BRACKETS)
+    too_deep, passes = "[" * (MAX_JSON_DEPTH + 1), 0
+    while brackets:
+        inner = brackets.replace("[]", "")
+        if len(inner) == len(brackets):
+            raise _bad_body("json", "is not valid JSON: its brackets do not pair up")
+        brackets, passes = inner, passes + 1
+        if brackets and (passes == MAX_JSON_DEPTH or too_deep in brackets):
+            raise _bad_body("json_depth", f"is nested more than {MAX_JSON_DEPTH} deep")
+
+
+def _number(text: str) -> None:
+    if len(text) > MAX_JSON_NUMBER:
+        raise _bad_body("json_number", f"holds a number of more than {MAX_JSON_NUMBER} "
+                        "characters")
+
+
+def _int(text: str) -> int:
+    _number(text)
+    return int(text)
+
+
+def _float(text: str) -> float:
+    _number(text)
+    value = float(text)
+    if math.isinf(value):
+        raise _bad_body("json_number", f"holds a number too large to represent: {text}")
+    return value
+
+
+def _constant(text: str) -> float:
+    raise _bad_body("json_number", f"holds {text}, which is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body as JSON: UTF-8, at most ``MAX_JSON_DEPTH`` deep, no
+    number longer than ``MAX_JSON_NUMBER`` characters, no NaN or Infinity.
+    Anything else is a 400 naming the rule (``json``, ``json_depth`` or
+    ``json_number``)."""
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _bad_body("json", "is not valid JSON: it is not UTF-8") from None
+    _check_depth(text)
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
         raise Problem(400, "Invalid command", f"the body is not valid JSON: {exc}", [
             {"field": None, "rule": "json", "message": "is not valid JSON"}]) from None
+
+
+async def json_body(request: Request) -> Any:
+    """The body, parsed by ``parse_body``: a large one on a worker thread, so
+    that a hostile megabyte (up to ~0.1 s to check) does not hold up the
+    event loop."""
+    raw = await request.body()
+    if len(raw) > PARSE_ON_THREAD:
+        return await run_in_threadpool(parse_body, raw)
+    return parse_body(raw)
 
 
 MAX_BATCH_KEY = 64 - len(f".{MAX_BATCH - 1}")
@@ -299,9 +396,9 @@ def _time(value: str | None, name: str, end_of_day: bool = True) -> datetime | N
         return None
     try:
         return parse_time(value, end_of_day=end_of_day)
-    except ValueError as exc:
-        raise Problem(400, "Invalid query", str(exc), [
-            {"field": name, "rule": "date_format", "message": str(exc)}]) from None
+    except BadTime as exc:
+        raise Problem(400, "Invalid query", f"{name}: {exc}", [
+            {"field": name, "rule": exc.rule, "message": str(exc)}]) from None
 
 
 COMMAND_SCHEMA = TypeAdapter(Command).json_schema(
@@ -356,36 +453,38 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     app.add_middleware(BodyLimit, limit=max_body)
 
     @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return exc.response()
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return answer(request, exc)
 
     @app.exception_handler(LedgerError)
-    async def _refused(_: Request, exc: LedgerError) -> JSONResponse:
-        return problem_of(exc).response()
+    async def _refused(request: Request, exc: LedgerError) -> Response:
+        return answer(request, problem_of(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         violations = [{"field": ".".join(str(p) for p in e["loc"][1:]) or None,
-                       "rule": e["type"], "message": e["msg"]} for e in exc.errors()]
-        return Problem(400, "Invalid request", "the request's parameters are not valid",
-                       violations).response()
+                       "rule": PARAMETER_RULES.get(e["type"], e["type"]), "message": e["msg"]}
+                      for e in exc.errors()]
+        return answer(request, Problem(400, "Invalid request",
+                                       "the request's parameters are not valid", violations))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return Problem(exc.status_code, str(exc.detail), str(exc.detail)).response()
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        return answer(request, Problem(exc.status_code, str(exc.detail), str(exc.detail)))
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
-    async def _down(_: Request, exc: Exception) -> JSONResponse:
+    async def _down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", exc)
-        return Problem(503, "Service unavailable", "the database is unavailable; try "
-                       "again shortly").response()
+        return answer(request, Problem(503, "Service unavailable", "the database is "
+                                       "unavailable; try again shortly"))
 
     @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
-        return Problem(500, "Internal server error", "the ledger failed unexpectedly; "
-                       "nothing is reported back, the server log has the details").response()
+        return answer(request, Problem(500, "Internal server error", "the ledger failed "
+                                       "unexpectedly; nothing is reported back, the server "
+                                       "log has the details"))
 
     @app.post("/commands", status_code=201, tags=["commands"], responses={
         201: {"description": "applied (or, with a command id seen before, the first "
@@ -483,14 +582,14 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                 "next_after": rows[-1]["position"] if len(rows) == limit else None}
 
     @app.get("/policies/{policy_id}/history", tags=["reads"], responses=ERRORS)
-    def get_policy_history(policy_id: str, after: int = Query(0, ge=0),
+    def get_policy_history(policy_id: str, after: int = Query(0, ge=0, le=MAX_POSITION),
                            limit: int = Query(1000, ge=1, le=10_000),
                            _: Caller = READER) -> dict[str, Any]:
         """Every event of a policy, its years and its claims, in log order."""
         return _history(policy_id, "policy", after, limit)
 
     @app.get("/claims/{claim_id}/history", tags=["reads"], responses=ERRORS)
-    def get_claim_history(claim_id: str, after: int = Query(0, ge=0),
+    def get_claim_history(claim_id: str, after: int = Query(0, ge=0, le=MAX_POSITION),
                           limit: int = Query(1000, ge=1, le=10_000),
                           _: Caller = READER) -> dict[str, Any]:
         """Every event of a claim, in log order."""
@@ -501,7 +600,8 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
                   actor: str | None = None, event_type: str | None = None,
                   recorded_from: str | None = Query(None, alias="from"),
                   recorded_to: str | None = Query(None, alias="to"),
-                  after: int = Query(0, ge=0, description="cursor: rows after this position"),
+                  after: int = Query(0, ge=0, le=MAX_POSITION,
+                                     description="cursor: rows after this position"),
                   limit: int = Query(100, ge=1, le=10_000),
                   _: Caller = READER) -> dict[str, Any]:
         """The audit trail, filtered; follow `next_after` for the next page."""

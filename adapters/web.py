@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -409,11 +410,24 @@ def mount_console(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def _error(request: Request, exc: PageError) -> HTMLResponse:
-        lang = request.query_params.get("lang", "ja")
-        sessions: Sessions = request.app.state.console_sessions
-        session = request.cookies.get(COOKIE)
-        view = View(lang if lang in LANGUAGES else "ja", path=request.url.path,
-                    user=sessions.caller(session), csrf=sessions.form_token(session))
-        return _html(pages.render("error.html", view, status=exc.status,
-                                  title=view.words(exc.title), detail=exc.detail),
-                     exc.status)
+        return error_page(request, exc.status, exc.detail, exc.title)
+
+
+def in_console(request: Request) -> bool:
+    """Whether the request is for a console page."""
+    path = request.url.path
+    return path == CONSOLE or path.startswith(f"{CONSOLE}/")
+
+
+def error_page(request: Request, status: int, detail: str,
+               title: str | None = None) -> HTMLResponse:
+    """The console's error page, with its security headers, for any request to
+    it that fails (``title`` is a wording key; else the status's name)."""
+    lang = request.query_params.get("lang", "ja")
+    sessions: Sessions = request.app.state.console_sessions
+    session = request.cookies.get(COOKIE)
+    view = View(lang if lang in LANGUAGES else "ja", path=request.url.path,
+                user=sessions.caller(session), csrf=sessions.form_token(session))
+    return _html(pages.render("error.html", view, status=status,
+                              title=view.words(title) if title else HTTPStatus(status).phrase,
+                              detail=detail), status)
