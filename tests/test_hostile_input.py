@@ -35,6 +35,7 @@ from domain.terms import JST
 from projections.read_models import ReadModels
 from tests.builders import attach, file_data_media
 from tests.conftest import make_ledger
+from tests.test_console import form_field
 
 PROBLEM = "application/problem+json"
 BEYOND_POSITIONS = 2**63
@@ -384,8 +385,10 @@ def test_the_cli_refuses_a_cursor_past_any_log_position_on_each_backend(
 
 
 def signed_in(api: Api) -> TestClient:
-    response = api.client.post("/console/sign-in", data={"token": api.tokens["auditor"]},
-                               follow_redirects=False)
+    form = api.client.get("/console/sign-in").text
+    response = api.client.post("/console/sign-in", data={
+        "token": api.tokens["auditor"], "csrf": form_field(form, "csrf")},
+        follow_redirects=False)
     assert response.status_code == 303
     return api.client
 
