@@ -53,7 +53,7 @@ from domain.explanation import Lang
 from domain.ledger import Ledger, Outcome
 from projections.audit_trail import AuditQuery
 from projections.pages import event_positions
-from projections.read_models import PROJECTIONS, ReadModels
+from projections.read_models import PROJECTIONS, NotBuilt, ReadModels, Stalled
 from projections.verify import verify
 
 log = logging.getLogger("claims_ledger.http")
@@ -350,6 +350,15 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return Problem(exc.status_code, str(exc.detail), str(exc.detail)).response()
 
+    @app.exception_handler(NotBuilt)
+    async def _not_built(_: Request, exc: NotBuilt) -> JSONResponse:
+        found = exc.stalls if isinstance(exc, Stalled) else []
+        body = Problem(503, "Read model stalled" if found else "Read model not built",
+                       str(exc)).body()
+        if found:
+            body["stalled"] = [s.as_json() for s in found]
+        return JSONResponse(body, status_code=503, media_type=PROBLEM)
+
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
     async def _down(_: Request, exc: Exception) -> JSONResponse:
@@ -494,15 +503,22 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
 
     @app.get("/health", tags=["operations"])
     def get_health() -> JSONResponse:
-        """Whether the databases answer, and how far each read model lags the log."""
+        """Whether the databases answer, and how far each read model lags the log.
+        A read model stopped at an event it cannot apply makes the status
+        `degraded`, with the stall (its position, event and error) under its
+        name: still `200`, since commands and the other read models work (`503`
+        is for a database that does not answer)."""
         try:
             status = service.models.status()
         except (PersistenceError, SQLAlchemyError) as exc:
             log.warning("health: database unavailable: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok", "log_head": status[0].head if status else 0,
+        stalled = any(s.stall is not None for s in status)
+        return JSONResponse({"status": "degraded" if stalled else "ok",
+                             "log_head": status[0].head if status else 0,
                              "read_models": [{"name": s.name, "generation": s.active,
-                                              "position": s.position, "lag": s.lag}
+                                              "position": s.position, "lag": s.lag,
+                                              "stalled": s.stall and s.stall.as_json()}
                                              for s in status]})
 
     @app.post("/admin/rebuild", tags=["operations"], responses=ERRORS)
