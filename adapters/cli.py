@@ -72,7 +72,8 @@ from domain.errors import (
 from domain.explanation import LANGS
 from domain.terms import TERM_SETS
 from projections.audit_trail import AuditQuery
-from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels
+from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels, Stalled
+from projections.store import Stall
 from projections.verify import verify
 
 (EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_STORAGE) = range(6)
@@ -342,16 +343,27 @@ class _Stop:
         return self.stopped
 
 
+def _report_stalls(found: list[Stall]) -> None:
+    for stall in found:
+        print(f"claims-ledger: STALLED: {stall}", file=sys.stderr, flush=True)
+
+
 def cmd_project(s: Session) -> int:
+    """Catch the read models up (or follow the log). A read model stopped at an
+    event it cannot apply is reported (exit 5 without ``--follow``); the others
+    are caught up all the same."""
     models = s.models
     models.page_size = s.args.page_size
     if not s.args.follow:
         progress = Progress("projecting", sys.stderr)
         applied = models.catch_up(progress=progress)
         progress.finish()
+        stalled = models.stalls()
         print(f"read models caught up: {applied:,} events applied, at position "
-              f"{models.head():,}", file=s.out, flush=True)
-        return EXIT_OK
+              f"{models.head():,}" + (f"; {len(stalled)} stalled" if stalled else ""),
+              file=s.out, flush=True)
+        _report_stalls(stalled)
+        return EXIT_STORAGE if stalled else EXIT_OK
     stop = _Stop()
     print(f"following the log every {s.args.interval}s; Ctrl-C to stop", file=sys.stderr)
     models.follow(
@@ -361,6 +373,8 @@ def cmd_project(s: Session) -> int:
         on_error=lambda exc: print(f"database unavailable, trying again in "
                                    f"{s.args.interval}s: {getattr(exc, 'orig', exc)}",
                                    file=sys.stderr, flush=True),
+        on_stalls=lambda found: _report_stalls(found) if found else print(
+            "no read model is stalled any more", file=sys.stderr, flush=True),
     )
     return EXIT_OK
 
@@ -380,6 +394,19 @@ def cmd_rebuild(s: Session) -> int:
         print("\ninterrupted: the readers still use the previous read models; run "
               "`claims-ledger rebuild` again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Stalled as exc:
+        progress.finish()
+        stalled = {stall.name for stall in exc.stalls}
+        done = [n for n in names if n not in stalled]
+        if s.args.json:
+            dump({"rebuilt": done, "stalled": [stall.as_json() for stall in exc.stalls]},
+                 s.out)
+        elif done:
+            print(f"rebuilt {', '.join(done)}; readers switched to the new tables", file=s.out)
+        for stall in exc.stalls:
+            print(f"claims-ledger: STALLED: {stall}; its readers still use the previous "
+                  "tables, if any", file=sys.stderr)
+        return EXIT_STORAGE
     progress.finish()
     result = {"rebuilt": names, "events": applied, "position": models.head()}
     if s.args.json:
@@ -391,7 +418,8 @@ def cmd_rebuild(s: Session) -> int:
 
 
 def cmd_verify(s: Session) -> int:
-    problems = verify(s.models, Progress("verifying", sys.stderr))
+    problems = verify(s.models, Progress("verifying", sys.stderr),
+                      catch_up=not s.args.read_replica)
     if s.args.json:
         dump({"ok": not problems, "differences": problems}, s.out)
     elif problems:
@@ -405,15 +433,21 @@ def cmd_verify(s: Session) -> int:
 
 
 def cmd_status(s: Session) -> int:
+    """Each read model's generations, position and lag, and its stall if it has
+    stopped at an event it cannot apply (exit 0: it reports, it checks nothing)."""
     rows = s.models.status()
     data = [{"read_model": r.name, "generation": r.active, "building": r.building,
-             "position": r.position, "head": r.head, "lag": r.lag} for r in rows]
+             "position": r.position, "head": r.head, "lag": r.lag,
+             "stalled": r.stall and r.stall.as_json()} for r in rows]
     if s.args.json:
         dump(data, s.out)
-    else:
-        table(["read model", "generation", "building", "position", "log head", "lag"],
-              ([d["read_model"], d["generation"], d["building"], d["position"], d["head"],
-                d["lag"]] for d in data), s.out)
+        return EXIT_OK
+    table(["read model", "generation", "building", "position", "log head", "lag", "state"],
+          ([d["read_model"], d["generation"], d["building"], d["position"], d["head"],
+            d["lag"], "STALLED" if d["stalled"] else "ok"] for d in data), s.out)
+    for r in rows:
+        if r.stall is not None:
+            print(f"STALLED: {r.stall}", file=s.out)
     return EXIT_OK
 
 

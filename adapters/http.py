@@ -54,7 +54,7 @@ from domain.errors import (
 from domain.explanation import Lang
 from domain.ledger import Ledger, Outcome
 from projections.audit_trail import AuditQuery
-from projections.read_models import PROJECTIONS, ReadModels
+from projections.read_models import PROJECTIONS, NotBuilt, ReadModels, Stalled
 from projections.verify import verify
 
 log = logging.getLogger("claims_ledger.http")
@@ -472,6 +472,18 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     async def _http(request: Request, exc: HTTPException) -> Response:
         return answer(request, Problem(exc.status_code, str(exc.detail), str(exc.detail)))
 
+    @app.exception_handler(NotBuilt)
+    async def _not_built(request: Request, exc: NotBuilt) -> Response:
+        found = exc.stalls if isinstance(exc, Stalled) else []
+        problem = Problem(503, "Read model stalled" if found else "Read model not built",
+                          str(exc))
+        if in_console(request):
+            return answer(request, problem)
+        body = problem.body()
+        if found:
+            body["stalled"] = [s.as_json() for s in found]
+        return JSONResponse(body, status_code=503, media_type=PROBLEM)
+
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
     async def _down(request: Request, exc: Exception) -> Response:
@@ -619,15 +631,22 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
 
     @app.get("/health", tags=["operations"])
     def get_health() -> JSONResponse:
-        """Whether the databases answer, and how far each read model lags the log."""
+        """Whether the databases answer, and how far each read model lags the log.
+        A read model stopped at an event it cannot apply makes the status
+        `degraded`, with the stall (its position, event and error) under its
+        name: still `200`, since commands and the other read models work (`503`
+        is for a database that does not answer)."""
         try:
             status = service.models.status()
         except (PersistenceError, SQLAlchemyError) as exc:
             log.warning("health: database unavailable: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok", "log_head": status[0].head if status else 0,
+        stalled = any(s.stall is not None for s in status)
+        return JSONResponse({"status": "degraded" if stalled else "ok",
+                             "log_head": status[0].head if status else 0,
                              "read_models": [{"name": s.name, "generation": s.active,
-                                              "position": s.position, "lag": s.lag}
+                                              "position": s.position, "lag": s.lag,
+                                              "stalled": s.stall and s.stall.as_json()}
                                              for s in status]})
 
     @app.post("/admin/rebuild", tags=["operations"], responses=ERRORS)

@@ -3,6 +3,10 @@
 Per claim: policy, year, coverage, cause, dates, status, assessed loss, what is
 payable under the payout rule, paid (net of reversals) and the exclusion; per
 payout: amount, whether reversed, and the breakdown recorded with it.
+
+The description is free text and is kept exactly, whatever its characters: one
+the database cannot hold as it is (a NUL, which PostgreSQL's text refuses) is
+stored escaped (``storable``) and read back as it was (``text_of``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,21 @@ from projections.store import chunks, execute_many, insert_rows
 NAME = "claims"
 _STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn"}
 _EVENTS = {"ClaimFiled", "LossAssessed", "PayoutIssued", "PayoutReversed", *_STATUS}
+_ESCAPED = "\ue000"
+"""Begins a text stored escaped, as its JSON string (ASCII only): a text with a NUL,
+or one that begins with this mark itself (so every text reads back as it was)."""
+
+
+def storable(text: str) -> str:
+    """``text`` as the read model stores it (itself, but for a NUL or the mark)."""
+    if "\x00" in text or text.startswith(_ESCAPED):
+        return _ESCAPED + json.dumps(text)
+    return text
+
+
+def text_of(stored: str) -> str:
+    """A text as it was given to ``storable``."""
+    return json.loads(stored[1:]) if stored.startswith(_ESCAPED) else stored
 
 
 @cache
@@ -84,7 +103,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 
 class ClaimsProjection:
     name = NAME
-    schema_version = 2
+    schema_version = 3
     events: frozenset[str] | None = frozenset(_EVENTS)
 
     def tables(self, generation: int) -> list[Table]:
@@ -111,7 +130,7 @@ class ClaimsProjection:
             if name == "ClaimFiled":
                 claims[claim_id] = [
                     claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
-                    s["incident_date"], s["claim_made_on"], s["description"], "open",
+                    s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
                     s["loss_amount"], s["deductible"], s["per_incident_limit"],
                     _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"]),
                     0, None, s["terms_version"], fact.recorded_at,
@@ -230,6 +249,7 @@ def read(conn: Connection, generation: int, claim_id: str) -> dict[str, Any] | N
     if not rows:
         return None
     claim = {c.name: rows[0][c.name] for c in claims_t.c}
+    claim["description"] = text_of(claim["description"])
     claim["payouts"] = [
         {**{c.name: r[f"payout_{c.name}"] for c in payouts_t.c},
          "breakdown": json.loads(r["payout_breakdown"])}

@@ -10,6 +10,11 @@ process ``k % n``, each with its own connection to the log, and hands the pages
 back in log order as plain data (``marshal``), so the calling process only
 writes. Each helper keeps at most a page in hand and a page in its pipe, so
 memory does not grow with the log.
+
+An event that cannot be decoded, or a page whose changes a projection cannot
+compute, stops nothing here: that projection's changes are None, and the writer
+applies its events one by one to find the event it cannot apply (see
+``ReadModels``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ class Page:
     """The position of the page's last event."""
     count: int
     changes: dict[str, Any]
-    """Each projection's changes (a projection with no event in the page has none)."""
+    """Each projection's changes (a projection with no event in the page has none;
+    None: it could not compute them, see ``read_page``)."""
 
 
 def _stores_plain_json(ledger: Ledger) -> bool:
@@ -95,7 +101,9 @@ def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dic
               after: int, limit: int, stop: int | None = None) -> Page | None:
     """The page of up to ``limit`` events after position ``after`` (up to
     ``stop``), with each projection's changes; None if there is no event. Only
-    the events some projection reads (``Projection.events``) are decoded."""
+    the events some projection reads (``Projection.events``) are decoded. A
+    projection's changes are None if an event it reads cannot be decoded or its
+    ``changes`` raises: the writer then applies them one by one."""
     wanted: set[str] | None = set()
     for projection in projections.values():
         if projection.events is None or wanted is None:
@@ -106,15 +114,64 @@ def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dic
     if not rows:
         return None
     changes = {}
-    batch = decoded(cast(list[tuple[int, str, int, str, bytes]],
-                         [r for r in rows if r[4] is not None]))
+    batch, unreadable = _decoded([r for r in rows if r[4] is not None])
     for name, projection in projections.items():
         position = positions[name]
         if rows[-1][0] > position:  # (then its tracking moves to the page's end)
             mine = batch if not batch or batch[0].position > position else [
                 f for f in batch if f.position > position]
-            changes[name] = projection.changes(mine)
+            changes[name] = _changes(projection, mine, [
+                event for at, event in unreadable if at > position])
     return Page(rows[-1][0], len(rows), changes)
+
+
+def reads(projection: Projection, event: str) -> bool:
+    return projection.events is None or event in projection.events
+
+
+def _decoded(rows: list[Row]) -> tuple[list[Fact], list[tuple[int, str]]]:
+    """The facts of ``rows``, and the (position, name) of those that cannot be
+    decoded (each row is decoded alone only if the page as a whole cannot be)."""
+    stored = cast(list[tuple[int, str, int, str, bytes]], rows)
+    try:
+        return decoded(stored), []
+    except Exception:
+        found: list[Fact] = []
+        unreadable = []
+        for row in stored:
+            try:
+                found.extend(decoded([row]))
+            except Exception:
+                unreadable.append((row[0], row[3]))
+        return found, unreadable
+
+
+def _changes(projection: Projection, facts: list[Fact], unreadable: list[str]) -> Any:
+    """The projection's changes of ``facts``; None if an event it reads was among
+    the ``unreadable`` ones or computing them raises."""
+    if any(reads(projection, event) for event in unreadable):
+        return None
+    try:
+        return projection.changes(facts)
+    except Exception:
+        return None
+
+
+def readable_facts(ledger: Ledger, projection: Projection, after: int, last: int
+                   ) -> tuple[list[Fact], tuple[int, str, Exception] | None]:
+    """The events after ``after`` up to ``last`` that ``projection`` reads, decoded
+    one by one, up to the first that cannot be decoded; and that one (its
+    position, name and error), if any."""
+    names = None if projection.events is None else frozenset(projection.events)
+    found: list[Fact] = []
+    for row in _rows(ledger, after, last - after, last, names):
+        if row[4] is None:
+            continue
+        try:
+            found.extend(decoded([cast(tuple[int, str, int, str, bytes], row)]))
+        except Exception as exc:
+            return found, (row[0], row[3], exc)
+    return found, None
 
 
 Row = tuple[int, str, int, str, bytes | None]
@@ -181,11 +238,11 @@ def stored_events(ledger: Ledger, positions: list[int]) -> dict[int, bytes]:
 
 
 def pages(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],
-          page_size: int) -> Iterator[Page]:
-    """Pages from the smallest position in ``positions`` to the head, read and
-    computed in this process."""
+          page_size: int, stop: int | None = None) -> Iterator[Page]:
+    """Pages from the smallest position in ``positions`` to the head (or ``stop``),
+    read and computed in this process."""
     after = min(positions.values())
-    while done := read_page(ledger, projections, positions, after, page_size):
+    while done := read_page(ledger, projections, positions, after, page_size, stop):
         yield done
         after = done.last
 

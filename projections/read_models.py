@@ -13,6 +13,16 @@ re-reads from there.
 ``rebuild`` builds a projection from position 0 into a new generation of tables
 (resuming one left half-built), adds the indexes, and switches readers to it in
 one transaction.
+
+No event stops the read side. Each projection writes its part of a page in a
+savepoint; if computing or writing it fails (an event that cannot be decoded,
+is not of its class's shape, or holds a value the database refuses), its
+events are applied again in halves of the page until the one event it cannot
+apply is found. That projection then stops just before that event (its tracking
+is the position before it), the stall is recorded (``Stall``, in
+``projection_stalls``), and the other projections go on. Reads of a stalled
+generation raise ``Stalled``; every later catch-up tries that one event again
+(cheaply) and carries on from there once it applies.
 """
 
 from __future__ import annotations
@@ -29,13 +39,13 @@ import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from eventsourcing.postgres import PostgresDatastore
 from sqlalchemy import URL, Connection, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
 from domain.ledger import Ledger, aggregate_kind
 from projections import audit_trail, claims, limits
 from projections.audit_trail import AuditQuery, AuditTrailProjection
-from projections.base import Projection, decoded
+from projections.base import Fact, Projection, decoded
 from projections.claims import ClaimsProjection
 from projections.limits import LimitsProjection
 from projections.pages import (
@@ -45,15 +55,23 @@ from projections.pages import (
     pages,
     plain_postgres,
     plain_sqlite,
+    readable_facts,
     stored_events,
 )
 from projections.store import (
     Generations,
     ReadStore,
+    Stall,
+    clear_stall,
     generations,
     lock,
+    one_line,
     open_store,
+    printable,
+    reading_state,
+    record_stall,
     set_generations,
+    stalls,
 )
 from projections.tracking import SQLTrackingRecorder
 
@@ -77,7 +95,17 @@ Progress = Callable[[int, int], None]
 
 
 class NotBuilt(Exception):
-    """A read model has no complete generation yet."""
+    """A read model cannot answer: it has no complete generation yet, or (``Stalled``)
+    it is built only up to an event it cannot apply."""
+
+
+class Stalled(NotBuilt):
+    """Read models stopped at an event they cannot apply (see ``Stall``)."""
+
+    def __init__(self, found: list[Stall]) -> None:
+        self.stalls = found
+        super().__init__("; ".join(str(s) for s in found)
+                         + " (`claims-ledger status` lists every stall)")
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,9 @@ class Status:
     building: int | None
     position: int
     head: int
+    stall: Stall | None = None
+    """The stall of the active generation (or, when none is active or it has
+    none, of the one being built)."""
 
     @property
     def lag(self) -> int:
@@ -131,13 +162,22 @@ class ReadModels:
     def status(self) -> list[Status]:
         head = self.head()
         found = []
-        for name in PROJECTIONS:
-            state = self._state(name)
-            position = 0
-            if state.active is not None:
-                position = self.tracking.max_tracking_id(tracking_name(name, state.active)) or 0
-            found.append(Status(name, state.active, state.building, position, head))
+        with self.store.reader.connect() as conn:
+            recorded = stalls(conn)
+            for name in PROJECTIONS:
+                state = generations(conn, name)
+                position = 0
+                if state.active is not None:
+                    position = self.tracking.position(
+                        conn, tracking_name(name, state.active)) or 0
+                stall = (recorded.get((name, state.active or 0))
+                         or recorded.get((name, state.building or 0)))
+                found.append(Status(name, state.active, state.building, position, head, stall))
         return found
+
+    def stalls(self) -> list[Stall]:
+        """The read models stopped at an event they cannot apply."""
+        return [s.stall for s in self.status() if s.stall is not None]
 
     # Writing ----------------------------------------------------------------
 
@@ -153,9 +193,10 @@ class ReadModels:
                 builds.append((projection, self._start_build(projection, restart=False)))
             else:
                 current.append((projection, state.active))
-        applied = self._run(current + builds, progress)
+        applied, stalled = self._run(current + builds, progress)
         for projection, generation in builds:
-            self._finish_build(projection, generation)
+            if projection.name not in stalled:
+                self._finish_build(projection, generation)
         return applied
 
     def rebuild(
@@ -163,12 +204,18 @@ class ReadModels:
         restart: bool = False,
     ) -> int:
         """Build each projection from position 0 into a new generation and switch
-        readers to it; resume a build that was stopped part-way unless ``restart``."""
+        readers to it; resume a build that was stopped part-way unless ``restart``.
+        A build that stops at an event it cannot apply is left unfinished (readers
+        keep the generation they had) and raises ``Stalled`` once the others are
+        switched."""
         builds = [(PROJECTIONS[n], self._start_build(PROJECTIONS[n], restart))
                   for n in _names(names)]
-        applied = self._run(builds, progress)
+        applied, stalled = self._run(builds, progress)
         for projection, generation in builds:
-            self._finish_build(projection, generation)
+            if projection.name not in stalled:
+                self._finish_build(projection, generation)
+        if stalled:
+            raise Stalled(list(stalled.values()))
         return applied
 
     def _start_build(self, projection: Projection, restart: bool) -> int:
@@ -211,26 +258,56 @@ class ReadModels:
         for table in reversed(projection.tables(generation)):
             table.drop(conn, checkfirst=True)
         self.tracking.forget(conn, tracking_name(projection.name, generation))
+        clear_stall(conn, projection.name, generation)
 
-    def _run(self, targets: list[tuple[Projection, int]], progress: Progress | None) -> int:
+    def _run(self, targets: list[tuple[Projection, int]], progress: Progress | None
+             ) -> tuple[int, dict[str, Stall]]:
+        """Catch ``targets`` up with the log; the events applied, and the stall of
+        each target that stopped at an event it cannot apply. A target stalled
+        before is first tried at that event alone: if it still cannot apply it,
+        it stays where it is (without reading the log beyond), and the others go
+        on."""
         if not targets:
-            return 0
+            return 0, {}
+        with self.store.reader.connect() as conn:
+            recorded = stalls(conn)
+        stalled: dict[str, Stall] = {}
+        for projection, generation in targets:
+            stall = recorded.get((projection.name, generation))
+            if stall is None:
+                continue
+            found = self._retrying([(projection, generation)], None, stall.position)[1]
+            stalled |= found
+            if not found:  # (also when that event is no longer in the log)
+                with self.store.writer.begin() as conn:
+                    clear_stall(conn, projection.name, generation)
+        applied, found = self._retrying(
+            [t for t in targets if t[0].name not in stalled], progress, None)
+        return applied, stalled | found
+
+    def _retrying(self, targets: list[tuple[Projection, int]], progress: Progress | None,
+                  stop: int | None) -> tuple[int, dict[str, Stall]]:
+        if not targets:
+            return 0, {}
         for _ in range(100):
             try:
-                return self._apply_pages(targets, progress)
+                return self._apply_pages(targets, progress, stop)
             except IntegrityError:
                 continue  # another projector moved a tracking position: re-read it
         msg = "other projectors kept moving the tracking positions; try again"
         raise RuntimeError(msg)
 
-    def _apply_pages(self, targets: list[tuple[Projection, int]], progress: Progress | None) -> int:
+    def _apply_pages(self, targets: list[tuple[Projection, int]], progress: Progress | None,
+                     stop: int | None) -> tuple[int, dict[str, Stall]]:
         names = {p.name: tracking_name(p.name, g) for p, g in targets}
         generation = {p.name: g for p, g in targets}
         projections = {p.name: p for p, _ in targets}
         with self.store.reader.connect() as conn:
             positions = {name: self.tracking.position(conn, names[name]) or 0 for name in names}
+            recorded = {name: stall for (name, g), stall in stalls(conn).items()
+                        if generation.get(name) == g}
         start = min(positions.values())
-        head = self.head()
+        head = self.head() if stop is None else stop
         log = self._log_for_sql() if audit_trail.NAME in projections else None
         # What Python computes (here or in the helpers); with ``log``, SQLite
         # computes the audit trail's rows from the log by itself.
@@ -240,8 +317,10 @@ class ReadModels:
         producers = (Producers(self.ledger, computed, positions, self.page_size, self.workers)
                      if parallel else None)
         source: Iterable[Page] = (producers if producers is not None
-                                  else pages(self.ledger, computed, positions, self.page_size))
+                                  else pages(self.ledger, computed, positions, self.page_size,
+                                             stop))
         applied = 0
+        stalled: dict[str, Stall] = {}
         try:
             with collector_paused(), self.store.writer.connect() as conn:
                 if self.store.is_sqlite:
@@ -249,29 +328,90 @@ class ReadModels:
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
                     conn.commit()
                 log_table = None if log is None else _attach(conn, *log)
-                for page in source:
+
+                def write(page: Page, due: list[str], careful: bool) -> None:
+                    """``page`` for the projections ``due``, in one transaction;
+                    ``careful``: each in savepoints, down to the event it cannot apply."""
                     with conn.begin():
-                        for name, changes in page.changes.items():
-                            projections[name].write(conn, generation[name], changes)
-                            self.tracking.record(conn, Tracking(names[name], page.last),
-                                                 after=positions[name] or None)
-                        audit = audit_trail.NAME
-                        if log_table is not None and page.last > positions[audit]:
-                            audit_trail.insert_from_log(conn, generation[audit], log_table,
-                                                        positions[audit], page.last)
-                            self.tracking.record(conn, Tracking(names[audit], page.last),
-                                                 after=positions[audit] or None)
-                    for name in page.changes:
+                        for name in due:  # (before writing: racing projectors stop here)
+                            self.tracking.expect(conn, names[name], positions[name] or None)
+                        for name in due:
+                            stall = self._apply(conn, projections[name], generation[name],
+                                                page, positions[name], log_table, careful)
+                            last = page.last if stall is None else stall.position - 1
+                            if last > positions[name]:
+                                self.tracking.record(conn, Tracking(names[name], last),
+                                                     after=positions[name] or None)
+                            if stall is not None:
+                                stalled[name] = stall
+                                if recorded.get(name) != stall:
+                                    record_stall(conn, stall)
+                            elif name in recorded:
+                                clear_stall(conn, name, generation[name])
+
+                for page in source:
+                    # Each projection with events in the page that is not stalled.
+                    due = [n for n in projections if n not in stalled and (
+                        n in page.changes or (n == audit_trail.NAME and log_table is not None
+                                              and page.last > positions[n]))]
+                    # Written as it is, without savepoints (on SQLite a savepoint
+                    # copies each page it changes: a rebuild took ~1.1x as long); a
+                    # page that fails is written again, carefully.
+                    careful = any(page.changes.get(n, ()) is None for n in due)
+                    try:
+                        write(page, due, careful)
+                    except IntegrityError:
+                        raise  # another projector moved a tracking position
+                    except Exception as exc:
+                        if careful:
+                            raise
+                        _raise_if_down(conn, exc)
+                        write(page, due, careful=True)
+                    for name in due:
                         positions[name] = page.last
-                    if log_table is not None:
-                        positions[audit_trail.NAME] = max(positions[audit_trail.NAME], page.last)
+                        if name not in stalled:
+                            recorded.pop(name, None)
                     applied += page.count
                     if progress is not None:
                         progress(applied, max(head - start, applied))
         finally:
             if producers is not None:
                 producers.close()
-        return applied
+        return applied, stalled
+
+    def _apply(self, conn: Connection, projection: Projection, generation: int, page: Page,
+               after: int, log_table: str | None, careful: bool) -> Stall | None:
+        """Write ``projection``'s part of ``page`` (its events after ``after``). Not
+        ``careful``: as it is (an error is raised). ``careful``: in a savepoint,
+        and if that fails, its events again in halves of halves up to the one it
+        cannot apply; the stall there (None: all applied)."""
+        if not careful:
+            if projection.name == audit_trail.NAME and log_table is not None:
+                audit_trail.insert_from_log(conn, generation, log_table, after, page.last)
+            else:
+                projection.write(conn, generation, page.changes[projection.name])
+            return None
+        try:
+            with conn.begin_nested():
+                if projection.name == audit_trail.NAME and log_table is not None:
+                    audit_trail.insert_from_log(conn, generation, log_table, after, page.last)
+                elif page.changes[projection.name] is None:
+                    raise _Unapplied
+                else:
+                    projection.write(conn, generation, page.changes[projection.name])
+            return None
+        except Exception as exc:
+            _raise_if_down(conn, exc)
+        facts, unreadable = readable_facts(self.ledger, projection, after, page.last)
+        failed = _bisect(conn, projection, generation, facts)
+        if failed is not None:
+            position, event, error = failed[0].position, failed[0].name, failed[1]
+        elif unreadable is not None:
+            position, event, error = unreadable
+        else:
+            return None
+        return Stall(projection.name, generation, position, printable(event)[:128],
+                     one_line(error))
 
     def _log_for_sql(self) -> tuple[str | None, str] | None:
         """Where SQL on the read database's connection can read the log's events to
@@ -295,15 +435,22 @@ class ReadModels:
 
     def follow(self, interval: float, stop: Callable[[], bool],
                on_applied: Callable[[int], None] | None = None,
-               on_error: Callable[[Exception], None] | None = None) -> None:
+               on_error: Callable[[Exception], None] | None = None,
+               on_stalls: Callable[[list[Stall]], None] | None = None) -> None:
         """Catch up again and again until ``stop()`` says so. A database that is
         down (either one) is reported and tried again after ``interval``: the job
-        resumes by itself, from its tracking position, when it comes back."""
+        resumes by itself, from its tracking position, when it comes back.
+        ``on_stalls`` hears the stalled read models whenever they change (an
+        empty list: none any more)."""
+        reported: list[Stall] = []
         while not stop():
             try:
                 applied = self.catch_up()
                 if applied and on_applied is not None:
                     on_applied(applied)
+                if on_stalls is not None and (found := self.stalls()) != reported:
+                    on_stalls(found)
+                    reported = found
             except (PersistenceError, SQLAlchemyError) as exc:
                 if on_error is not None:
                     on_error(exc)
@@ -315,17 +462,21 @@ class ReadModels:
     # Reading ----------------------------------------------------------------
 
     @contextmanager
-    def _reading(self, name: str, *, single: bool = False) -> Iterator[tuple[Connection, int]]:
+    def _reading(self, name: str, *, single: bool = False, stalled: bool = False
+                 ) -> Iterator[tuple[Connection, int]]:
         """A connection to read ``name`` and its active generation. ``single``:
         for a read of one statement after the generation's (a generation stays
-        readable after the switch to the next one, until the switch after)."""
+        readable after the switch to the next one, until the switch after). A
+        stalled generation raises ``Stalled`` (unless ``stalled``: for checks)."""
         engine = self.store.single if single else self.store.reader
         with engine.connect() as conn, conn.begin():
-            state = generations(conn, name)
-            if state.active is None:
+            active, stall = reading_state(conn, name)
+            if stall is not None and not stalled:
+                raise Stalled([stall])
+            if active is None:
                 msg = f"the {name} read model is not built yet: run `claims-ledger project`"
                 raise NotBuilt(msg)
-            yield conn, state.active
+            yield conn, active
 
     def limits(self, policy_id: str | None = None) -> list[dict[str, Any]]:
         with self._reading(limits.NAME, single=True) as (conn, generation):
@@ -355,8 +506,8 @@ class ReadModels:
 
     def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
         """The position a read model has reached and every row of its tables, read
-        in one transaction (for checks)."""
-        with self._reading(name) as (conn, generation):
+        in one transaction (for checks; a stalled read model too)."""
+        with self._reading(name, stalled=True) as (conn, generation):
             position = self.tracking.position(conn, tracking_name(name, generation)) or 0
             tables = {}
             for table in PROJECTIONS[name].tables(generation):
@@ -386,6 +537,36 @@ def _shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
         "balance_after": found["balance_after"],
         "payload": payload,
     }
+
+
+class _Unapplied(Exception):
+    """A page's changes that could not be computed (see ``pages.read_page``)."""
+
+
+def _bisect(conn: Connection, projection: Projection, generation: int, facts: list[Fact]
+            ) -> tuple[Fact, Exception] | None:
+    """Apply ``facts`` in savepoints, in halves of halves, up to the first one that
+    cannot be applied: every fact before it is applied, and it is returned with
+    its error (None: all applied)."""
+    if not facts:
+        return None
+    try:
+        with conn.begin_nested():
+            projection.write(conn, generation, projection.changes(facts))
+        return None
+    except Exception as exc:
+        _raise_if_down(conn, exc)
+        if len(facts) == 1:
+            return facts[0], exc
+    half = len(facts) // 2
+    return (_bisect(conn, projection, generation, facts[:half])
+            or _bisect(conn, projection, generation, facts[half:]))
+
+
+def _raise_if_down(conn: Connection, exc: Exception) -> None:
+    """Raise ``exc`` again if it is the database going away, not an event."""
+    if conn.invalidated or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        raise exc
 
 
 def _same_database(log: PostgresDatastore, read: URL) -> bool:

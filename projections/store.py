@@ -7,6 +7,8 @@ one a rebuild is filling (``building``). A rebuild fills a new generation and
 switches readers to it in one transaction, so nobody sees a half-built model;
 the generation before is dropped at the next switch, not at once, so a reader
 that looked up the old generation a moment before the switch still finds it.
+``projection_stalls`` records a generation that stopped at an event it cannot
+apply (``Stall``), for every process to report.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     event,
     text,
@@ -39,6 +43,15 @@ projection_state = Table(
     Column("active", Integer, nullable=True),
     Column("building", Integer, nullable=True),
     Column("schema_version", Integer, nullable=True),
+)
+projection_stalls = Table(
+    "projection_stalls",
+    STATE,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("event_name", String(128), nullable=False),
+    Column("error", Text, nullable=False),
 )
 
 
@@ -202,3 +215,74 @@ def set_generations(conn: Connection, name: str, state: Generations) -> None:
             schema_version=state.schema_version,
         )
     )
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A generation of a read model stopped before the event at ``position``: it
+    applied every event before it and cannot apply this one (``error``, one line)."""
+
+    name: str
+    generation: int
+    position: int
+    event: str
+    error: str
+
+    def __str__(self) -> str:
+        return (f"the {self.name} read model stopped at position {self.position - 1}: it "
+                f"cannot apply the event at position {self.position} ({self.event}): "
+                f"{self.error}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"read_model": self.name, "generation": self.generation,
+                "stopped_at": self.position - 1, "event_position": self.position,
+                "event": self.event, "error": self.error}
+
+
+def one_line(exc: BaseException) -> str:
+    """An error in one printable line of at most 300 characters: the driver's own
+    message, without the statement SQLAlchemy adds."""
+    reason = getattr(exc, "orig", None) or exc
+    words = str(reason).strip().splitlines()
+    text = f"{type(reason).__name__}: {words[0]}" if words else type(reason).__name__
+    return printable(text)[:300]
+
+
+def printable(text: str) -> str:
+    """``text`` with each character that does not print written as its escape."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def stalls(conn: Connection) -> dict[tuple[str, int], Stall]:
+    """Every recorded stall, by read model and generation."""
+    return {(r.name, r.generation): Stall(r.name, r.generation, r.position, r.event_name,
+                                         r.error)
+            for r in conn.execute(projection_stalls.select())}
+
+
+def record_stall(conn: Connection, stall: Stall) -> None:
+    clear_stall(conn, stall.name, stall.generation)
+    conn.execute(projection_stalls.insert().values(
+        name=stall.name, generation=stall.generation, position=stall.position,
+        event_name=stall.event, error=stall.error))
+
+
+def clear_stall(conn: Connection, name: str, generation: int) -> None:
+    conn.execute(projection_stalls.delete().where(projection_stalls.c.name == name,
+                                                  projection_stalls.c.generation == generation))
+
+
+def reading_state(conn: Connection, name: str) -> tuple[int | None, Stall | None]:
+    """The generation readers use, and the stall of that generation (or, with
+    none built yet, of the one being built), in one statement: every read starts
+    here."""
+    row = conn.exec_driver_sql(_marks(
+        "SELECT s.active, x.generation, x.position, x.event_name, x.error "
+        "FROM projection_state s LEFT JOIN projection_stalls x "
+        "ON x.name = s.name AND x.generation = COALESCE(s.active, s.building) "
+        "WHERE s.name = ?", conn.dialect.paramstyle), (name,)).first()
+    if row is None:
+        return None, None
+    active, generation, position, event, error = row
+    return active, (None if generation is None
+                    else Stall(name, generation, position, event, error))

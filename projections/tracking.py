@@ -45,11 +45,7 @@ class SQLTrackingRecorder(TrackingRecorder):
         maximum must still be exactly that, or another projector got there first.
         """
         name = tracking.application_name
-        lock(conn, f"tracking:{name}")
-        current = self._max(conn, name)
-        if after is not False and current != after:
-            msg = f"{name}: expected to continue after {after}, but it is at {current}"
-            raise IntegrityError(msg)
+        current = self.expect(conn, name, after)
         if current is not None and tracking.notification_id <= current:
             msg = f"{name}: position {tracking.notification_id} is not after {current}"
             raise IntegrityError(msg)
@@ -65,6 +61,18 @@ class SQLTrackingRecorder(TrackingRecorder):
                     tracking_table.c.notification_id < tracking.notification_id,
                 )
             )
+
+    def expect(self, conn: Connection, name: str, after: int | bool | None = False) -> int | None:
+        """Lock ``name``'s tracking for the rest of the caller's transaction and give
+        its position; with ``after`` given (as ``record`` takes it), the position
+        must still be exactly that, or another projector got there first: taken
+        before a batch is written, so two projectors never write the same rows."""
+        lock(conn, f"tracking:{name}")
+        current = self._max(conn, name)
+        if after is not False and current != after:
+            msg = f"{name}: expected to continue after {after}, but it is at {current}"
+            raise IntegrityError(msg)
+        return current
 
     def forget(self, conn: Connection, application_name: str) -> None:
         conn.execute(

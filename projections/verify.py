@@ -3,7 +3,10 @@
 The replay folds every event with the domain's own ``evolve`` functions (not the
 projections' code), up to the position each read model says it has reached,
 and derives the rows each read model should hold. Every row that is missing,
-extra or different is reported, field by field.
+extra or different is reported, field by field. So is a read model behind the
+log (after catching up, unless told not to: a stalled one, or a replica), and
+an event the replay itself cannot apply (the read models that reached it are
+then not compared).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from domain.command_record import CommandAccepted
 from domain.events import LedgerEvent
 from domain.policy_year import PolicyYear, PolicyYearEvent
 from projections.base import recorded_time
+from projections.claims import text_of
 from projections.read_models import ReadModels
+from projections.store import one_line, printable
 
 
 @dataclass
@@ -152,30 +157,44 @@ def _show(key: Any) -> str:
     return "/".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
 
 
-def verify(models: ReadModels, progress: Callable[[int, int], None] | None = None) -> list[str]:
-    """Every difference between the read models and a replay of the log."""
+def verify(models: ReadModels, progress: Callable[[int, int], None] | None = None, *,
+           catch_up: bool = True) -> list[str]:
+    """Every difference between the read models and a replay of the log: each
+    read model behind the log (with ``catch_up``, it is caught up first; a
+    stalled one cannot be) and each row that differs at the position it reached."""
+    if catch_up:
+        models.catch_up()
     problems: list[str] = []
     snapshots: dict[int, list[tuple[str, dict[str, list[dict[str, Any]]]]]] = {}
     for status in models.status():
+        if status.stall is not None:
+            problems.append(f"{status.name}: stalled: {status.stall}")
         if status.active is None:
             problems.append(f"{status.name}: not built yet")
             continue
         position, tables = models.snapshot(status.name)
+        if position < status.head:
+            problems.append(f"{status.name}: behind the log: at position {position}, the log "
+                            f"at {status.head} ({status.head - position} events not applied)")
         snapshots.setdefault(position, []).append((status.name, tables))
     replay = _Replay()
     ledger = models.ledger
     last = max(snapshots, default=0)
 
     def check(position: int) -> None:
-        for name, rows in snapshots.pop(position, []):
+        """Compare the read models that reached ``position`` or less."""
+        reached = [(name, rows) for at in sorted(snapshots) if at <= position
+                   for name, rows in snapshots.pop(at)]
+        for name, rows in reached:
             if name == "limits":
                 problems.extend(_compare(
                     "limits", rows["rm_limits"], replay.limits_rows(),
                     lambda r: (r["policy_id"], r["policy_year"], r["coverage"])))
             elif name == "claims":
                 claims, payouts = replay.claims_rows()
-                problems.extend(_compare("claim", rows["rm_claims"], claims,
-                                         lambda r: r["claim_id"]))
+                stored = [{**c, "description": text_of(c["description"])}
+                          for c in rows["rm_claims"]]
+                problems.extend(_compare("claim", stored, claims, lambda r: r["claim_id"]))
                 actual_payouts = [{**p, "breakdown": json.loads(p["breakdown"])}
                                   for p in rows["rm_claim_payouts"]]
                 problems.extend(_compare(
@@ -186,12 +205,20 @@ def verify(models: ReadModels, progress: Callable[[int, int], None] | None = Non
                 problems.extend(_compare(
                     "audit position", rows["rm_audit"], replay.audit, lambda r: r["position"]))
 
-    check(0)
     for done, notification in enumerate(ledger.notifications(), start=1):
         if notification.id > last:
             break
-        replay.apply(notification.id, ledger.decode(notification))
-        check(notification.id)
+        check(notification.id - 1)
+        try:
+            replay.apply(notification.id, ledger.decode(notification))
+        except Exception as exc:
+            problems.append(f"position {notification.id} ({printable(notification.topic)}): "
+                            f"the replay cannot apply this event: {one_line(exc)}")
+            problems.extend(f"{name}: not compared at position {position}: the replay stops "
+                            f"before position {notification.id}"
+                            for position in sorted(snapshots) for name, _ in snapshots[position])
+            return problems
         if progress is not None and done % 1000 == 0:
             progress(done, last)
+    check(last)
     return problems
