@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import csv
 import getpass
+import itertools
 import json
 import os
 import signal
+import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -130,7 +132,10 @@ class Session:
         read-only replica: then as replicated, see `status` for the lag)."""
         models = self.models
         if not self.args.read_replica:
-            models.catch_up(progress=Progress("catching up", sys.stderr))
+            progress = Progress("catching up", sys.stderr)
+            models.catch_up(progress=progress)
+            if progress.tty and progress.last > progress.started:
+                progress.finish()  # a bar was drawn: end its line
         return models
 
     def close(self) -> None:
@@ -143,23 +148,41 @@ class Session:
 
 
 def _lines(source: str) -> tuple[Iterator[str], int | None]:
-    """The lines of ``source`` (streamed, not loaded), and how many there are."""
-    if source == "-":
-        return iter(sys.stdin), None
+    """The lines of ``source`` (a file, a pipe, a FIFO, ``/dev/stdin``, or ``-``
+    for standard input), streamed and read once, and how many there are: those
+    of a regular file are counted first; a stream's are known if it ends within
+    ``PARALLEL_FROM`` lines (held until then), else None (a long stream)."""
     try:
-        with open(source, "rb") as f:
-            total = sum(1 for _ in f)
+        stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            start = stream.tell()
+            total: int | None = sum(1 for _ in stream)
+            stream.seek(start)
+            return _decoded(source, stream, stream), total
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
+    ahead = list(itertools.islice(stream, PARALLEL_FROM))
+    total = len(ahead) if len(ahead) < PARALLEL_FROM else None
+    return _decoded(source, itertools.chain(ahead, stream), stream), total
 
-    def read() -> Iterator[str]:
-        with open(source, encoding="utf-8") as f:
+
+def _decoded(source: str, lines: Iterable[bytes], stream: IO[bytes]) -> Iterator[str]:
+    """Each line as text; a UTF-8 byte-order mark before the first is dropped."""
+    name = "standard input" if source == "-" else source
+    try:
+        for number, raw in enumerate(lines, start=1):
             try:
-                yield from f
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise UsageError(f"{source} is not UTF-8 text: {exc}") from exc
-
-    return read(), total
+                msg = (f"{name} line {number} is not UTF-8 text (byte {exc.start + 1}: "
+                       f"{exc.reason})")
+                raise UsageError(msg) from exc
+            yield text.removeprefix("\ufeff") if number == 1 else text
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
 
 
 def cmd_apply(s: Session) -> int:
@@ -170,9 +193,15 @@ def cmd_apply(s: Session) -> int:
     render = render_json if args.json else render_text
     workers = args.workers
     if workers is None:
-        workers = default_workers() if (total or 0) >= PARALLEL_FROM else 1
+        workers = default_workers() if total is None or total >= PARALLEL_FROM else 1
+    reported = 0
+    clear_bar = progress.tty and out.isatty()  # the bar and the report share a screen
 
     def write(text: str) -> None:
+        nonlocal reported
+        reported += 1
+        if clear_bar:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
         print(text, file=out, flush=args.json)
 
     if workers > 1:
@@ -183,8 +212,12 @@ def cmd_apply(s: Session) -> int:
         refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
                               progress, args.batch)
     s.fresh()
-    if refused and not args.json:
-        print(f"{refused} line(s) refused; nothing was appended for them", file=sys.stderr)
+    out.flush()
+    summary = (f"{reported - refused:,} line(s) applied" if reported
+               else "0 lines applied: the input holds no commands")
+    if refused:
+        summary += f"; {refused:,} line(s) refused; nothing was appended for them"
+    print(summary, file=sys.stderr)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
