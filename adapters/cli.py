@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +55,7 @@ from adapters.storage import (
     StorageError,
     is_postgres,
     open_ledger,
+    redact,
     sqlite_path,
 )
 from domain.errors import (
@@ -79,6 +81,10 @@ PARALLEL_FROM = 20_000
 Starting two takes ~0.4 s, which a file only saves back from about 10,000
 lines; twice that leaves a margin on a noisy machine."""
 LOG_WRITERS = {"apply", "demo"}
+LOG_CREATORS = {"apply", "demo", "seal"}
+"""Commands that create a SQLite log that does not exist (``seal`` records a
+checkpoint, but ``seal verify`` does not); every other command refuses one, so
+a mistyped ``--db`` is not answered from a new, empty ledger."""
 READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
 
 
@@ -110,6 +116,8 @@ class Session:
         if args.read_replica and args.action in READ_MODEL_WRITERS:
             raise UsageError(f"`{args.action}` writes the read models; --read-replica names "
                              "a read-only copy of them: give the primary's --read-db")
+        if not _creates_log(args):
+            _require_existing(args.db)
         self.ledger = open_ledger(args.db, read_only=args.log_replica)
         self._models: ReadModels | None = None
 
@@ -123,7 +131,7 @@ class Session:
                 self._models = ReadModels.open(self.ledger, read_db)
             except Exception as exc:
                 reason = getattr(exc, "orig", None) or exc
-                msg = f"{read_db}: cannot open the read-model database: {reason}"
+                msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
                 raise StorageError(msg) from exc
         return self._models
 
@@ -142,6 +150,23 @@ class Session:
         if self._models is not None:
             self._models.close()
         self.ledger.close()
+
+
+def _creates_log(args: argparse.Namespace) -> bool:
+    if args.log_replica or args.action not in LOG_CREATORS:
+        return False
+    return not (args.action == "seal" and args.what == "verify")
+
+
+def _require_existing(db: str) -> None:
+    """Refuse a SQLite log that does not exist (rather than create an empty one)."""
+    if is_postgres(db):
+        return
+    path = sqlite_path(db)
+    if path != ":memory:" and not Path(path).exists():
+        msg = (f"{db}: no such ledger database: the file does not exist (only `apply`, "
+               "`demo` and `seal` create one)")
+        raise StorageError(msg)
 
 
 # apply ----------------------------------------------------------------------
@@ -629,7 +654,8 @@ def cmd_demo(s: Session) -> int:
     print("\nRemaining annual limits (from the read models):\n", file=s.out)
     s.args.policy, s.args.as_of = None, None
     cmd_limits(s)
-    print(f"\nTry: .venv/bin/claims-ledger --db {s.args.db} claim C-DEMO-4", file=s.out)
+    print(f"\nTry: .venv/bin/claims-ledger --db {redact(s.args.db)} claim C-DEMO-4",
+          file=s.out)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -856,6 +882,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _error(text: str) -> None:
+    """Say why the command failed, on stderr, with any database password masked."""
+    print(f"claims-ledger: {redact(text)}", file=sys.stderr)
+
+
 def run(argv: list[str] | None, out: TextIO) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
@@ -877,19 +908,18 @@ def run(argv: list[str] | None, out: TextIO) -> int:
         session = Session(args, out)
         return ACTIONS[args.action](session)
     except (UsageError, SealError, ExportError) as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except (StorageError, NotBuilt, StoppedAt) as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_STORAGE
-    except (PersistenceError, SQLAlchemyError) as exc:
-        print(f"claims-ledger: the database is unavailable: {getattr(exc, 'orig', exc)}",
-              file=sys.stderr)
+    except (PersistenceError, SQLAlchemyError, sqlite3.Error) as exc:
+        _error(f"the database is unavailable: {getattr(exc, 'orig', None) or exc}")
         return EXIT_STORAGE
     except LedgerError as exc:
         if getattr(args, "json", False):
             print(json.dumps(error_json(exc), ensure_ascii=False), file=out)
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exit_code(exc)
     finally:
         if session is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,17 @@ def jittered_wait(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s/]*@")
+_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']+)",
+                           re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in a database URL (``postgresql://u:***@host``)
+    or connection string (``password=***``) masked, for anything printed or logged."""
+    return _KEY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>:***@", text))
+
+
 def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
@@ -75,7 +87,7 @@ def persistence_env(db: str) -> dict[str, str]:
     if is_postgres(db):
         url = urlparse(db)
         if not url.path.strip("/"):
-            msg = f"{db}: name the database, e.g. postgresql://user@127.0.0.1:5432/ledger"
+            msg = f"{redact(db)}: name the database, e.g. postgresql://user@127.0.0.1:5432/ledger"
             raise StorageError(msg)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -128,7 +140,7 @@ def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
         raise
     except Exception as exc:  # the library's connection errors vary by backend
         hint = " (is the server running and the database created?)" if is_postgres(db) else ""
-        msg = f"{db}: cannot open the ledger database: {exc}{hint}"
+        msg = redact(f"{db}: cannot open the ledger database: {exc}{hint}")
         raise StorageError(msg) from exc
 
 
