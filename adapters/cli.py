@@ -20,10 +20,12 @@ import getpass
 import itertools
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib import resources
@@ -55,8 +57,10 @@ from adapters.storage import (
     StorageError,
     is_postgres,
     open_ledger,
+    read_only_uri,
     redact,
     sqlite_path,
+    sqlite_writable,
 )
 from domain.errors import (
     AlreadyExists,
@@ -118,22 +122,48 @@ class Session:
                              "a read-only copy of them: give the primary's --read-db")
         if not _creates_log(args):
             _require_existing(args.db)
-        self.ledger = open_ledger(args.db, read_only=args.log_replica)
+        self.read_only = args.log_replica or not (
+            _writes_log(args) or is_postgres(args.db) or sqlite_writable(args.db))
+        """The log is opened read-only: a replica, or a SQLite file this process
+        cannot write (an auditor's copy on read-only media)."""
+        self.ledger = open_ledger(args.db, read_only=self.read_only)
         self._models: ReadModels | None = None
+        self._scratch: str | None = None
 
     @property
     def models(self) -> ReadModels:
         if self._models is None:
             read_db = self.args.read_db
-            if not is_postgres(read_db):
-                sqlite_path(read_db)
+            opened = self._readable(read_db)
             try:
-                self._models = ReadModels.open(self.ledger, read_db)
+                self._models = ReadModels.open(self.ledger, opened)
             except Exception as exc:
                 reason = getattr(exc, "orig", None) or exc
                 msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
                 raise StorageError(msg) from exc
+            if self._scratch is not None:
+                self._models.catch_up(progress=Progress("building read models", sys.stderr))
         return self._models
+
+    def _readable(self, read_db: str) -> str:
+        """Where to open the read models. Read models that cannot be written
+        (in a read-only log's own SQLite file, or in a file this process cannot
+        write) are read as they are with --read-replica, and otherwise built
+        from the log in a temporary database, removed at the end."""
+        if is_postgres(read_db):
+            return read_db
+        shared = self.read_only and _same_file(read_db, self.args.db)
+        if not shared and sqlite_writable(read_db):
+            return read_db
+        if self.args.read_replica:
+            return f"sqlite:///{read_only_uri(read_db)}&uri=true"
+        if self.args.action in READ_MODEL_WRITERS:
+            raise UsageError(f"`{self.args.action}` writes the read models, and {read_db} "
+                             "is read-only here: name a writable --read-db")
+        self._scratch = tempfile.mkdtemp(prefix="claims-ledger-read-models-")
+        print(f"{read_db} is read-only here: reading from read models built from the log "
+              "in a temporary database", file=sys.stderr)
+        return str(Path(self._scratch) / "read-models.db")
 
     def fresh(self) -> ReadModels:
         """The read models, caught up with the log first (unless they are a
@@ -150,12 +180,23 @@ class Session:
         if self._models is not None:
             self._models.close()
         self.ledger.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _writes_log(args: argparse.Namespace) -> bool:
+    return args.action in LOG_CREATORS and not (args.action == "seal" and args.what == "verify")
 
 
 def _creates_log(args: argparse.Namespace) -> bool:
-    if args.log_replica or args.action not in LOG_CREATORS:
-        return False
-    return not (args.action == "seal" and args.what == "verify")
+    return _writes_log(args) and not args.log_replica
+
+
+def _same_file(a: str, b: str) -> bool:
+    first, second = Path(sqlite_path(a)), Path(sqlite_path(b))
+    if first.exists() and second.exists():
+        return first.samefile(second)
+    return first.resolve() == second.resolve()
 
 
 def _require_existing(db: str) -> None:

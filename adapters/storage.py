@@ -8,16 +8,18 @@ Nothing here reads or writes events itself.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from adapters import seal_store
 from domain.ledger import Ledger
@@ -121,16 +123,47 @@ def sqlite_path(db: str) -> str:
     return path
 
 
+def sqlite_writable(db: str) -> bool:
+    """Whether this process may write the existing SQLite file ``db`` and its folder
+    (where SQLite keeps its write-ahead log): not so on read-only media, nor
+    without write permission on either."""
+    path = Path(sqlite_path(db))
+    return not path.exists() or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def read_only_uri(db: str) -> str:
+    """A ``file:`` URI that opens the SQLite file ``db`` read-only. Where SQLite
+    cannot keep its shared-memory file beside it (a read-only folder), the file
+    is opened as immutable: a copy on read-only media does not change."""
+    path = Path(sqlite_path(db)).resolve()
+    uri = f"file:{quote(str(path))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return uri
+    except sqlite3.Error:
+        pass
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        msg = (f"{db}: cannot be read here: its write-ahead log {wal} holds commits that "
+               "SQLite reads only from a writable folder: copy both files to one")
+        raise StorageError(msg)
+    return f"{uri}&immutable=1"
+
+
 def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
     """A ledger on the database ``db`` with the system clock and random command ids.
 
     On PostgreSQL the tables are created once, under an advisory lock, so many
     processes starting together do not run the same DDL at once; ``read_only``
-    (a streaming replica) creates nothing."""
+    (a streaming replica, or a SQLite file opened read-only, see
+    ``read_only_uri``) creates nothing."""
     try:
         env = persistence_env(db)
         if read_only:
             env["CREATE_TABLE"] = "n"
+            if not is_postgres(db):
+                env["SQLITE_DBNAME"] = read_only_uri(db)
             return _ledger(env)
         if is_postgres(db):
             with _schema_lock(env):
