@@ -492,7 +492,27 @@ def cmd_verify(s: Session) -> int:
               file=sys.stderr)
     else:
         print("read models match a replay of the log", file=s.out)
-    return EXIT_REFUSED if problems else EXIT_OK
+    return _verify_seal(s, EXIT_REFUSED if problems else EXIT_OK)
+
+
+def _verify_seal(s: Session, code: int) -> int:
+    """``verify`` checks the seal too: a log that does not match it is named at
+    its first tampered position (on stderr with --json), exit 1."""
+    progress = Progress("verifying the seal", sys.stderr)
+    try:
+        log = sealed_log(s.ledger.recorder)
+        total = log.max_notification_id() or 0
+        report = seal.verify(log, progress=lambda done: progress(done, total))
+    except SealError as exc:  # a log without a seal (a copy from before it)
+        print(f"the seal was not checked: {exc}", file=sys.stderr)
+        return code
+    progress.finish()
+    if report.finding is None:
+        return code
+    f = report.finding
+    print(f"the seal is broken at position {f.position:,} ({f.kind}): {f.detail}; run "
+          "`claims-ledger seal verify`", file=sys.stderr if s.args.json else s.out)
+    return EXIT_REFUSED
 
 
 def cmd_status(s: Session) -> int:
@@ -585,8 +605,13 @@ def cmd_export(s: Session) -> int:
     if s.args.to is not None:
         total = min(total, s.args.to)
     progress = Progress("exporting", sys.stderr)
-    trailer = _write_atomically(s.args.out, lambda f: export.export(
-        log, f, s.args.to, lambda done: progress(done, total)))
+    try:
+        trailer = _write_atomically(s.args.out, lambda f: export.export(
+            log, f, s.args.to, lambda done: progress(done, total)))
+    except ExportTampered as exc:
+        progress.finish()
+        _error(f"REFUSED: {exc}; nothing was written to {s.args.out}")
+        return EXIT_REFUSED
     progress.finish()
     data = {"out": s.args.out, "events": trailer.events, **trailer.checkpoint.model_dump()}
     if s.args.json:
