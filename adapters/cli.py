@@ -26,7 +26,7 @@ import sqlite3
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -213,30 +213,37 @@ def _require_existing(db: str) -> None:
 # apply ----------------------------------------------------------------------
 
 
-def _lines(source: str) -> tuple[Iterator[str], int | None]:
+def _lines(source: str, look_ahead: int) -> tuple[Iterator[str], int | None]:
     """The lines of ``source`` (a file, a pipe, a FIFO, ``/dev/stdin``, or ``-``
     for standard input), streamed and read once, and how many there are: those
     of a regular file are counted first; a stream's are known if it ends within
-    ``PARALLEL_FROM`` lines (held until then), else None (a long stream)."""
+    ``look_ahead`` lines (held until then), else None."""
     try:
-        stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+        if source == "-":
+            if sys.stdin is None:
+                raise UsageError("there is no standard input to read")
+            stream: IO[bytes] = sys.stdin.buffer
+        else:
+            stream = open(source, "rb")  # noqa: SIM115 (closed by _decoded)
         if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
             start = stream.tell()
             total: int | None = sum(1 for _ in stream)
             stream.seek(start)
-            return _decoded(source, stream, stream), total
+            return _decoded(source, stream), total
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
-    ahead = list(itertools.islice(stream, PARALLEL_FROM))
-    total = len(ahead) if len(ahead) < PARALLEL_FROM else None
-    return _decoded(source, itertools.chain(ahead, stream), stream), total
+    ahead = list(itertools.islice(stream, look_ahead))
+    total = len(ahead) if len(ahead) < look_ahead else None
+    return _decoded(source, stream, ahead), total
 
 
-def _decoded(source: str, lines: Iterable[bytes], stream: IO[bytes]) -> Iterator[str]:
-    """Each line as text; a UTF-8 byte-order mark before the first is dropped."""
+def _decoded(source: str, stream: IO[bytes], ahead: list[bytes] | None = None
+             ) -> Iterator[str]:
+    """Each line (``ahead`` of it first) as text; a UTF-8 byte-order mark before
+    the first is dropped. A file is closed at the end, standard input is not."""
     name = "standard input" if source == "-" else source
     try:
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in enumerate(itertools.chain(ahead or [], stream), start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -247,13 +254,14 @@ def _decoded(source: str, lines: Iterable[bytes], stream: IO[bytes]) -> Iterator
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
     finally:
-        if stream is not sys.stdin.buffer:
+        if source != "-":
             stream.close()
 
 
 def cmd_apply(s: Session) -> int:
     args, out = s.args, s.out
-    lines, total = _lines(args.file)
+    # A stream of unknown length is looked into only to choose the workers.
+    lines, total = _lines(args.file, PARALLEL_FROM if args.workers is None else 0)
     progress = Progress("applying", sys.stderr)
     progress.total = total or 0
     render = render_json if args.json else render_text

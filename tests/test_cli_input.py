@@ -17,8 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from adapters import cli as cli_module
 from adapters.workload import commands
 from tests.builders import attach, file_data_media, pay
@@ -98,17 +96,15 @@ def test_apply_with_workers_reads_a_pipe_once(tmp_path: Path) -> None:
     assert {row["policy_id"] for row in limits(db)} == set(policies)
 
 
-def test_a_stream_is_counted_as_long_only_past_the_parallel_threshold(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stream_is_counted_as_long_only_past_the_parallel_threshold() -> None:
     """A stream cannot be counted and then read again: `apply` holds up to
-    PARALLEL_FROM lines to learn whether it is long (then workers apply it by
-    default), and every line is still read once, in order."""
-    monkeypatch.setattr(cli_module, "PARALLEL_FROM", 3)
+    PARALLEL_FROM lines (3 here) to learn whether it is long (then workers
+    apply it by default), and every line is still read once, in order."""
     for count, expected_total in [(2, 2), (5, None)]:
         read_end, write_end = os.pipe()
         text = "".join(f'{{"n": {i}}}\n' for i in range(count))
         write_later(lambda w=write_end: os.fdopen(w, "wb"), text).join(timeout=30)
-        lines, total = cli_module._lines(f"/dev/fd/{read_end}")
+        lines, total = cli_module._lines(f"/dev/fd/{read_end}", 3)
         assert total == expected_total
         assert "".join(lines) == text
 
