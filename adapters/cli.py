@@ -152,7 +152,8 @@ class Session:
         from the log in a temporary database, removed at the end."""
         if is_postgres(read_db):
             return read_db
-        shared = self.read_only and _same_file(read_db, self.args.db)
+        db = self.args.db
+        shared = self.read_only and not is_postgres(db) and _same_file(read_db, db)
         if not shared and sqlite_writable(read_db):
             return read_db
         if self.args.read_replica:
