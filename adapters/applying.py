@@ -15,6 +15,7 @@ reported only after its commit.
 
 from __future__ import annotations
 
+import json
 import marshal
 import multiprocessing
 import os
@@ -38,7 +39,7 @@ from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
 from adapters.storage import StorageError, open_ledger
 from domain.claim import claim_id_of
 from domain.commands import Command, parse_command
-from domain.errors import LedgerError
+from domain.errors import LedgerError, Violation
 from domain.ledger import Ledger, Outcome, check_actor
 
 Result = dict[str, Any]
@@ -146,10 +147,32 @@ class _Interrupt:
 
 
 def _parse(line: str) -> Command | LedgerError:
+    text = line.lstrip()
     try:
-        return parse_command(line)
+        return parse_command(text)
     except LedgerError as exc:
-        return exc
+        return _located(text, len(line) - len(text), exc) if exc.rule == "json" else exc
+
+
+def _located(text: str, indent: int, error: LedgerError) -> LedgerError:
+    """A line that is not JSON, refused saying where it breaks (the column in
+    the line, counted in characters from 1, ``indent`` blanks before ``text``)
+    and why."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"column {indent + exc.colno}: {exc.msg}"
+    except (ValueError, RecursionError):
+        return error
+    else:
+        return error  # JSON to Python's parser (NaN, say), not to the command's
+    return type(error)(Violation(None, "json", f"is not valid JSON ({where})"))
+
+
+def _text(raw: str) -> str | None:
+    """A line as parsed: without its line break and trailing blanks (leading
+    ones stay, so that a column counts from the line's start); None if blank."""
+    return raw.rstrip() or None
 
 
 def apply_lines(
@@ -183,8 +206,8 @@ def apply_lines(
 
     with _Interrupt().installed() as interrupt:
         for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line:
+            line = _text(raw)
+            if line is None:
                 continue
             chunk.append((number, _parse(line)))
             if len(chunk) >= batch:
@@ -325,11 +348,11 @@ class _Router:
         decoded JSON (None if it is not JSON)."""
         block: list[tuple[int, str, Any]] = []
         for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line:
+            line = _text(raw)
+            if line is None:
                 continue
             try:
-                data = orjson.loads(line)
+                data = orjson.loads(line.lstrip())
             except orjson.JSONDecodeError:
                 data = None
             block.append((number, line, data))

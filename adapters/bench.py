@@ -60,7 +60,7 @@ from adapters.bench_auditors import page_render_ms, seal_rates, unsealed_ledger
 from adapters.bench_targets import Verdict, apply_verdicts, large_log_verdicts
 from adapters.bench_targets import render as render_verdicts
 from adapters.console import Progress, whole_number
-from adapters.storage import StorageError, is_postgres, open_ledger, persistence_env
+from adapters.storage import StorageError, is_postgres, open_ledger, persistence_env, redact
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.ledger import Ledger
@@ -355,11 +355,11 @@ def rebuild_process(log_db: str, folder: Path) -> tuple[float, int]:
                          capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if run.returncode != 0:
-        msg = f"`claims-ledger rebuild` of {log_db} failed:\n{run.stderr.strip()}"
+        msg = redact(f"`claims-ledger rebuild` of {log_db} failed:\n{run.stderr.strip()}")
         raise BenchError(msg)
     events = int(json.loads(run.stdout)["events"])
     if not events:
-        msg = f"{log_db} holds no events: nothing to rebuild or read"
+        msg = f"{redact(log_db)} holds no events: nothing to rebuild or read"
         raise BenchError(msg)
     return events / elapsed, events
 
@@ -577,7 +577,7 @@ def postgres_problem(url: str) -> str | None:
     """What keeps the bench from measuring on the PostgreSQL server ``url``
     (checked before any figure is taken), or None."""
     if not is_postgres(url):
-        return f"{url} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        return f"{redact(url)} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
     try:
         persistence_env(url)  # the ledger's own checks of a database URL
     except StorageError as exc:
@@ -588,7 +588,7 @@ def postgres_problem(url: str) -> str | None:
         psycopg.connect(url, connect_timeout=10).close()
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"cannot connect to {url}: {first}"
+        return redact(f"cannot connect to {url}: {first}")
     return None
 
 
@@ -870,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out: {problem}")
     log = args.rebuild_log
     if log and not is_postgres(log) and not Path(log).is_file():
-        parser.error(f"--rebuild-log: {log} is not a file; make a log first (see --help)")
+        parser.error(f"--rebuild-log: {redact(log)} is not a file; make a log first (see --help)")
     if args.postgres and not log:
         problem = postgres_problem(args.postgres)
         if problem:

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import itertools
 import json
 import os
+import shutil
 import signal
+import sqlite3
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from importlib import resources
@@ -59,7 +64,10 @@ from adapters.storage import (
     StorageError,
     is_postgres,
     open_ledger,
+    read_only_uri,
+    redact,
     sqlite_path,
+    sqlite_writable,
 )
 from domain.errors import (
     AlreadyExists,
@@ -85,6 +93,10 @@ PARALLEL_FROM = 20_000
 Starting two takes ~0.4 s, which a file only saves back from about 10,000
 lines; twice that leaves a margin on a noisy machine."""
 LOG_WRITERS = {"apply", "demo"}
+LOG_CREATORS = {"apply", "demo", "seal"}
+"""Commands that create a SQLite log that does not exist (``seal`` records a
+checkpoint, but ``seal verify`` does not); every other command refuses one, so
+a mistyped ``--db`` is not answered from a new, empty ledger."""
 READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
 
 
@@ -116,71 +128,163 @@ class Session:
         if args.read_replica and args.action in READ_MODEL_WRITERS:
             raise UsageError(f"`{args.action}` writes the read models; --read-replica names "
                              "a read-only copy of them: give the primary's --read-db")
-        self.ledger = open_ledger(args.db, read_only=args.log_replica)
+        if not _creates_log(args):
+            _require_existing(args.db)
+        self.read_only = args.log_replica or not (
+            _writes_log(args) or is_postgres(args.db) or sqlite_writable(args.db))
+        """The log is opened read-only: a replica, or a SQLite file this process
+        cannot write (an auditor's copy on read-only media)."""
+        self.ledger = open_ledger(args.db, read_only=self.read_only)
         self._models: ReadModels | None = None
+        self._scratch: str | None = None
 
     @property
     def models(self) -> ReadModels:
         if self._models is None:
             read_db = self.args.read_db
-            if not is_postgres(read_db):
-                sqlite_path(read_db)
+            opened = self._readable(read_db)
             try:
-                self._models = ReadModels.open(self.ledger, read_db)
+                self._models = ReadModels.open(self.ledger, opened)
             except Exception as exc:
                 reason = getattr(exc, "orig", None) or exc
-                msg = f"{read_db}: cannot open the read-model database: {reason}"
+                msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
                 raise StorageError(msg) from exc
+            if self._scratch is not None:
+                self._models.catch_up(progress=Progress("building read models", sys.stderr))
         return self._models
+
+    def _readable(self, read_db: str) -> str:
+        """Where to open the read models. Read models that cannot be written
+        (in a read-only log's own SQLite file, or in a file this process cannot
+        write) are read as they are with --read-replica, and otherwise built
+        from the log in a temporary database, removed at the end."""
+        if is_postgres(read_db):
+            return read_db
+        db = self.args.db
+        shared = self.read_only and not is_postgres(db) and _same_file(read_db, db)
+        if not shared and sqlite_writable(read_db):
+            return read_db
+        if self.args.read_replica:
+            return f"sqlite:///{read_only_uri(read_db)}&uri=true"
+        if self.args.action in READ_MODEL_WRITERS:
+            raise UsageError(f"`{self.args.action}` writes the read models, and {read_db} "
+                             "is read-only here: name a writable --read-db")
+        self._scratch = tempfile.mkdtemp(prefix="claims-ledger-read-models-")
+        print(f"{read_db} is read-only here: reading from read models built from the log "
+              "in a temporary database", file=sys.stderr)
+        return str(Path(self._scratch) / "read-models.db")
 
     def fresh(self) -> ReadModels:
         """The read models, caught up with the log first (unless they are a
         read-only replica: then as replicated, see `status` for the lag)."""
         models = self.models
         if not self.args.read_replica:
-            models.catch_up(progress=Progress("catching up", sys.stderr))
+            progress = Progress("catching up", sys.stderr)
+            models.catch_up(progress=progress)
+            if progress.tty and progress.last > progress.started:
+                progress.finish()  # a bar was drawn: end its line
         return models
 
     def close(self) -> None:
         if self._models is not None:
             self._models.close()
         self.ledger.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _writes_log(args: argparse.Namespace) -> bool:
+    return args.action in LOG_CREATORS and not (args.action == "seal" and args.what == "verify")
+
+
+def _creates_log(args: argparse.Namespace) -> bool:
+    return _writes_log(args) and not args.log_replica
+
+
+def _same_file(a: str, b: str) -> bool:
+    first, second = Path(sqlite_path(a)), Path(sqlite_path(b))
+    if first.exists() and second.exists():
+        return first.samefile(second)
+    return first.resolve() == second.resolve()
+
+
+def _require_existing(db: str) -> None:
+    """Refuse a SQLite log that does not exist (rather than create an empty one)."""
+    if is_postgres(db):
+        return
+    path = sqlite_path(db)
+    if path != ":memory:" and not Path(path).exists():
+        msg = (f"{db}: no such ledger database: the file does not exist (only `apply`, "
+               "`demo` and `seal` create one)")
+        raise StorageError(msg)
 
 
 # apply ----------------------------------------------------------------------
 
 
-def _lines(source: str) -> tuple[Iterator[str], int | None]:
-    """The lines of ``source`` (streamed, not loaded), and how many there are."""
-    if source == "-":
-        return iter(sys.stdin), None
+def _lines(source: str, look_ahead: int) -> tuple[Iterator[str], int | None]:
+    """The lines of ``source`` (a file, a pipe, a FIFO, ``/dev/stdin``, or ``-``
+    for standard input), streamed and read once, and how many there are: those
+    of a regular file are counted first; a stream's are known if it ends within
+    ``look_ahead`` lines (held until then), else None."""
     try:
-        with open(source, "rb") as f:
-            total = sum(1 for _ in f)
+        if source == "-":
+            if sys.stdin is None:
+                raise UsageError("there is no standard input to read")
+            stream: IO[bytes] = sys.stdin.buffer
+        else:
+            stream = open(source, "rb")  # noqa: SIM115 (closed by _decoded)
+        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            start = stream.tell()
+            total: int | None = sum(1 for _ in stream)
+            stream.seek(start)
+            return _decoded(source, stream), total
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
+    ahead = list(itertools.islice(stream, look_ahead))
+    total = len(ahead) if len(ahead) < look_ahead else None
+    return _decoded(source, stream, ahead), total
 
-    def read() -> Iterator[str]:
-        with open(source, encoding="utf-8") as f:
+
+def _decoded(source: str, stream: IO[bytes], ahead: list[bytes] | None = None
+             ) -> Iterator[str]:
+    """Each line (``ahead`` of it first) as text; a UTF-8 byte-order mark before
+    the first is dropped. A file is closed at the end, standard input is not."""
+    name = "standard input" if source == "-" else source
+    try:
+        for number, raw in enumerate(itertools.chain(ahead or [], stream), start=1):
             try:
-                yield from f
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise UsageError(f"{source} is not UTF-8 text: {exc}") from exc
-
-    return read(), total
+                msg = (f"{name} line {number} is not UTF-8 text (byte {exc.start + 1}: "
+                       f"{exc.reason})")
+                raise UsageError(msg) from exc
+            yield text.removeprefix("\ufeff") if number == 1 else text
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
+    finally:
+        if source != "-":
+            stream.close()
 
 
 def cmd_apply(s: Session) -> int:
     args, out = s.args, s.out
-    lines, total = _lines(args.file)
+    # A stream of unknown length is looked into only to choose the workers.
+    lines, total = _lines(args.file, PARALLEL_FROM if args.workers is None else 0)
     progress = Progress("applying", sys.stderr)
     progress.total = total or 0
     render = render_json if args.json else render_text
     workers = args.workers
     if workers is None:
-        workers = default_workers() if (total or 0) >= PARALLEL_FROM else 1
+        workers = default_workers() if total is None or total >= PARALLEL_FROM else 1
+    reported = 0
+    clear_bar = progress.tty and out.isatty()  # the bar and the report share a screen
 
     def write(text: str) -> None:
+        nonlocal reported
+        reported += 1
+        if clear_bar:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
         print(text, file=out, flush=args.json)
 
     if workers > 1:
@@ -191,8 +295,12 @@ def cmd_apply(s: Session) -> int:
         refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
                               progress, args.batch)
     s.fresh()
-    if refused and not args.json:
-        print(f"{refused} line(s) refused; nothing was appended for them", file=sys.stderr)
+    out.flush()
+    summary = (f"{reported - refused:,} line(s) applied" if reported
+               else "0 lines applied: the input holds no commands")
+    if refused:
+        summary += f"; {refused:,} line(s) refused; nothing was appended for them"
+    print(summary, file=sys.stderr)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -429,7 +537,27 @@ def cmd_verify(s: Session) -> int:
               file=sys.stderr)
     else:
         print("read models match a replay of the log", file=s.out)
-    return EXIT_REFUSED if problems else EXIT_OK
+    return _verify_seal(s, EXIT_REFUSED if problems else EXIT_OK)
+
+
+def _verify_seal(s: Session, code: int) -> int:
+    """``verify`` checks the seal too: a log that does not match it is named at
+    its first tampered position (on stderr with --json), exit 1."""
+    progress = Progress("verifying the seal", sys.stderr)
+    try:
+        log = sealed_log(s.ledger.recorder)
+        total = log.max_notification_id() or 0
+        report = seal.verify(log, progress=lambda done: progress(done, total))
+    except SealError as exc:  # a log without a seal (a copy from before it)
+        print(f"the seal was not checked: {exc}", file=sys.stderr)
+        return code
+    progress.finish()
+    if report.finding is None:
+        return code
+    f = report.finding
+    print(f"the seal is broken at position {f.position:,} ({f.kind}): {f.detail}; run "
+          "`claims-ledger seal verify`", file=sys.stderr if s.args.json else s.out)
+    return EXIT_REFUSED
 
 
 def cmd_status(s: Session) -> int:
@@ -528,8 +656,13 @@ def cmd_export(s: Session) -> int:
     if s.args.to is not None:
         total = min(total, s.args.to)
     progress = Progress("exporting", sys.stderr)
-    trailer = _write_atomically(s.args.out, lambda f: export.export(
-        log, f, s.args.to, lambda done: progress(done, total)))
+    try:
+        trailer = _write_atomically(s.args.out, lambda f: export.export(
+            log, f, s.args.to, lambda done: progress(done, total)))
+    except ExportTampered as exc:
+        progress.finish()
+        _error(f"REFUSED: {exc}; nothing was written to {s.args.out}")
+        return EXIT_REFUSED
     progress.finish()
     data = {"out": s.args.out, "events": trailer.events, **trailer.checkpoint.model_dump()}
     if s.args.json:
@@ -638,7 +771,8 @@ def cmd_demo(s: Session) -> int:
     print("\nRemaining annual limits (from the read models):\n", file=s.out)
     s.args.policy, s.args.as_of = None, None
     cmd_limits(s)
-    print(f"\nTry: .venv/bin/claims-ledger --db {s.args.db} claim C-DEMO-4", file=s.out)
+    print(f"\nTry: .venv/bin/claims-ledger --db {redact(s.args.db)} claim C-DEMO-4",
+          file=s.out)
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -865,6 +999,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _error(text: str) -> None:
+    """Say why the command failed, on stderr, with any database password masked."""
+    print(f"claims-ledger: {redact(text)}", file=sys.stderr)
+
+
 def run(argv: list[str] | None, out: TextIO) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
@@ -886,19 +1025,18 @@ def run(argv: list[str] | None, out: TextIO) -> int:
         session = Session(args, out)
         return ACTIONS[args.action](session)
     except (UsageError, SealError, ExportError) as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except (StorageError, NotBuilt, StoppedAt) as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_STORAGE
-    except (PersistenceError, SQLAlchemyError) as exc:
-        print(f"claims-ledger: the database is unavailable: {getattr(exc, 'orig', exc)}",
-              file=sys.stderr)
+    except (PersistenceError, SQLAlchemyError, sqlite3.Error) as exc:
+        _error(f"the database is unavailable: {getattr(exc, 'orig', None) or exc}")
         return EXIT_STORAGE
     except LedgerError as exc:
         if getattr(args, "json", False):
             print(json.dumps(error_json(exc), ensure_ascii=False), file=out)
-        print(f"claims-ledger: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exit_code(exc)
     finally:
         if session is not None:

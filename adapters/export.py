@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder, StoredEvent
+from eventsourcing.persistence import JSONTranscoder, Notification, StoredEvent
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adapters.seal import (
@@ -30,13 +30,13 @@ from adapters.seal import (
     Expectations,
     SealedLog,
     SealError,
-    events_of,
     first_problem,
     genesis,
     link,
-    links_of,
     payload_of,
     recorded_time,
+    tampered,
+    verify,
 )
 from adapters.views import claim_from_state, year_rows
 from domain import claim as claim_module
@@ -92,33 +92,30 @@ class Trailer(BaseModel):
 
 def export(log: SealedLog, out: IO[bytes], to: int | None = None,
            progress: Callable[[int], None] | None = None) -> Trailer:
-    """Write the log (up to position ``to``) with its seal links."""
+    """Write the log (up to position ``to``) with its seal links, each checked as
+    ``seal verify`` checks it: ``ExportTampered`` names the first position
+    where the log does not match its seal (the caller discards what was
+    written)."""
     ledger_id = log.ledger_id()
     out.write(orjson.dumps(Header(format=EXPORT_FORMAT, version=1, algorithm=ALGORITHM,
                                   ledger_id=ledger_id).model_dump()) + b"\n")
-    links = links_of(log)
-    sealed = next(links, None)
-    last, count, head = 0, 0, genesis(ledger_id)
-    for event in events_of(log):
-        if to is not None and event.id > to:
-            break
-        while sealed is not None and sealed[0] < event.id:
-            sealed = next(links, None)
-        seal = sealed[1] if sealed is not None and sealed[0] == event.id else b""
+
+    def write(event: Notification, chained: bytes) -> None:
         state = payload_of(event)
-        payload = _text(state, event.id)
         out.write(orjson.dumps({
             "position": event.id, "aggregate_id": str(event.originator_id),
             "version": event.originator_version, "event": event.topic,
             "recorded_at": recorded_time(state), "actor": _actor(state),
-            "payload": payload, "seal": seal.hex(),
+            "payload": _text(state, event.id), "seal": chained.hex(),
         }) + b"\n")
-        last, count, head = event.id, count + 1, seal
-        if progress is not None:
-            progress(count)
-    trailer = Trailer(checkpoint=Checkpoint(position=last, hash=head.hex(),
-                                            sealed_at=_last_sealed_at(log, last)),
-                      events=count)
+
+    report = verify(log, progress=progress, to=to, on_event=write)
+    if report.finding is not None:
+        raise ExportTampered(tampered(report))
+    head = report.head_hash or genesis(ledger_id).hex()
+    trailer = Trailer(checkpoint=Checkpoint(position=report.intact_to, hash=head,
+                                            sealed_at=_last_sealed_at(log, report.intact_to)),
+                      events=report.events)
     out.write(orjson.dumps(trailer.model_dump()) + b"\n")
     return trailer
 

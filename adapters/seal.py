@@ -159,6 +159,14 @@ class SealReport(BaseModel):
         return self.finding is None
 
 
+def tampered(report: SealReport) -> str:
+    """What ``seal verify`` says of a log that does not match its seal, in a line."""
+    f = report.finding
+    assert f is not None
+    return (f"TAMPERED at position {f.position:,} ({f.kind}): {f.detail}; the log is intact "
+            f"up to position {report.intact_to:,}")
+
+
 class SealedLog(Protocol):
     """What the sealing recorders offer the seal tools."""
 
@@ -238,8 +246,11 @@ class Expectations:
 
 
 def verify(log: SealedLog, kept: CheckpointFile | None = None,
-           progress: Callable[[int], None] | None = None) -> SealReport:
-    """Recompute the chain from the stored events; report the first finding."""
+           progress: Callable[[int], None] | None = None, *, to: int | None = None,
+           on_event: Callable[[Notification, bytes], None] | None = None) -> SealReport:
+    """Recompute the chain from the stored events; report the first finding.
+    With ``to``, only the events up to that position are checked; ``on_event``
+    is given each event found intact, in order, with its link."""
     ledger_id = log.ledger_id()
     if kept is not None and kept.ledger_id != ledger_id:
         msg = (f"the checkpoint is of ledger {kept.ledger_id}; this database holds ledger "
@@ -261,6 +272,8 @@ def verify(log: SealedLog, kept: CheckpointFile | None = None,
                           finding=finding)
 
     for event in events_of(log):
+        if to is not None and event.id > to:
+            return report(None)
         if sealed is not None and sealed[0] < event.id:
             return report(Finding(
                 position=sealed[0], first_position=sealed[0], kind="deleted",
@@ -282,6 +295,8 @@ def verify(log: SealedLog, kept: CheckpointFile | None = None,
             finding = check.check(event.id, chained.hex())
             if finding is not None:
                 return report(finding)
+        if on_event is not None:
+            on_event(event, chained)
         prev, last, count = chained, event.id, count + 1
         if progress is not None:
             progress(count)

@@ -8,14 +8,17 @@ Nothing here reads or writes events itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from adapters import seal_store
 from domain.ledger import Ledger
@@ -65,6 +68,17 @@ def jittered_wait(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*):[^\s/]*@")
+_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']+)",
+                           re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in a database URL (``postgresql://u:***@host``)
+    or connection string (``password=***``) masked, for anything printed or logged."""
+    return _KEY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>:***@", text))
+
+
 def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
@@ -80,7 +94,7 @@ def persistence_env(db: str) -> dict[str, str]:
     if is_postgres(db):
         url = urlparse(db)
         if not url.path.strip("/"):
-            msg = f"{db}: name the database, e.g. postgresql://user@127.0.0.1:5432/ledger"
+            msg = f"{redact(db)}: name the database, e.g. postgresql://user@127.0.0.1:5432/ledger"
             raise StorageError(msg)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -114,16 +128,47 @@ def sqlite_path(db: str) -> str:
     return path
 
 
+def sqlite_writable(db: str) -> bool:
+    """Whether this process may write the existing SQLite file ``db`` and its folder
+    (where SQLite keeps its write-ahead log): not so on read-only media, nor
+    without write permission on either."""
+    path = Path(sqlite_path(db))
+    return not path.exists() or (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def read_only_uri(db: str) -> str:
+    """A ``file:`` URI that opens the SQLite file ``db`` read-only. Where SQLite
+    cannot keep its shared-memory file beside it (a read-only folder), the file
+    is opened as immutable: a copy on read-only media does not change."""
+    path = Path(sqlite_path(db)).resolve()
+    uri = f"file:{quote(str(path))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return uri
+    except sqlite3.Error:
+        pass
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        msg = (f"{db}: cannot be read here: its write-ahead log {wal} holds commits that "
+               "SQLite reads only from a writable folder: copy both files to one")
+        raise StorageError(msg)
+    return f"{uri}&immutable=1"
+
+
 def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
     """A ledger on the database ``db`` with the system clock and random command ids.
 
     On PostgreSQL the tables are created once, under an advisory lock, so many
     processes starting together do not run the same DDL at once; ``read_only``
-    (a streaming replica) creates nothing."""
+    (a streaming replica, or a SQLite file opened read-only, see
+    ``read_only_uri``) creates nothing."""
     try:
         env = persistence_env(db)
         if read_only:
             env["CREATE_TABLE"] = "n"
+            if not is_postgres(db):
+                env["SQLITE_DBNAME"] = read_only_uri(db)
             return _ledger(env)
         if is_postgres(db):
             with _schema_lock(env):
@@ -133,7 +178,7 @@ def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
         raise
     except Exception as exc:  # the library's connection errors vary by backend
         hint = " (is the server running and the database created?)" if is_postgres(db) else ""
-        msg = f"{db}: cannot open the ledger database: {exc}{hint}"
+        msg = redact(f"{db}: cannot open the ledger database: {exc}{hint}")
         raise StorageError(msg) from exc
 
 

@@ -259,6 +259,7 @@ def test_as_of_shows_the_ledger_as_it_stood(db: str):
 
 
 def test_rebuild_of_an_unknown_read_model_is_a_usage_error(db: str):
+    cli("--db", db, "apply", "-", stdin=jsonl(attach()))  # a log to rebuild from
     run = cli("--db", db, "rebuild", "everything")
     assert run.returncode == 2 and "limits, claims, audit_trail" in run.stderr
 
