@@ -528,36 +528,42 @@ def cmd_rebuild(s: Session) -> int:
 def cmd_verify(s: Session) -> int:
     problems = verify(s.models, Progress("verifying", sys.stderr),
                       catch_up=not s.args.read_replica)
+    broken, unchecked = _seal_finding(s)
     if s.args.json:
-        dump({"ok": not problems, "differences": problems}, s.out)
-    elif problems:
+        dump({"ok": not problems and broken is None, "differences": problems,
+              "seal": {"checked": unchecked is None, "broken": broken,
+                       "note": unchecked}}, s.out)
+    else:
         for p in problems:
             print(p, file=s.out)
-        print(f"{len(problems)} difference(s) between the read models and the log",
-              file=sys.stderr)
-    else:
-        print("read models match a replay of the log", file=s.out)
-    return _verify_seal(s, EXIT_REFUSED if problems else EXIT_OK)
+        if problems:
+            print(f"{len(problems)} difference(s) between the read models and the log",
+                  file=sys.stderr)
+        else:
+            print("read models match a replay of the log", file=s.out)
+        if broken is not None:
+            print(broken, file=s.out)
+        if unchecked is not None:
+            print(unchecked, file=sys.stderr)
+    return EXIT_REFUSED if problems or broken is not None else EXIT_OK
 
 
-def _verify_seal(s: Session, code: int) -> int:
-    """``verify`` checks the seal too: a log that does not match it is named at
-    its first tampered position (on stderr with --json), exit 1."""
+def _seal_finding(s: Session) -> tuple[str | None, str | None]:
+    """``verify`` checks the seal too: what is broken (its first tampered
+    position), or why the seal was not checked (a log from before it)."""
     progress = Progress("verifying the seal", sys.stderr)
     try:
         log = sealed_log(s.ledger.recorder)
         total = log.max_notification_id() or 0
         report = seal.verify(log, progress=lambda done: progress(done, total))
     except SealError as exc:  # a log without a seal (a copy from before it)
-        print(f"the seal was not checked: {exc}", file=sys.stderr)
-        return code
+        return None, f"the seal was not checked: {exc}"
     progress.finish()
     if report.finding is None:
-        return code
+        return None, None
     f = report.finding
-    print(f"the seal is broken at position {f.position:,} ({f.kind}): {f.detail}; run "
-          "`claims-ledger seal verify`", file=sys.stderr if s.args.json else s.out)
-    return EXIT_REFUSED
+    return (f"the seal is broken at position {f.position:,} ({f.kind}): {f.detail}; run "
+            "`claims-ledger seal verify`"), None
 
 
 def cmd_status(s: Session) -> int:

@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters import views
 from adapters.auth import Caller, Tokens
 from adapters.console import MAX_POSITION, BadTime, parse_time
-from adapters.storage import open_ledger
+from adapters.storage import open_ledger, redact
 from adapters.web import api_docs, error_page, in_console, mount_console
 from domain.commands import COMMAND_TYPES, IDENTIFIER, Command, parse_command
 from domain.errors import (
@@ -487,7 +487,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
     async def _down(request: Request, exc: Exception) -> Response:
-        log.warning("database unavailable: %s", exc)
+        log.warning("database unavailable: %s", redact(str(exc)))
         return answer(request, Problem(503, "Service unavailable", "the database is "
                                        "unavailable; try again shortly"))
 
@@ -639,7 +639,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
         try:
             status = service.models.status()
         except (PersistenceError, SQLAlchemyError) as exc:
-            log.warning("health: database unavailable: %s", exc)
+            log.warning("health: database unavailable: %s", redact(str(exc)))
             return JSONResponse({"status": "unavailable"}, status_code=503)
         stalled = any(s.stall is not None for s in status)
         return JSONResponse({"status": "degraded" if stalled else "ok",
