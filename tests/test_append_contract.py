@@ -15,6 +15,7 @@ from domain.errors import IdempotencyConflict, LedgerError
 from domain.ledger import Ledger, Outcome
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
 from tests.conftest import make_ledger
+from tests.test_ledger import database_reads
 
 
 def _batch(ledger: Ledger, *commands: dict[str, Any]) -> list[Outcome | LedgerError]:
@@ -92,14 +93,7 @@ def test_a_batch_reads_its_command_ids_in_one_query(db_url: str):
     setup = make_ledger(env)
     _batch(setup, attach(), *(file_data_media(f"C{n}", loss=110_000) for n in range(20)))
     ledger = make_ledger(env)
-    reads: list[str] = []
-    get = ledger.repository.get
-
-    def counted(aggregate_id: str, **kwargs: Any) -> Any:
-        reads.append(aggregate_id)
-        return get(aggregate_id, **kwargs)
-
-    ledger.repository.get = counted  # type: ignore[method-assign]
+    reads = database_reads(ledger)
     results = _batch(ledger, *(pay(f"C{n}", command_id=f"k-{n}") for n in range(20)))
     assert all(isinstance(r, Outcome) and not r.replayed for r in results)
     assert not [r for r in reads if r.startswith("command:")]  # none one at a time

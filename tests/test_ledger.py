@@ -289,7 +289,7 @@ def test_a_policy_cached_between_batches_is_dropped_once_another_writer_changes_
     assert first.find_claim("C2") is None
 
 
-def _database_reads(ledger: Ledger) -> list[str]:
+def database_reads(ledger: Ledger) -> list[str]:
     """From now on, the ids of the records ``ledger`` reads from the database."""
     reads: list[str] = []
     get = ledger.repository.get
@@ -313,7 +313,7 @@ def test_records_nobody_else_changed_stay_cached_between_batches(
                         actor="a")  # the ledger now caches policy P1 and its year
     if others:
         other.execute_many([parse_command(c) for c in others], actor="b")
-    reads = _database_reads(ledger)
+    reads = database_reads(ledger)
     (outcome,) = ledger.execute_many([parse_command(file_data_media("C2"))], actor="a")
     assert outcome.result["status"] == "open"  # type: ignore[union-attr]
     assert reads == []  # P1's records came from the cache, not the database
@@ -376,7 +376,7 @@ def test_a_refusal_on_a_cache_nobody_else_has_written_past_reads_nothing_again(
     ledger.execute_many([parse_command(c) for c in (
         attach(), file_data_media("C1"), pay("C1"), file_data_media("C2"), pay("C2"),
         file_data_media("C3"))], actor="a")  # the year is used up; the ledger caches it
-    reads = _database_reads(ledger)
+    reads = database_reads(ledger)
     (refused,) = ledger.execute_many([parse_command(pay("C3"))], actor="a")
     assert isinstance(refused, PayoutRefused) and refused.rule == "annual_limit"
     assert reads == []  # the log's head showed no other writer: the cache is current
