@@ -300,7 +300,8 @@ def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
 
 
 def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int) -> None:
-    """Recompute a payout from the terms copied into its policy year."""
+    """Recompute a payout from the terms copied into its policy year, the claim's
+    assessed loss and the part of it exclusions took."""
     year = result.years.get(policy_year_module.policy_year_id(claim.policy_id,
                                                              claim.policy_year))
     if year is None:
@@ -313,7 +314,7 @@ def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int)
             loss=claim.loss, deductible=cover.deductible,
             per_incident_limit=cover.per_incident_limit, paid_before=claim.paid,
             annual_limit=cover.annual_limit, annual_remaining=Yen(cover.remaining),
-            requested=event.breakdown.requested)
+            requested=event.breakdown.requested, excluded=claim.excluded)
     except PayoutRefused as exc:
         result.discrepancies.append(f"position {position}: payout {event.payout_id} of "
                                     f"claim {claim.claim_id}: the terms refuse it: {exc}")

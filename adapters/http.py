@@ -412,7 +412,8 @@ EXAMPLES = {
     "end_service": {"command": "end_service", "policy_id": "P-1", "service_end": "2026-03-31"},
     "file_claim": {"command": "file_claim", "claim_id": "C-1", "policy_id": "P-1",
                    "coverage": "data_media", "cause": "virus", "incident_date": "2024-06-10",
-                   "loss_amount": 800000, "description": "data rebuilt after a virus"},
+                   "loss_amount": 800000, "description": "data rebuilt after a virus",
+                   "notified_on": "2024-06-11", "channel": "customer_service"},
     "assess_loss": {"command": "assess_loss", "claim_id": "C-1", "loss_amount": 900000,
                     "reason": "final invoice"},
     "apply_exclusion": {"command": "apply_exclusion", "claim_id": "C-1",
@@ -424,6 +425,10 @@ EXAMPLES = {
     "close_claim": {"command": "close_claim", "claim_id": "C-1", "reason": "settled"},
     "withdraw_claim": {"command": "withdraw_claim", "claim_id": "C-1",
                        "reason": "the customer withdrew it"},
+    "withdraw_denial": {"command": "withdraw_denial", "claim_id": "C-1",
+                        "reason": "the flood did not cause the damage"},
+    "reopen_claim": {"command": "reopen_claim", "claim_id": "C-1",
+                     "reason": "the bank transfer was returned"},
 }
 assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
                          for t in COMMAND_TYPES}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from domain.terms import JST, TERM_SETS, Coverage
+from domain.terms import JST, NOTICE_TIME_BAR, TERM_SETS, Coverage, notice_channel
 
 LANGUAGES = ("ja", "en")
 
@@ -91,6 +91,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "per_incident_limit": ("1事故あたり支払限度額", "Per-incident limit"),
     "payable": ("支払対象額", "Payable"),
     "exclusion": ("免責事由", "Exclusion"),
+    "excluded": ("一部免責額（損害額から除外）", "Excluded from the loss"),
+    "notified_on": ("事故の通知日", "Insurer told on"),
+    "notice_unknown": ("不明（通知日の記録前に受付）",
+                       "unknown (filed before notices were recorded)"),
+    "time_bar": ("時効の注意", "Time bar"),
+    "time_bar_text": ("通知は事故日から3年を過ぎています（{ends} まで）。",
+                      "The notice came more than 3 years after the incident (they ended "
+                      "{ends})."),
     "timeline": ("経過", "Timeline"),
     "position": ("位置", "Position"),
     "recorded_at": ("記録時刻", "Recorded"),
@@ -177,6 +185,9 @@ EVENTS = {
     "PayoutReversed": ("支払の取消", "Payout reversed"),
     "ClaimClosed": ("請求の完了", "Claim closed"),
     "ClaimWithdrawn": ("請求の取下げ", "Claim withdrawn"),
+    "PartialExclusionApplied": ("一部免責の適用", "Exclusion applied in part"),
+    "DenialWithdrawn": ("免責の取消", "Denial withdrawn"),
+    "ClaimReopened": ("請求の再開", "Claim reopened"),
     "CommandAccepted": ("コマンドの受付", "Command accepted"),
 }
 
@@ -188,10 +199,13 @@ DATES = {
     "period_end": ("保険期間の終了", "Period end"),
     "incident_date": ("事故発生日", "Incident date"),
     "claim_made_on": ("賠償請求日", "Claim made on"),
+    "notified_on": ("事故の通知日", "Insurer told on"),
 }
 
 BREAKDOWN = {
     "loss": ("損害額", "Loss"),
+    "excluded": ("一部免責額", "Excluded"),
+    "loss_after_exclusion": ("一部免責控除後", "Loss after exclusion"),
     "deductible": ("免責金額", "Deductible"),
     "loss_after_deductible": ("免責金額控除後", "Loss after deductible"),
     "per_incident_limit": ("1事故あたり支払限度額", "Per-incident limit"),
@@ -236,6 +250,17 @@ class Words:
 
     def breakdown(self, field: str) -> str:
         return self._pick(BREAKDOWN, field)
+
+    def channel(self, code: str) -> str:
+        """How the insurer was told, as the terms' data words it."""
+        wording = notice_channel(code)
+        if wording is None:
+            return code
+        return wording.ja if self.lang == "ja" else wording.en
+
+    def time_bar(self) -> str:
+        """The law a late notice is flagged under (保険法95条)."""
+        return NOTICE_TIME_BAR.ja if self.lang == "ja" else NOTICE_TIME_BAR.en
 
     def coverage(self, code: str) -> str:
         terms = TERM_SETS[-1].coverage(Coverage(code))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from itertools import groupby
 from pathlib import Path
@@ -25,6 +25,7 @@ from adapters.auth import Caller
 from adapters.i18n import Words, yen
 from adapters.seal import SealReport
 from adapters.seal_store import sealed_log
+from domain.claim import time_bar_ends
 from domain.errors import NotFound
 from domain.terms import JST
 from projections.audit_trail import AuditQuery
@@ -193,7 +194,8 @@ def claim_page(service: Service, view: View, claim_id: str) -> str:
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))
     explanation = views.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
                                     view.as_of)
-    return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation)
+    return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation,
+                  time_bar_ends=time_bar_ends(date.fromisoformat(data["incident_date"])))
 
 
 @dataclass(frozen=True)

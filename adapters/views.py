@@ -86,6 +86,9 @@ def claim_from_state(state: Claim) -> dict[str, Any]:
         "per_incident_limit": int(state.per_incident_limit), "payable": int(state.payable),
         "paid": int(state.paid), "exclusion": state.exclusion,
         "terms_version": state.terms_version, "version": state.version,
+        "excluded": int(state.excluded),
+        "notified_on": state.notified_on.isoformat() if state.notified_on else None,
+        "channel": state.channel, "notice_time_barred": state.notice_time_barred,
         "payouts": [
             {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
              "breakdown": p.breakdown.model_dump(mode="json")}

@@ -2,10 +2,14 @@
 
 A claim is filed against the policy year its coverage's trigger points at (the
 incident date for data/media, occurrence basis; the date the third party made
-its claim for IT liability, claims-made basis). It is re-assessed, denied by an
-exclusion, paid (possibly in interim payouts), corrected by reversal, closed or
-withdrawn. Nothing is ever edited or deleted: every change is a new event.
-Each decision below is a pure function of the states it reads and the command.
+its claim for IT liability, claims-made basis), with the day and the way the
+insurer was told (a notice more than 3 years after the incident is flagged,
+never refused). It is re-assessed, denied by an exclusion (or an exclusion
+takes part of its loss), paid (possibly in interim payouts), corrected by
+reversal, closed or withdrawn; a denial is withdrawn and a closed claim
+reopened by decisions of their own. Nothing is ever edited or deleted: every
+change is a new event. Each decision below is a pure function of the states it
+reads and the command.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field
+
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
     CloseClaim,
     FileClaim,
     IssuePayout,
+    ReopenClaim,
     ReversePayout,
     WithdrawClaim,
+    WithdrawDenial,
 )
 from domain.errors import (
     ClaimDenied,
@@ -33,17 +41,42 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import EventStamp, LedgerEvent
-from domain.money import Yen
+from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
 from domain.policy import Policy, open_year
 from domain.policy import evolve as evolve_policy
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, PolicyYear
 from domain.state import changed
-from domain.terms import PRIOR_CAUSE, Coverage, Trigger, term_set
+from domain.terms import (
+    NOTICE_TIME_BAR_YEARS,
+    PRIOR_CAUSE,
+    Coverage,
+    NoticeChannel,
+    Trigger,
+    Wording,
+    term_set,
+)
 
 
 def claim_id_of(claim_id: str) -> str:
     return f"claim:{claim_id}"
+
+
+def time_bar_ends(incident: date) -> date:
+    """The last day of the time bar (保険法95条) counted from the incident: the
+    same day ``NOTICE_TIME_BAR_YEARS`` later, or, with no such day (29
+    February), the last day of that month (民法143条)."""
+    year = incident.year + NOTICE_TIME_BAR_YEARS
+    try:
+        return incident.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def notice_time_barred(incident: date, notified_on: date | None) -> bool:
+    """Whether a notice on ``notified_on`` came after the time bar ended (a notice
+    of unknown date is not flagged)."""
+    return notified_on is not None and notified_on > time_bar_ends(incident)
 
 
 class ClaimStatus(StrEnum):
@@ -74,6 +107,10 @@ class ClaimFiled(ClaimEvent):
     terms_version: str
     deductible: Yen
     per_incident_limit: Yen
+    notified_on: date | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The day the insurer was told; None (and not stored) only in claims filed
+    before notices were recorded: unknown."""
+    channel: NoticeChannel | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class LossAssessed(ClaimEvent):
@@ -90,6 +127,29 @@ class ExclusionApplied(ClaimEvent):
     exclusion: str
     wording_ja: str
     wording_en: str
+    reason: str
+
+
+class PartialExclusionApplied(ClaimEvent):
+    """An exclusion that takes ``amount`` of the loss; the claim stays open and
+    the deductible and limits apply to the rest."""
+
+    event_name = "PartialExclusionApplied"
+
+    exclusion: str
+    wording_ja: str
+    wording_en: str
+    reason: str
+    amount: Yen
+    excluded_total: Yen
+
+
+class DenialWithdrawn(ClaimEvent):
+    """A denial withdrawn by a decision: the claim is open again."""
+
+    event_name = "DenialWithdrawn"
+
+    exclusion: str
     reason: str
 
 
@@ -121,6 +181,14 @@ class ClaimWithdrawn(ClaimEvent):
     reason: str
 
 
+class ClaimReopened(ClaimEvent):
+    """A closed claim opened again; it draws on its original policy year."""
+
+    event_name = "ClaimReopened"
+
+    reason: str
+
+
 @dataclass(frozen=True)
 class Payout:
     payout_id: str
@@ -148,6 +216,10 @@ class Claim:
     status: ClaimStatus = ClaimStatus.OPEN
     exclusion: str | None = None
     payouts: tuple[Payout, ...] = ()
+    notified_on: date | None = None
+    channel: str | None = None
+    excluded: Yen = ZERO
+    """The part of the loss that partial exclusions took, in all."""
 
     @property
     def paid(self) -> Yen:
@@ -155,8 +227,18 @@ class Claim:
         return Yen(sum(p.amount for p in self.payouts if not p.reversed))
 
     @property
+    def loss_after_exclusion(self) -> Yen:
+        return self.loss.less(self.excluded)
+
+    @property
     def payable(self) -> Yen:
-        return payable_for_incident(self.loss, self.deductible, self.per_incident_limit)
+        return payable_for_incident(self.loss_after_exclusion, self.deductible,
+                                    self.per_incident_limit)
+
+    @property
+    def notice_time_barred(self) -> bool:
+        """The notice came more than 3 years after the incident (unknown: no)."""
+        return notice_time_barred(self.incident_date, self.notified_on)
 
     def payout(self, payout_id: str) -> Payout | None:
         return next((p for p in self.payouts if p.payout_id == payout_id), None)
@@ -214,7 +296,8 @@ def file_claim(
     """Decide ``file_claim``: pick the year (opening it if new), file, and apply
     the prior-cause exclusion by itself where the terms have one."""
     for field, day in (("incident_date", command.incident_date),
-                       ("claim_made_on", command.claim_made_on)):
+                       ("claim_made_on", command.claim_made_on),
+                       ("notified_on", command.notified_on)):
         if day is not None and day > today:
             raise RuleViolated.of(field, "not_in_future", f"{day} is after today ({today})")
     if command.claim_made_on is not None and command.claim_made_on < command.incident_date:
@@ -222,6 +305,13 @@ def file_claim(
             "claim_made_on",
             "dates_in_order",
             f"the claim was made on {command.claim_made_on}, before the incident "
+            f"on {command.incident_date}",
+        )
+    if command.notified_on is not None and command.notified_on < command.incident_date:
+        raise RuleViolated.of(
+            "notified_on",
+            "dates_in_order",
+            f"the insurer was told on {command.notified_on}, before the incident "
             f"on {command.incident_date}",
         )
     field, day = trigger_date(policy, command)
@@ -257,6 +347,8 @@ def file_claim(
             terms_version=terms.version,
             deductible=coverage.deductible,
             per_incident_limit=coverage.per_incident_limit,
+            notified_on=command.notified_on or today,
+            channel=command.channel,
         )
     )
     prior = coverage.exclusion(PRIOR_CAUSE)
@@ -284,8 +376,14 @@ def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[Le
         raise RuleViolated.of(
             "loss_amount", "loss_changed", f"the assessed loss is already {claim.loss}"
         )
+    if command.loss_amount < claim.excluded:
+        raise RuleViolated.of(
+            "loss_amount",
+            "excluded_within_loss",
+            f"{claim.excluded} of the loss is excluded; the loss cannot be less",
+        )
     payable = payable_for_incident(
-        command.loss_amount, claim.deductible, claim.per_incident_limit
+        command.loss_amount - claim.excluded, claim.deductible, claim.per_incident_limit
     )
     if payable < claim.paid:
         raise RuleViolated.of(
@@ -317,6 +415,8 @@ def apply_exclusion(
             f"{command.exclusion!r} is not an exclusion of {claim.coverage}; "
             f"expected one of: {', '.join(e.code for e in coverage.exclusions)}",
         )
+    if command.amount is not None:
+        return [_exclude_part(claim, wording, command, command.amount, stamp)]
     if claim.paid > 0:
         raise RuleViolated.of(
             "exclusion",
@@ -335,6 +435,66 @@ def apply_exclusion(
     ]
 
 
+def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amount: Yen,
+                  stamp: EventStamp) -> LedgerEvent:
+    """Exclude ``amount`` of the loss: the exclusions of a claim add up to at most
+    its assessed loss, and never leave less payable than is already paid."""
+    if amount == 0:
+        raise RuleViolated.of("amount", "positive_amount", "must be more than 0")
+    total = claim.excluded + amount
+    if total > claim.loss:
+        raise RuleViolated.of(
+            "amount",
+            "excluded_within_loss",
+            f"{total} excluded in all would be more than the assessed loss of {claim.loss}"
+            + (f" ({claim.excluded} is excluded already)" if claim.excluded else ""),
+        )
+    payable = payable_for_incident(claim.loss - total, claim.deductible,
+                                   claim.per_incident_limit)
+    if payable < claim.paid:
+        raise RuleViolated.of(
+            "amount",
+            "payable_not_below_paid",
+            f"excluding {amount} makes {payable} payable, less than the {claim.paid} "
+            "already paid; reverse payouts first",
+        )
+    return PartialExclusionApplied(
+        **_claim_fields(claim, stamp),
+        exclusion=wording.code,
+        wording_ja=wording.ja,
+        wording_en=wording.en,
+        reason=command.reason,
+        amount=amount,
+        excluded_total=total,
+    )
+
+
+def withdraw_denial(
+    claim: Claim, command: WithdrawDenial, stamp: EventStamp
+) -> list[LedgerEvent]:
+    if claim.status is not ClaimStatus.DENIED or claim.exclusion is None:
+        raise RuleViolated.of(
+            "claim_id", "claim_denied",
+            f"claim {claim.claim_id} is {claim.status}: it has no denial to withdraw",
+        )
+    return [DenialWithdrawn(**_claim_fields(claim, stamp), exclusion=claim.exclusion,
+                            reason=command.reason)]
+
+
+def reopen_claim(claim: Claim, command: ReopenClaim, stamp: EventStamp) -> list[LedgerEvent]:
+    """Only a closed claim is reopened: a denied one is opened again by
+    withdrawing its denial, and a withdrawn one was the customer's own act."""
+    if claim.status is not ClaimStatus.CLOSED:
+        hint = {ClaimStatus.DENIED: "; withdraw its denial instead (withdraw_denial)",
+                ClaimStatus.WITHDRAWN: "; the customer withdrew it: file a new claim"}
+        raise RuleViolated.of(
+            "claim_id", "claim_closed",
+            f"claim {claim.claim_id} is {claim.status}, not closed"
+            + hint.get(claim.status, ""),
+        )
+    return [ClaimReopened(**_claim_fields(claim, stamp), reason=command.reason)]
+
+
 def issue_payout(
     claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp
 ) -> list[LedgerEvent]:
@@ -342,6 +502,7 @@ def issue_payout(
     in_force = year.coverage(claim.coverage)
     breakdown = calculate_payout(
         loss=claim.loss,
+        excluded=claim.excluded,
         deductible=claim.deductible,
         per_incident_limit=claim.per_incident_limit,
         paid_before=claim.paid,
@@ -447,6 +608,8 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
             terms_version=event.terms_version,
             deductible=event.deductible,
             per_incident_limit=event.per_incident_limit,
+            notified_on=event.notified_on,
+            channel=None if event.channel is None else str(event.channel),
         )
     if state is None:
         msg = f"{event.event_name} before the claim was filed"
@@ -471,6 +634,12 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
         return changed(state, version=version, status=ClaimStatus.CLOSED)
     if isinstance(event, ClaimWithdrawn):
         return changed(state, version=version, status=ClaimStatus.WITHDRAWN)
+    if isinstance(event, PartialExclusionApplied):
+        return changed(state, version=version, excluded=state.excluded + event.amount)
+    if isinstance(event, DenialWithdrawn):
+        return changed(state, version=version, status=ClaimStatus.OPEN, exclusion=None)
+    if isinstance(event, ClaimReopened):
+        return changed(state, version=version, status=ClaimStatus.OPEN)
     msg = f"Claim cannot apply {type(event).__name__}"
     raise TypeError(msg)
 

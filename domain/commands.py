@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from domain.errors import InvalidCommand, Violation
 from domain.money import Yen
-from domain.terms import Coverage, FirewallOption
+from domain.terms import Coverage, FirewallOption, NoticeChannel
 
 CONTRACT_VERSION = 1
 
@@ -131,6 +131,14 @@ class FileClaim(_Command):
     )
     loss_amount: Yen
     description: Text
+    notified_on: BusinessDate | None = Field(
+        default=None,
+        description="the day the insurer was told of the incident (not before it, not "
+        "after today); default: the day the command is recorded, in Japan",
+    )
+    channel: NoticeChannel | None = Field(
+        default=None, description="optional: how the insurer was told"
+    )
 
 
 class AssessLoss(_OnExisting):
@@ -143,12 +151,18 @@ class AssessLoss(_OnExisting):
 
 
 class ApplyExclusion(_OnExisting):
-    """Deny a claim under one of its coverage's exclusions (免責事項)."""
+    """Deny a claim under one of its coverage's exclusions (免責事項), or, with
+    ``amount``, exclude that part of its loss."""
 
     command: Literal["apply_exclusion"]
     claim_id: Identifier
     exclusion: Code
     reason: Text
+    amount: Yen | None = Field(
+        default=None,
+        description="optional: exclude only this part of the loss (the deductible and "
+        "limits apply to the rest); without it the whole claim is denied",
+    )
 
 
 class IssuePayout(_OnExisting):
@@ -186,6 +200,22 @@ class WithdrawClaim(_OnExisting):
     reason: Text
 
 
+class WithdrawDenial(_OnExisting):
+    """Withdraw a claim's denial by a decision: the claim is open again."""
+
+    command: Literal["withdraw_denial"]
+    claim_id: Identifier
+    reason: Text
+
+
+class ReopenClaim(_OnExisting):
+    """Reopen a closed claim (it draws on its original policy year)."""
+
+    command: Literal["reopen_claim"]
+    claim_id: Identifier
+    reason: Text
+
+
 Command = Annotated[
     AttachCoverage
     | EndService
@@ -195,7 +225,9 @@ Command = Annotated[
     | IssuePayout
     | ReversePayout
     | CloseClaim
-    | WithdrawClaim,
+    | WithdrawClaim
+    | WithdrawDenial
+    | ReopenClaim,
     Field(discriminator="command"),
 ]
 
@@ -209,6 +241,8 @@ COMMAND_TYPES: tuple[type[_Command], ...] = (
     ReversePayout,
     CloseClaim,
     WithdrawClaim,
+    WithdrawDenial,
+    ReopenClaim,
 )
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

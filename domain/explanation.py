@@ -2,9 +2,10 @@
 
 ``explain`` reads a claim's events and its policy year's events, and for every
 payout recomputes the payout rule from the terms copied into
-``CoverageAttached`` (not from today's terms), the claim's assessed loss and
-what was paid before, and the annual remaining replayed from the year's own
-draws and restorations. Each figure recorded in an event that disagrees with
+``CoverageAttached`` (not from today's terms), the claim's assessed loss, the
+part of it exclusions took and what was paid before, and the annual remaining
+replayed from the year's own draws and restorations. A notice that came after
+the 3-year time bar gets a line of its own. Each figure recorded in an event that disagrees with
 the recomputation gets a line of its own. Pure: no clock, no storage.
 """
 
@@ -22,18 +23,23 @@ from domain.claim import (
     ClaimClosed,
     ClaimEvent,
     ClaimFiled,
+    ClaimReopened,
     ClaimWithdrawn,
+    DenialWithdrawn,
     ExclusionApplied,
     LossAssessed,
+    PartialExclusionApplied,
     PayoutIssued,
     PayoutReversed,
+    notice_time_barred,
+    time_bar_ends,
 )
 from domain.errors import PayoutRefused
 from domain.events import LedgerEvent
 from domain.money import Yen
 from domain.payout import PayoutBreakdown, calculate_payout
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
-from domain.terms import JST, term_set
+from domain.terms import JST, NOTICE_TIME_BAR, notice_channel, term_set
 
 Lang = Literal["ja", "en"]
 LANGS: tuple[Lang, ...] = ("ja", "en")
@@ -45,7 +51,8 @@ class Line(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["filed", "assessed", "excluded", "payout", "reversal", "closed",
-                  "withdrawn", "summary", "mismatch"]
+                  "withdrawn", "summary", "mismatch", "time_bar", "partly_excluded",
+                  "denial_withdrawn", "reopened"]
     recorded_at: datetime | None
     text: str
     figures: dict[str, int] = {}
@@ -81,7 +88,8 @@ def _recorded(event: LedgerEvent, lang: Lang) -> str:
 
 
 _FIELDS_JA = {
-    "loss": "損害額", "deductible": "免責金額", "loss_after_deductible": "免責控除後",
+    "loss": "損害額", "excluded": "一部免責額", "loss_after_exclusion": "一部免責控除後",
+    "deductible": "免責金額", "loss_after_deductible": "免責控除後",
     "per_incident_limit": "1事故限度額", "payable_for_incident": "1事故の支払対象額",
     "paid_before": "既払額", "payable_on_claim": "未払額", "annual_limit": "年間限度額",
     "annual_remaining_before": "年間残額", "requested": "内払請求額", "amount": "支払額",
@@ -112,7 +120,9 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
 
     capped = b.loss_after_deductible > b.per_incident_limit
     if lang == "ja":
-        parts = [f"損害額 {y(b.loss)} − 免責金額 {y(b.deductible)} = {y(b.loss_after_deductible)}",
+        excluded = f" − 一部免責 {y(b.excluded)}" if b.excluded else ""
+        parts = [f"損害額 {y(b.loss)}{excluded} − 免責金額 {y(b.deductible)} = "
+                 f"{y(b.loss_after_deductible)}",
                  f"1事故限度額 {y(b.per_incident_limit)}" + ("まで" if capped else "以内")]
         if b.paid_before:
             parts.append(f"既払額 {y(b.paid_before)} → 未払額 {y(b.payable_on_claim)}")
@@ -121,7 +131,8 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
         parts.append(f"年間残額 {y(b.annual_remaining_before)} → 支払額 {y(b.amount)}, "
                      f"残額 {y(b.annual_remaining_after)}")
     else:
-        parts = [f"loss {y(b.loss)} − deductible {y(b.deductible)} = "
+        excluded = f" − excluded {y(b.excluded)}" if b.excluded else ""
+        parts = [f"loss {y(b.loss)}{excluded} − deductible {y(b.deductible)} = "
                  f"{y(b.loss_after_deductible)}",
                  (f"capped at the per-incident limit of {y(b.per_incident_limit)}" if capped
                   else f"within the per-incident limit of {y(b.per_incident_limit)}")]
@@ -194,10 +205,24 @@ def _explain_event(event: ClaimEvent, state: Claim | None, year: _Year,
                      figures={"loss": event.loss_amount})]
     if isinstance(event, ExclusionApplied):
         return _excluded(event, state, at, lang)
+    if isinstance(event, PartialExclusionApplied):
+        return _excluded_in_part(event, state, at, lang)
     if isinstance(event, PayoutIssued):
         return _payout(event, state, year, at, lang)
     if isinstance(event, PayoutReversed):
         return _reversal(event, year, at, lang)
+    if isinstance(event, DenialWithdrawn):
+        text = (f"{at} 免責の取消: 免責事由 {event.exclusion} による支払対象外を取り消し、"
+                f"請求を再開 ({event.reason})" if lang == "ja" else
+                f"{at} Denial withdrawn: the denial under exclusion {event.exclusion} is "
+                f"withdrawn and the claim is open again ({event.reason})")
+        return [Line(kind="denial_withdrawn", recorded_at=event.timestamp, text=text)]
+    if isinstance(event, ClaimReopened):
+        text = (f"{at} 請求の再開: 第{event.policy_year}保険年度のまま ({event.reason})"
+                if lang == "ja" else
+                f"{at} Reopened: it still draws on policy year {event.policy_year} "
+                f"({event.reason})")
+        return [Line(kind="reopened", recorded_at=event.timestamp, text=text)]
     closing = isinstance(event, ClaimClosed)
     assert closing or isinstance(event, ClaimWithdrawn)
     if lang == "ja":
@@ -221,6 +246,7 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         text += (f", 損害額 {yen(event.loss_amount, lang)}; 免責金額 "
                  f"{yen(event.deductible, lang)}, 1事故限度額 "
                  f"{yen(event.per_incident_limit, lang)}")
+        text += _notice(event, lang)
     else:
         text = (f"{at} Filed: {cover.name_en} (policy year {event.policy_year}), cause "
                 f"{cause_text}, incident on {day(event.incident_date, lang)}")
@@ -229,11 +255,15 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         text += (f", loss {yen(event.loss_amount, lang)}; deductible "
                  f"{yen(event.deductible, lang)}, per-incident limit "
                  f"{yen(event.per_incident_limit, lang)}")
+        text += _notice(event, lang)
     figures = {"loss": event.loss_amount, "deductible": event.deductible,
                "per_incident_limit": event.per_incident_limit}
     if year.attached is not None:
         figures["annual_limit"] = year.attached.annual_limit
     lines = [Line(kind="filed", recorded_at=event.timestamp, text=text, figures=figures)]
+    if event.notified_on is not None and notice_time_barred(event.incident_date,
+                                                            event.notified_on):
+        lines.append(_time_bar(event.incident_date, event.notified_on, lang))
     where = "ClaimFiled"
     if year.attached is None:
         lines.append(_mismatch("annual_limit", None, None, where, lang))
@@ -242,6 +272,50 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         recorded, in_force = getattr(event, field), getattr(year.attached, field)
         if recorded != in_force:
             lines.append(_mismatch(field, recorded, in_force, where, lang))
+    return lines
+
+
+def _notice(event: ClaimFiled, lang: Lang) -> str:
+    """When and how the insurer was told (nothing for a claim filed before
+    notices were recorded: unknown)."""
+    if event.notified_on is None:
+        return ""
+    channel = notice_channel(event.channel) if event.channel else None
+    if lang == "ja":
+        how = f" ({channel.ja})" if channel else ""
+        return f"; 通知日 {day(event.notified_on, lang)}{how}"
+    how = f" (by {channel.en.lower()})" if channel else ""
+    return f"; insurer told on {day(event.notified_on, lang)}{how}"
+
+
+def _time_bar(incident: date, notified_on: date, lang: Lang) -> Line:
+    ends = time_bar_ends(incident)
+    if lang == "ja":
+        text = (f"注意 (時効): 通知日 {day(notified_on, 'ja')} は事故日 {day(incident, 'ja')} "
+                f"から3年 ({day(ends, 'ja')} まで) を過ぎています。{NOTICE_TIME_BAR.ja}")
+    else:
+        text = (f"Note (time bar): notified on {day(notified_on, 'en')}, more than 3 years "
+                f"after the incident on {day(incident, 'en')} (the 3 years ended "
+                f"{day(ends, 'en')}). {NOTICE_TIME_BAR.en}")
+    return Line(kind="time_bar", recorded_at=None, text=text)
+
+
+def _excluded_in_part(event: PartialExclusionApplied, state: Claim, at: str,
+                      lang: Lang) -> list[Line]:
+    if lang == "ja":
+        text = (f"{at} 一部免責: 免責事由 {event.exclusion}「{event.wording_ja}」により "
+                f"{yen(event.amount, lang)} を損害額から除外 (除外合計 "
+                f"{yen(event.excluded_total, lang)}) ({event.reason})")
+    else:
+        text = (f"{at} Excluded in part under {event.exclusion}: “{event.wording_en}”: "
+                f"{yen(event.amount, lang)} of the loss (excluded in all "
+                f"{yen(event.excluded_total, lang)}) ({event.reason})")
+    lines = [Line(kind="partly_excluded", recorded_at=event.timestamp, text=text,
+                  figures={"amount": event.amount, "excluded": event.excluded_total})]
+    if event.excluded_total != state.excluded + event.amount:
+        lines.append(_mismatch("excluded", event.excluded_total,
+                               state.excluded + event.amount,
+                               "PartialExclusionApplied", lang))
     return lines
 
 
@@ -284,12 +358,13 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, at: str,
             loss=state.loss, deductible=cover.deductible,
             per_incident_limit=cover.per_incident_limit, paid_before=state.paid,
             annual_limit=cover.annual_limit,
-            annual_remaining=Yen(year.remaining_before[key]), requested=b.requested)
+            annual_remaining=Yen(year.remaining_before[key]), requested=b.requested,
+            excluded=state.excluded)
     except PayoutRefused:
         lines.append(_mismatch("amount", b.amount, 0, where, lang))
         return lines
-    for field, recorded in b.model_dump().items():
-        recomputed = getattr(again, field)
+    for field in PayoutBreakdown.model_fields:
+        recorded, recomputed = getattr(b, field), getattr(again, field)
         if recorded != recomputed:
             lines.append(_mismatch(field, recorded, recomputed, where, lang))
     if event.amount != b.amount:

@@ -43,8 +43,10 @@ from domain.commands import (
     EndService,
     FileClaim,
     IssuePayout,
+    ReopenClaim,
     ReversePayout,
     WithdrawClaim,
+    WithdrawDenial,
 )
 from domain.errors import (
     AlreadyExists,
@@ -528,6 +530,8 @@ class Ledger(Application[str]):
             ApplyExclusion: claim_module.apply_exclusion,
             CloseClaim: claim_module.close_claim,
             WithdrawClaim: claim_module.withdraw_claim,
+            WithdrawDenial: claim_module.withdraw_denial,
+            ReopenClaim: claim_module.reopen_claim,
         }[type(command)]
         events = decide(claim, command, stamp)
         after = _evolve_claim(claim, events)
@@ -903,4 +907,5 @@ def _claim_result(claim: Claim) -> dict[str, Any]:
         "payable": int(claim.payable),
         "paid": int(claim.paid),
         "exclusion": claim.exclusion,
+        "excluded": int(claim.excluded),
     }

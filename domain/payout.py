@@ -2,9 +2,10 @@
 
 For one claim (one incident):
 
-- payable for the incident = min(assessed loss − deductible, per-incident limit),
-  never below zero; the deductible applies once per incident however many
-  payouts are made;
+- payable for the incident = min(assessed loss − excluded − deductible,
+  per-incident limit), never below zero, where "excluded" is the part of the
+  loss that exclusions took (usually nothing); the deductible applies once per
+  incident however many payouts are made;
 - a payout pays what is still payable on the claim (payable for the incident −
   already paid, net of reversals), capped by what remains of the policy year's
   annual limit for that coverage;
@@ -15,10 +16,10 @@ For one claim (one incident):
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import PayoutRefused
-from domain.money import Yen
+from domain.money import ZERO, Yen
 
 
 class PayoutBreakdown(BaseModel):
@@ -27,6 +28,10 @@ class PayoutBreakdown(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     loss: Yen
+    excluded: Yen | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The part of the loss that exclusions took; None (and not stored) when
+    nothing was excluded, as in every payout made before partial exclusions."""
+    loss_after_exclusion: Yen | None = Field(default=None, exclude_if=lambda v: v is None)
     deductible: Yen
     loss_after_deductible: Yen
     per_incident_limit: Yen
@@ -54,9 +59,11 @@ def calculate_payout(
     annual_limit: Yen,
     annual_remaining: Yen,
     requested: Yen | None = None,
+    excluded: Yen = ZERO,
 ) -> PayoutBreakdown:
     """Decide one payout; raise ``PayoutRefused`` naming the rule that stops it."""
-    for_incident = payable_for_incident(loss, deductible, per_incident_limit)
+    after_exclusion = loss.less(excluded)
+    for_incident = payable_for_incident(after_exclusion, deductible, per_incident_limit)
     on_claim = for_incident.less(paid_before)
     available = min(on_claim, annual_remaining)
     if available == 0:
@@ -64,7 +71,9 @@ def calculate_payout(
             raise PayoutRefused.of(
                 "loss_amount",
                 "deductible",
-                f"the loss of {loss} does not exceed the deductible of {deductible}",
+                f"the loss of {after_exclusion}"
+                + (f" (after {excluded} excluded)" if excluded else "")
+                + f" does not exceed the deductible of {deductible}",
             )
         if on_claim == 0:
             raise PayoutRefused.of(
@@ -93,8 +102,10 @@ def calculate_payout(
     amount = available if requested is None else requested
     return PayoutBreakdown(
         loss=loss,
+        excluded=excluded or None,
+        loss_after_exclusion=after_exclusion if excluded else None,
         deductible=deductible,
-        loss_after_deductible=loss.less(deductible),
+        loss_after_deductible=after_exclusion.less(deductible),
         per_incident_limit=per_incident_limit,
         payable_for_incident=for_incident,
         paid_before=paid_before,

@@ -38,6 +38,16 @@ class FirewallOption(StrEnum):
     DEDICATED = "dedicated"
 
 
+class NoticeChannel(StrEnum):
+    """How the insurer was told of an incident (事故の通知)."""
+
+    CUSTOMER_SERVICE = "customer_service"
+    AGENT = "agent"
+    EMAIL = "email"
+    PHONE = "phone"
+    OTHER = "other"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -239,6 +249,34 @@ TERMS_2006 = TermSet(
 
 TERM_SETS: tuple[TermSet, ...] = (TERMS_2006,)
 """Every term set the product has had, oldest first."""
+
+NOTICE_CHANNELS: tuple[Wording, ...] = (
+    _w(NoticeChannel.CUSTOMER_SERVICE.value, "カスタマーサービスセンター",
+       "The customer service centre"),
+    _w(NoticeChannel.AGENT.value, "引受保険代理店", "The underwriting insurance agent"),
+    _w(NoticeChannel.EMAIL.value, "電子メール", "E-mail"),
+    _w(NoticeChannel.PHONE.value, "電話", "Telephone"),
+    _w(NoticeChannel.OTHER.value, "その他", "Other"),
+)
+"""How a notice can reach the insurer: the terms send the insured to the
+customer service centre (「申請方法については カスタマーサービスセンター まで」);
+the underwriting agent (引受保険代理店) and other ways are recorded as they came."""
+
+NOTICE_TIME_BAR_YEARS = 3
+NOTICE_TIME_BAR = _w(
+    "notice_time_bar",
+    "保険給付を請求する権利は、3年間行使しないときは、時効によって消滅する（保険法95条）",
+    "The right to claim insurance benefits is extinguished by prescription if not "
+    "exercised for 3 years (Insurance Act, article 95)",
+)
+"""A notice that reaches the insurer more than ``NOTICE_TIME_BAR_YEARS`` after the
+incident is flagged with this wording; it is recorded, not refused (the insurer
+decides whether to invoke prescription)."""
+
+
+def notice_channel(code: str) -> Wording | None:
+    return next((c for c in NOTICE_CHANNELS if c.code == code), None)
+
 
 PRIOR_CAUSE = "prior_cause"
 """The exclusion the ledger applies by itself to a liability claim whose cause

@@ -48,7 +48,7 @@ from projections.store import insert_rows
 
 NAME = "audit_trail"
 _DATES = ("service_start", "service_end", "firewall_applied_on", "period_start", "period_end",
-          "incident_date", "claim_made_on")
+          "incident_date", "claim_made_on", "notified_on")
 
 
 @cache

@@ -1,8 +1,11 @@
 """Read model: claims, one row each, with their payouts.
 
-Per claim: policy, year, coverage, cause, dates, status, assessed loss, what is
-payable under the payout rule, paid (net of reversals) and the exclusion; per
-payout: amount, whether reversed, and the breakdown recorded with it.
+Per claim: policy, year, coverage, cause, dates, status, assessed loss, the part
+of it partial exclusions took, what is payable under the payout rule, paid (net
+of reversals), the exclusion that denied it, and when and how the insurer was
+told (with the 3-year time-bar flag; unknown for claims filed before notices
+were recorded); per payout: amount, whether reversed, and the breakdown
+recorded with it.
 
 The description is free text and is kept exactly, whatever its characters: one
 the database cannot hold as it is (a NUL, which PostgreSQL's text refuses) is
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -33,14 +37,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
+from domain.claim import notice_time_barred
 from domain.money import Yen
 from domain.payout import payable_for_incident
 from projections.base import Fact
 from projections.store import chunks, execute_many, insert_rows
 
 NAME = "claims"
-_STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn"}
-_EVENTS = {"ClaimFiled", "LossAssessed", "PayoutIssued", "PayoutReversed", *_STATUS}
+_STATUS = {"ExclusionApplied": "denied", "ClaimClosed": "closed", "ClaimWithdrawn": "withdrawn",
+           "DenialWithdrawn": "open", "ClaimReopened": "open"}
+_EVENTS = {"ClaimFiled", "LossAssessed", "PayoutIssued", "PayoutReversed",
+           "PartialExclusionApplied", *_STATUS}
 _ESCAPED = "\ue000"
 """Begins a text stored escaped, as its JSON string (ASCII only): a text with a NUL,
 or one that begins with this mark itself (so every text reads back as it was)."""
@@ -84,6 +91,10 @@ def _tables(generation: int) -> tuple[Table, Table]:
         Column("updated_at", String(32), nullable=False),
         Column("version", Integer, nullable=False),
         Column("last_position", BigInteger, nullable=False),
+        Column("excluded", BigInteger, nullable=False),
+        Column("notified_on", String(10), nullable=True),
+        Column("channel", String(32), nullable=True),
+        Column("notice_time_barred", Boolean, nullable=False),
         sqlite_with_rowid=False,
     )
     payouts = Table(
@@ -103,7 +114,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 
 class ClaimsProjection:
     name = NAME
-    schema_version = 3
+    schema_version = 4
     events: frozenset[str] | None = frozenset(_EVENTS)
 
     def tables(self, generation: int) -> list[Table]:
@@ -128,6 +139,7 @@ class ClaimsProjection:
             s = fact.state
             claim_id = s["claim_id"]
             if name == "ClaimFiled":
+                notified_on = s.get("notified_on")
                 claims[claim_id] = [
                     claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
                     s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
@@ -135,6 +147,10 @@ class ClaimsProjection:
                     _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"]),
                     0, None, s["terms_version"], fact.recorded_at,
                     fact.recorded_at, s["originator_version"], fact.position,
+                    0, notified_on, s.get("channel"),
+                    notice_time_barred(date.fromisoformat(s["incident_date"]),
+                                       date.fromisoformat(notified_on) if notified_on
+                                       else None),
                 ]
                 continue
             row = claims.get(claim_id)
@@ -143,12 +159,16 @@ class ClaimsProjection:
                 at = _IN_UPDATE
                 row = updates.get(claim_id)
                 if row is None:
-                    row = updates[claim_id] = [None, None, 0, None, None, None, None, None,
-                                               claim_id]
+                    row = updates[claim_id] = [None, None, 0, None, False, None, 0, None, None,
+                                               None, claim_id]
             if name == "LossAssessed":
                 row[at.loss] = s["loss_amount"]
                 if at is _IN_ROW:
-                    row[12] = _payable(s["loss_amount"], row[10], row[11])
+                    row[12] = _payable(s["loss_amount"] - row[20], row[10], row[11])
+            elif name == "PartialExclusionApplied":
+                row[at.excluded] += s["amount"]
+                if at is _IN_ROW:
+                    row[12] = _payable(row[9] - row[20], row[10], row[11])
             elif name == "PayoutIssued":
                 row[at.paid] += s["amount"]
                 payouts[(claim_id, s["payout_id"])] = [
@@ -165,8 +185,10 @@ class ClaimsProjection:
                     reversals.append([True, fact.position, claim_id, s["payout_id"]])
             else:
                 row[at.status] = _STATUS[name]
-                if name == "ExclusionApplied":
-                    row[at.exclusion] = s["exclusion"]
+                if name in ("ExclusionApplied", "DenialWithdrawn"):
+                    row[at.exclusion] = s["exclusion"] if name == "ExclusionApplied" else None
+                    if at is _IN_UPDATE:
+                        row[_EXCLUSION_SET] = True
             row[at.updated_at] = fact.recorded_at
             row[at.version] = s["originator_version"]
             row[at.last_position] = fact.position
@@ -177,13 +199,17 @@ class ClaimsProjection:
         claims_t, payouts_t = _tables(generation)
         claims, updates, payouts, reversals = changes
         insert_rows(conn, claims_t, claims)
-        assessed = {u[8]: u for u in updates if u[0] is not None}
+        # A new loss or a new exclusion changes what is payable: recomputed from
+        # the stored row and what the batch changes in it.
+        assessed = {u[10]: u for u in updates if u[0] is not None or u[6]}
         for chunk in chunks(sorted(assessed), 500):
-            query = select(claims_t.c.claim_id, claims_t.c.deductible,
-                           claims_t.c.per_incident_limit).where(claims_t.c.claim_id.in_(chunk))
-            for claim_id, deductible, cap in conn.execute(query):
+            query = select(claims_t.c.claim_id, claims_t.c.loss_amount, claims_t.c.excluded,
+                           claims_t.c.deductible, claims_t.c.per_incident_limit,
+                           ).where(claims_t.c.claim_id.in_(chunk))
+            for claim_id, loss, excluded, deductible, cap in conn.execute(query):
                 update = assessed[claim_id]
-                update[1] = _payable(update[0], deductible, cap)
+                new_loss = loss if update[0] is None else update[0]
+                update[1] = _payable(new_loss - excluded - update[6], deductible, cap)
         execute_many(conn, _update_claims_sql(claims_t.name), updates)
         insert_rows(conn, payouts_t, payouts)
         execute_many(conn, _reverse_sql(payouts_t.name), reversals)
@@ -201,23 +227,26 @@ class _Layout:
     paid: int
     status: int
     exclusion: int
+    excluded: int
     updated_at: int
     version: int
     last_position: int
 
 
-_IN_ROW = _Layout(loss=9, paid=13, status=8, exclusion=14, updated_at=17, version=18,
-                  last_position=19)
-_IN_UPDATE = _Layout(loss=0, paid=2, status=3, exclusion=4, updated_at=5, version=6,
-                     last_position=7)
+_IN_ROW = _Layout(loss=9, paid=13, status=8, exclusion=14, excluded=20, updated_at=17,
+                  version=18, last_position=19)
+_IN_UPDATE = _Layout(loss=0, paid=2, status=3, exclusion=5, excluded=6, updated_at=7,
+                     version=8, last_position=9)
+_EXCLUSION_SET = 4
+"""In an update: whether the batch set (or cleared) the exclusion."""
 
 
 @cache
 def _update_claims_sql(table: str) -> str:
     return (f'UPDATE "{table}" SET loss_amount = COALESCE(?, loss_amount), '
             "payable = COALESCE(?, payable), paid = paid + ?, status = COALESCE(?, status), "
-            "exclusion = COALESCE(?, exclusion), updated_at = ?, version = ?, "
-            "last_position = ? WHERE claim_id = ?")
+            "exclusion = CASE WHEN ? THEN ? ELSE exclusion END, excluded = excluded + ?, "
+            "updated_at = ?, version = ?, last_position = ? WHERE claim_id = ?")
 
 
 @cache

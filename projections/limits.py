@@ -30,7 +30,8 @@ from projections.base import Fact
 from projections.store import execute_many, insert_rows
 
 NAME = "limits"
-_OPENED, _CLOSED = {"ClaimFiled"}, {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
+_OPENED = {"ClaimFiled", "DenialWithdrawn", "ClaimReopened"}
+_CLOSED = {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
 Key = tuple[str, int, str]
 _RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored", *_OPENED, *_CLOSED}
 

@@ -52,7 +52,7 @@ class _Replay:
             self.claim_touched[aid] = (position, at)
             self.claim_filed_at.setdefault(aid, at)
             if event.event_name in ("ClaimFiled", "ExclusionApplied", "ClaimClosed",
-                                    "ClaimWithdrawn"):
+                                    "ClaimWithdrawn", "DenialWithdrawn", "ClaimReopened"):
                 key = (event.policy_id, event.policy_year, str(event.coverage))
                 self.limit_touched[key] = position
             payout_id = str(getattr(event, "payout_id", ""))
@@ -105,6 +105,9 @@ class _Replay:
                 "paid": int(c.paid), "exclusion": c.exclusion, "terms_version": c.terms_version,
                 "filed_at": self.claim_filed_at[aid], "updated_at": updated,
                 "version": c.version, "last_position": position,
+                "excluded": int(c.excluded),
+                "notified_on": c.notified_on.isoformat() if c.notified_on else None,
+                "channel": c.channel, "notice_time_barred": c.notice_time_barred,
             })
             for p in c.payouts:
                 issued, reversed_at = self.payout_positions[(c.claim_id, p.payout_id)]

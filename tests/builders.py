@@ -124,3 +124,13 @@ def withdraw(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
 
 def end_service(policy_id: str = "P1", on: str = "2025-09-30", **over: Any) -> dict[str, Any]:
     return {"command": "end_service", "policy_id": policy_id, "service_end": on, **over}
+
+
+def withdraw_denial(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
+    return {"command": "withdraw_denial", "claim_id": claim_id,
+            "reason": "the exclusion was applied to the wrong claim", **over}
+
+
+def reopen(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
+    return {"command": "reopen_claim", "claim_id": claim_id,
+            "reason": "the bank transfer was returned", **over}

@@ -17,13 +17,16 @@ from tests.builders import (
     file_data_media,
     file_liability,
     pay,
+    reopen,
     reverse,
     withdraw,
+    withdraw_denial,
 )
 
 VALID: list[dict[str, Any]] = [
     attach(), end_service(), file_data_media(), file_liability(), assess(), exclude(),
-    pay(amount=1), reverse(), close(), withdraw(),
+    pay(amount=1), reverse(), close(), withdraw(), withdraw_denial(), reopen(),
+    file_data_media(notified_on="2024-06-02", channel="email"), exclude(amount=1),
 ]
 
 
@@ -72,7 +75,7 @@ def test_yen_must_be_a_whole_non_negative_number(command, field, value, rule) ->
 
 DATE_FIELDS = [(c, f) for c in VALID for f in
                ("firewall_applied_on", "service_start", "service_end", "incident_date",
-                "claim_made_on") if f in c]
+                "claim_made_on", "notified_on") if f in c]
 
 
 @pytest.mark.parametrize(("command", "field"), DATE_FIELDS,
@@ -130,7 +133,8 @@ def test_empty_reasons_and_descriptions_are_refused() -> None:
 TEXT_FIELDS = [(attach(), "customer_name"), (file_data_media(), "description"),
                (file_data_media(), "cause"), (assess(reason="r"), "reason"),
                (exclude(), "exclusion"), (exclude(), "reason"), (reverse(), "reason"),
-               (close(), "reason"), (withdraw(), "reason")]
+               (close(), "reason"), (withdraw(), "reason"), (withdraw_denial(), "reason"),
+               (reopen(), "reason")]
 
 
 @pytest.mark.parametrize("control", ["\x00", "\x07", "\t", "\n", "\r", "\x1b[31m", "\x7f",

@@ -30,7 +30,9 @@ from eventsourcing.utils import Environment, get_topic
 
 from domain.events import LedgerEvent, PydanticEventMapper, event_class, event_names
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "events_v1.json").read_text())
+FIXTURES = [fixture for path in sorted((Path(__file__).parent / "fixtures").glob("events_*.json"))
+            for fixture in json.loads(path.read_text())]
+"""Every stored-event fixture: events_v1.json and the files of later shapes and types."""
 
 
 def mapper(**kwargs) -> PydanticEventMapper:  # type: ignore[no-untyped-def]
