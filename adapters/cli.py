@@ -78,7 +78,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.explanation import LANGS
-from domain.terms import TERM_SETS
+from domain.terms import NOTICE_CHANNELS, NOTICE_TIME_BAR, NOTICE_TIME_BAR_YEARS, TERM_SETS
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels, Stalled
 from projections.store import Stall
@@ -747,6 +747,11 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
             for e in c.exclusions:
                 print(f"  {e.code:<36}{e.ja}", file=out)
         print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)
+    print("\nnotice channels (file_claim channel):", file=out)
+    for c in NOTICE_CHANNELS:
+        print(f"  {c.code:<36}{c.ja}", file=out)
+    print(f"notice time bar: {NOTICE_TIME_BAR_YEARS} years after the incident (flagged, "
+          f"not refused): {NOTICE_TIME_BAR.ja}", file=out)
     return EXIT_OK
 
 

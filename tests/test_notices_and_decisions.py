@@ -382,3 +382,13 @@ def test_the_console_claim_page_flags_a_late_notice_and_shows_what_is_excluded(
     assert "2027年6月2日" in ja and "引受保険代理店" in ja
     assert 'data-field="excluded"' in ja and "500,000円" in en
     assert "Insurance Act, article 95" in en and "The underwriting insurance agent" in en
+
+
+def test_terms_lists_the_notice_channels_and_the_time_bar_in_japanese():
+    import io
+
+    from adapters.cli import main
+    out = io.StringIO()
+    assert main(["terms"], out) == 0
+    text = out.getvalue()
+    assert "customer_service" in text and "引受保険代理店" in text and "保険法95条" in text
