@@ -748,8 +748,8 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"  {e.code:<36}{e.ja}", file=out)
         print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)
     print("\nnotice channels (file_claim channel):", file=out)
-    for c in NOTICE_CHANNELS:
-        print(f"  {c.code:<36}{c.ja}", file=out)
+    for channel in NOTICE_CHANNELS:
+        print(f"  {channel.code:<36}{channel.ja}", file=out)
     print(f"notice time bar: {NOTICE_TIME_BAR_YEARS} years after the incident (flagged, "
           f"not refused): {NOTICE_TIME_BAR.ja}", file=out)
     return EXIT_OK
