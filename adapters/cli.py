@@ -341,11 +341,16 @@ def cmd_claim(s: Session) -> int:
     if args.as_of is not None:
         print(f"as the ledger knew it at {args.as_of.isoformat()}", file=s.out)
     for key in ("claim_id", "policy_id", "policy_year", "coverage", "cause", "incident_date",
-                "claim_made_on", "status"):
+                "claim_made_on", "notified_on", "channel", "status"):
         if data[key] is not None:
             print(f"{key:<20}{data[key]}", file=s.out)
-    for key in ("loss_amount", "deductible", "per_incident_limit", "payable", "paid"):
-        print(f"{key:<20}{yen(data[key])}", file=s.out)
+    if data["notice_time_barred"]:
+        print(f"{'time bar':<20}notified more than 3 years after the incident (保険法95条)",
+              file=s.out)
+    for key in ("loss_amount", "excluded", "deductible", "per_incident_limit", "payable",
+                "paid"):
+        if key != "excluded" or data[key]:
+            print(f"{key:<20}{yen(data[key])}", file=s.out)
     if data["exclusion"]:
         print(f"{'exclusion':<20}{data['exclusion']} ({(wording or {}).get('ja', '')})",
               file=s.out)

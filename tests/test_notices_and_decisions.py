@@ -392,3 +392,22 @@ def test_terms_lists_the_notice_channels_and_the_time_bar_in_japanese():
     assert main(["terms"], out) == 0
     text = out.getvalue()
     assert "customer_service" in text and "引受保険代理店" in text and "保険法95条" in text
+
+
+def test_the_cli_claim_shows_the_notice_its_time_bar_and_what_is_excluded(tmp_path: Path):
+    import io
+
+    from adapters.cli import main
+    db, commands = str(tmp_path / "cli.db"), tmp_path / "commands.jsonl"
+    commands.write_text("".join(json.dumps(c) + "\n" for c in (
+        attach(service_start="2023-01-01", firewall_applied_on="2023-01-01"),
+        file_liability(incident="2023-06-01", made_on="2023-06-20", notified_on="2026-06-02",
+                       channel="phone"),
+        exclude_part(amount=500_000))))
+    assert main(["--db", db, "apply", str(commands)], io.StringIO()) == 0
+    out = io.StringIO()
+    assert main(["--db", db, "claim", "L1"], out) == 0
+    text = out.getvalue()
+    for expected in ("notified_on         2026-06-02", "channel             phone",
+                     "time bar", "保険法95条", "excluded            500,000"):
+        assert expected in text, text
