@@ -203,6 +203,10 @@ BREAKDOWN = {
     "requested": ("指定額", "Requested"),
     "amount": ("支払額", "Amount"),
     "annual_remaining_after": ("年間残額（支払後）", "Annual remaining after"),
+    "deductible_taken_by_others": ("同一事故の先の請求で充当済の免責金額",
+                                   "Deductible taken by the incident's earlier claims"),
+    "incident_paid_by_others": ("同一事故の他の請求への支払",
+                                "Paid on the incident's other claims"),
 }
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",

@@ -6,6 +6,13 @@ its claim for IT liability, claims-made basis). It is re-assessed, denied by an
 exclusion, paid (possibly in interim payouts), corrected by reversal, closed or
 withdrawn. Nothing is ever edited or deleted: every change is a new event.
 Each decision below is a pure function of the states it reads and the command.
+
+A claim filed with an ``incident_id`` is one of the claims of that incident
+(``domain/incident.py``): its filing, re-assessments, exclusion, withdrawal,
+payouts and reversals also write the incident's record, which holds the
+deductible and the per-incident limit its claims share. A liability incident's
+claims are one series (一連の損害賠償請求): they draw on the policy year of the
+first claim made, whatever their own ``claim_made_on``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field
+
+from domain import incident as incident_module
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
@@ -33,7 +43,8 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import EventStamp, LedgerEvent
-from domain.money import Yen
+from domain.incident import Incident
+from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
 from domain.policy import Policy, open_year
 from domain.policy import evolve as evolve_policy
@@ -74,6 +85,8 @@ class ClaimFiled(ClaimEvent):
     terms_version: str
     deductible: Yen
     per_incident_limit: Yen
+    incident_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The incident the claim is one of (None: the claim is its own incident)."""
 
 
 class LossAssessed(ClaimEvent):
@@ -148,6 +161,7 @@ class Claim:
     status: ClaimStatus = ClaimStatus.OPEN
     exclusion: str | None = None
     payouts: tuple[Payout, ...] = ()
+    incident_id: str | None = None
 
     @property
     def paid(self) -> Yen:
@@ -156,7 +170,12 @@ class Claim:
 
     @property
     def payable(self) -> Yen:
-        return payable_for_incident(self.loss, self.deductible, self.per_incident_limit)
+        """What the payout rule makes payable on the claim as its own incident; for
+        a claim of an incident of several claims, the most it can be paid (its loss,
+        within the per-incident limit: the incident's deductible and limit are
+        shared with its other claims, see ``domain/incident.py``)."""
+        deductible = ZERO if self.incident_id is not None else self.deductible
+        return payable_for_incident(self.loss, deductible, self.per_incident_limit)
 
     def payout(self, payout_id: str) -> Payout | None:
         return next((p for p in self.payouts if p.payout_id == payout_id), None)
@@ -209,10 +228,13 @@ def trigger_date(policy: Policy, command: FileClaim) -> tuple[str, date]:
 
 
 def file_claim(
-    policy: Policy, command: FileClaim, stamp: EventStamp, today: date
+    policy: Policy, command: FileClaim, stamp: EventStamp, today: date,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     """Decide ``file_claim``: pick the year (opening it if new), file, and apply
-    the prior-cause exclusion by itself where the terms have one."""
+    the prior-cause exclusion by itself where the terms have one. A claim of an
+    incident already open (``incident``) must give the incident's date, and draws
+    on the incident's year."""
     for field, day in (("incident_date", command.incident_date),
                        ("claim_made_on", command.claim_made_on)):
         if day is not None and day > today:
@@ -225,7 +247,17 @@ def file_claim(
             f"on {command.incident_date}",
         )
     field, day = trigger_date(policy, command)
-    year = policy.year_for(field, day)
+    if incident is None:
+        year = policy.year_for(field, day)
+    elif incident.incident_date != command.incident_date:
+        raise RuleViolated.of(
+            "incident_date",
+            "same_incident_date",
+            f"incident {incident.incident_id} occurred on {incident.incident_date}; "
+            f"a claim of it cannot give {command.incident_date}",
+        )
+    else:
+        year = incident.policy_year
     events: list[LedgerEvent] = []
     period = policy.opened(year)
     if period is None:
@@ -257,10 +289,12 @@ def file_claim(
             terms_version=terms.version,
             deductible=coverage.deductible,
             per_incident_limit=coverage.per_incident_limit,
+            incident_id=command.incident_id,
         )
     )
     prior = coverage.exclusion(PRIOR_CAUSE)
-    if prior is not None and command.incident_date < policy.service_start:
+    denied = prior is not None and command.incident_date < policy.service_start
+    if prior is not None and denied:
         events.append(
             ExclusionApplied(
                 **stamp.fields(aggregate_id, 2),
@@ -275,15 +309,45 @@ def file_claim(
                 f"year, which began {policy.service_start}",
             )
         )
+    if command.incident_id is not None:
+        events += incident_module.join(
+            incident, stamp, claim_id=command.claim_id,
+            loss=ZERO if denied else command.loss_amount,
+            opening={"policy_id": policy.policy_id, "coverage": command.coverage,
+                     "incident_id": command.incident_id,
+                     "incident_date": command.incident_date, "policy_year": year,
+                     "terms_version": terms.version, "deductible": coverage.deductible,
+                     "per_incident_limit": coverage.per_incident_limit})
     return events
 
 
-def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[LedgerEvent]:
+def _counted(
+    claim: Claim, incident: Incident | None, stamp: EventStamp, *, loss: Yen,
+    claim_event: str, field: str,
+) -> list[LedgerEvent]:
+    """The incident's record of the loss ``claim`` now counts (nothing for a claim
+    that is its own incident)."""
+    if incident is None:
+        return []
+    return incident_module.count_loss(incident, stamp, claim_id=claim.claim_id, loss=loss,
+                                      claim_event=claim_event, field=field)
+
+
+def assess_loss(
+    claim: Claim, command: AssessLoss, stamp: EventStamp, incident: Incident | None = None
+) -> list[LedgerEvent]:
     _require_open(claim)
     if command.loss_amount == claim.loss:
         raise RuleViolated.of(
             "loss_amount", "loss_changed", f"the assessed loss is already {claim.loss}"
         )
+    if incident is not None:
+        return [
+            LossAssessed(**_claim_fields(claim, stamp), loss_before=claim.loss,
+                         loss_amount=command.loss_amount, reason=command.reason),
+            *_counted(claim, incident, stamp, loss=command.loss_amount,
+                      claim_event="LossAssessed", field="loss_amount"),
+        ]
     payable = payable_for_incident(
         command.loss_amount, claim.deductible, claim.per_incident_limit
     )
@@ -305,7 +369,8 @@ def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[Le
 
 
 def apply_exclusion(
-    claim: Claim, command: ApplyExclusion, stamp: EventStamp
+    claim: Claim, command: ApplyExclusion, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     coverage = term_set(claim.terms_version).coverage(claim.coverage)
@@ -331,15 +396,22 @@ def apply_exclusion(
             wording_ja=wording.ja,
             wording_en=wording.en,
             reason=command.reason,
-        )
+        ),
+        *_counted(claim, incident, stamp, loss=ZERO, claim_event="ExclusionApplied",
+                  field="exclusion"),
     ]
 
 
 def issue_payout(
-    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp
+    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     in_force = year.coverage(claim.coverage)
+    shared = {} if incident is None else {
+        "deductible_taken_by_others": incident.deductible_taken_before(claim.claim_id),
+        "incident_paid_by_others": incident.paid_by_others(claim.claim_id),
+    }
     breakdown = calculate_payout(
         loss=claim.loss,
         deductible=claim.deductible,
@@ -348,8 +420,12 @@ def issue_payout(
         annual_limit=in_force.annual_limit,
         annual_remaining=in_force.remaining,
         requested=command.amount,
+        **shared,
     )
     payout_id = f"payout-{len(claim.payouts) + 1}"
+    drawn = [] if incident is None else [incident_module.draw(
+        incident, stamp, claim_id=claim.claim_id, payout_id=payout_id,
+        amount=breakdown.amount)]
     return [
         PayoutIssued(
             **_claim_fields(claim, stamp),
@@ -368,11 +444,13 @@ def issue_payout(
             remaining_before=breakdown.annual_remaining_before,
             remaining_after=breakdown.annual_remaining_after,
         ),
+        *drawn,
     ]
 
 
 def reverse_payout(
-    claim: Claim, year: PolicyYear, command: ReversePayout, stamp: EventStamp
+    claim: Claim, year: PolicyYear, command: ReversePayout, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     payout = claim.payout(command.payout_id)
     if payout is None:
@@ -406,6 +484,9 @@ def reverse_payout(
             remaining_before=remaining,
             remaining_after=remaining + payout.amount,
         ),
+        *([] if incident is None else [incident_module.restore(
+            incident, stamp, claim_id=claim.claim_id, payout_id=payout.payout_id,
+            amount=payout.amount)]),
     ]
 
 
@@ -415,7 +496,8 @@ def close_claim(claim: Claim, command: CloseClaim, stamp: EventStamp) -> list[Le
 
 
 def withdraw_claim(
-    claim: Claim, command: WithdrawClaim, stamp: EventStamp
+    claim: Claim, command: WithdrawClaim, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     if claim.paid > 0:
@@ -426,7 +508,9 @@ def withdraw_claim(
             "withdrawing it",
         )
     return [
-        ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason)
+        ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason),
+        *_counted(claim, incident, stamp, loss=ZERO, claim_event="ClaimWithdrawn",
+                  field="claim_id"),
     ]
 
 
@@ -447,6 +531,7 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
             terms_version=event.terms_version,
             deductible=event.deductible,
             per_incident_limit=event.per_incident_limit,
+            incident_id=event.incident_id,
         )
     if state is None:
         msg = f"{event.event_name} before the claim was filed"

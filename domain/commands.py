@@ -131,6 +131,14 @@ class FileClaim(_Command):
     )
     loss_amount: Yen
     description: Text
+    incident_id: Identifier | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="optional: claims with the same incident_id under one policy and "
+        "coverage are one incident (one deductible, one per-incident limit; a liability "
+        "incident's claims draw on the year of its first claim); without it the claim "
+        "is its own incident",
+    )
 
 
 class AssessLoss(_OnExisting):

@@ -30,7 +30,10 @@ from eventsourcing.utils import Environment, get_topic
 
 from domain.events import LedgerEvent, PydanticEventMapper, event_class, event_names
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "events_v1.json").read_text())
+_FOLDER = Path(__file__).parent / "fixtures"
+FIXTURES = [f for path in sorted(_FOLDER.glob("events_v*.json"))
+            for f in json.loads(path.read_text())]
+"""events_v1.json first, then the shapes added since (one file each)."""
 
 
 def mapper(**kwargs) -> PydanticEventMapper:  # type: ignore[no-untyped-def]
