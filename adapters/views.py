@@ -87,6 +87,7 @@ def claim_from_state(state: Claim) -> dict[str, Any]:
         "per_incident_limit": int(state.per_incident_limit), "payable": int(state.payable),
         "paid": int(state.paid), "exclusion": state.exclusion,
         "terms_version": state.terms_version, "version": state.version,
+        "incident_id": state.incident_id,
         "payouts": [
             {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
              "breakdown": p.breakdown.model_dump(mode="json")}

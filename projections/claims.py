@@ -1,8 +1,11 @@
 """Read model: claims, one row each, with their payouts.
 
 Per claim: policy, year, coverage, cause, dates, status, assessed loss, what is
-payable under the payout rule, paid (net of reversals) and the exclusion; per
-payout: amount, whether reversed, and the breakdown recorded with it.
+payable under the payout rule, paid (net of reversals), the exclusion and the
+incident the claim is one of (none: it is its own incident; then payable is the
+most the claim can be paid, its loss within the per-incident limit, since the
+incident's deductible and limit are shared with its other claims); per payout:
+amount, whether reversed, and the breakdown recorded with it.
 
 The description is free text and is kept exactly, whatever its characters: one
 the database cannot hold as it is (a NUL, which PostgreSQL's text refuses) is
@@ -84,6 +87,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
         Column("updated_at", String(32), nullable=False),
         Column("version", Integer, nullable=False),
         Column("last_position", BigInteger, nullable=False),
+        Column("incident_id", String(64), nullable=True),
         sqlite_with_rowid=False,
     )
     payouts = Table(
@@ -103,7 +107,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 
 class ClaimsProjection:
     name = NAME
-    schema_version = 3
+    schema_version = 4
     events: frozenset[str] | None = frozenset(_EVENTS)
 
     def tables(self, generation: int) -> list[Table]:
@@ -132,9 +136,11 @@ class ClaimsProjection:
                     claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
                     s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
                     s["loss_amount"], s["deductible"], s["per_incident_limit"],
-                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"]),
+                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"],
+                             s.get("incident_id")),
                     0, None, s["terms_version"], fact.recorded_at,
                     fact.recorded_at, s["originator_version"], fact.position,
+                    s.get("incident_id"),
                 ]
                 continue
             row = claims.get(claim_id)
@@ -148,7 +154,7 @@ class ClaimsProjection:
             if name == "LossAssessed":
                 row[at.loss] = s["loss_amount"]
                 if at is _IN_ROW:
-                    row[12] = _payable(s["loss_amount"], row[10], row[11])
+                    row[12] = _payable(s["loss_amount"], row[10], row[11], row[20])
             elif name == "PayoutIssued":
                 row[at.paid] += s["amount"]
                 payouts[(claim_id, s["payout_id"])] = [
@@ -180,10 +186,11 @@ class ClaimsProjection:
         assessed = {u[8]: u for u in updates if u[0] is not None}
         for chunk in chunks(sorted(assessed), 500):
             query = select(claims_t.c.claim_id, claims_t.c.deductible,
-                           claims_t.c.per_incident_limit).where(claims_t.c.claim_id.in_(chunk))
-            for claim_id, deductible, cap in conn.execute(query):
+                           claims_t.c.per_incident_limit, claims_t.c.incident_id,
+                           ).where(claims_t.c.claim_id.in_(chunk))
+            for claim_id, deductible, cap, incident_id in conn.execute(query):
                 update = assessed[claim_id]
-                update[1] = _payable(update[0], deductible, cap)
+                update[1] = _payable(update[0], deductible, cap, incident_id)
         execute_many(conn, _update_claims_sql(claims_t.name), updates)
         insert_rows(conn, payouts_t, payouts)
         execute_many(conn, _reverse_sql(payouts_t.name), reversals)
@@ -226,8 +233,10 @@ def _reverse_sql(table: str) -> str:
             "WHERE claim_id = ? AND payout_id = ?")
 
 
-def _payable(loss: int, deductible: int, cap: int) -> int:
-    return int(payable_for_incident(Yen(loss), Yen(deductible), Yen(cap)))
+def _payable(loss: int, deductible: int, cap: int, incident_id: str | None) -> int:
+    """``Claim.payable``: a claim of an incident bears no deductible of its own."""
+    return int(payable_for_incident(Yen(loss), Yen(0 if incident_id else deductible),
+                                    Yen(cap)))
 
 
 @cache

@@ -105,6 +105,7 @@ class _Replay:
                 "paid": int(c.paid), "exclusion": c.exclusion, "terms_version": c.terms_version,
                 "filed_at": self.claim_filed_at[aid], "updated_at": updated,
                 "version": c.version, "last_position": position,
+                "incident_id": c.incident_id,
             })
             for p in c.payouts:
                 issued, reversed_at = self.payout_positions[(c.claim_id, p.payout_id)]

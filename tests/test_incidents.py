@@ -9,10 +9,15 @@ a refusal naming the field and rule (and nothing appended)."""
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters import views
+from adapters.cli import main
 from adapters.storage import persistence_env
 from domain.claim import PayoutIssued
 from domain.commands import parse_command
@@ -20,10 +25,13 @@ from domain.errors import InvalidCommand, PayoutRefused, RuleViolated
 from domain.explanation import explain
 from domain.incident import IncidentDrawn, IncidentOpened, IncidentRestored
 from domain.ledger import Ledger
+from projections.read_models import ReadModels
+from projections.verify import verify
 from tests.builders import (
     FakeClock,
     assess,
     attach,
+    close,
     exclude,
     file_data_media,
     file_liability,
@@ -246,3 +254,37 @@ def test_a_withdrawal_racing_a_payout_cannot_leave_the_incident_overpaid(db_url:
 
 def paid_of(ledger: Ledger, claim_id: str) -> int:
     return int(ledger.get_claim(claim_id).paid)
+
+
+# Read models, verify, explain and the offline replay -------------------------
+
+
+def test_an_incident_verifies_replays_offline_and_explains_without_a_mismatch(
+    db_url: str, tmp_path: Path,
+):
+    ledger = make_ledger(persistence_env(db_url))
+    for command in (attach(), data_media("C1", loss=50_000), data_media("C2"),
+                    data_media("C3", loss=400_000), pay("C2"), pay("C3", amount=100_000),
+                    reverse("C3"), pay("C3"), assess("C1", loss=60_000), close("C1")):
+        ledger.execute(parse_command(command), actor="t")
+    models = ReadModels.open(ledger, db_url)
+    try:
+        models.catch_up()
+        assert verify(models) == []
+        c2 = models.claim("C2")
+        assert c2 is not None
+        assert (c2["incident_id"], c2["paid"], c2["payable"]) == ("INC-1", 250_000, 300_000)
+    finally:
+        models.close()
+    for claim_id in ("C1", "C2", "C3"):
+        for lang in ("ja", "en"):
+            told = views.explanation(ledger, claim_id, lang)  # type: ignore[arg-type]
+            assert told.mismatches == [], told.text()
+    ledger.close()
+    out = tmp_path / "incident.export.jsonl"
+    assert main(["--db", db_url, "export", "--out", str(out)], io.StringIO()) == 0
+    text = io.StringIO()
+    assert main(["replay", str(out), "--json"], text) == 0
+    replayed = json.loads(text.getvalue())
+    assert replayed["discrepancies"] == []
+    assert replayed["claims"]["paid"] == 650_000
