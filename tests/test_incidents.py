@@ -25,6 +25,8 @@ from domain.errors import InvalidCommand, PayoutRefused, RuleViolated
 from domain.explanation import explain
 from domain.incident import IncidentDrawn, IncidentOpened, IncidentRestored
 from domain.ledger import Ledger
+from domain.money import Yen
+from domain.payout import calculate_payout
 from projections.read_models import ReadModels
 from projections.verify import verify
 from tests.builders import (
@@ -288,3 +290,36 @@ def test_an_incident_verifies_replays_offline_and_explains_without_a_mismatch(
     replayed = json.loads(text.getvalue())
     assert replayed["discrepancies"] == []
     assert replayed["claims"]["paid"] == 650_000
+
+
+# The pure rule ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loss", "taken", "others", "paid_before", "amount"),
+    [
+        (300_000, 0, 0, 0, 200_000),  # the first claim bears the deductible
+        (300_000, 100_000, 200_000, 0, 300_000),  # the earlier claims took all of it
+        (300_000, 50_000, 0, 0, 250_000),  # they took part of it
+        (900_000, 100_000, 200_000, 0, 800_000),  # the incident's limit binds
+        (900_000, 100_000, 200_000, 500_000, 300_000),  # less what the claim was paid
+    ],
+)
+def test_the_payout_rule_shares_one_deductible_and_one_limit(
+    loss: int, taken: int, others: int, paid_before: int, amount: int,
+):
+    breakdown = calculate_payout(
+        loss=Yen(loss), deductible=Yen(100_000), per_incident_limit=Yen(1_000_000),
+        paid_before=Yen(paid_before), annual_limit=Yen(1_000_000),
+        annual_remaining=Yen(1_000_000), deductible_taken_by_others=Yen(taken),
+        incident_paid_by_others=Yen(others))
+    assert breakdown.amount == amount
+
+
+def test_a_claim_alone_is_paid_as_before_and_its_breakdown_stored_as_before():
+    breakdown = calculate_payout(
+        loss=Yen(800_000), deductible=Yen(100_000), per_incident_limit=Yen(1_000_000),
+        paid_before=Yen(0), annual_limit=Yen(1_000_000), annual_remaining=Yen(1_000_000))
+    assert breakdown.amount == 700_000
+    stored = breakdown.model_dump_json()
+    assert "by_others" not in stored and "requested" in stored
