@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 
 from adapters import views
+from adapters.auth import Tokens
 from adapters.cli import main
+from adapters.http import Service
+from adapters.pages import View, claim_page
 from adapters.storage import persistence_env
 from domain.claim import PayoutIssued
 from domain.commands import parse_command
@@ -104,6 +107,16 @@ def test_claims_of_one_incident_must_agree_on_the_incident_date(enrolled: Harnes
 def test_an_incident_id_follows_the_identifier_rules(enrolled: Harness):
     enrolled.then_refused(data_media("C1", incident_id="bad id\n"), InvalidCommand,
                           "incident_id", "identifier_format")
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    (7, "text"), ("", "identifier_format"), ("INC\x00", "identifier_format"),
+    ("I" * 65, "identifier_format"), (["INC-1"], "text"), ("INC 1", "identifier_format"),
+])
+def test_a_bad_incident_id_is_refused_naming_the_field_and_rule(value: Any, rule: str):
+    with pytest.raises(InvalidCommand) as caught:
+        parse_command(data_media("C1", incident_id=value))
+    assert [(v.field, v.rule) for v in caught.value.violations] == [("incident_id", rule)]
 
 
 def test_the_same_incident_id_under_another_policy_is_another_incident(enrolled: Harness):
@@ -323,3 +336,23 @@ def test_a_claim_alone_is_paid_as_before_and_its_breakdown_stored_as_before():
     assert breakdown.amount == 700_000
     stored = breakdown.model_dump_json()
     assert "by_others" not in stored and "requested" in stored
+
+
+def test_the_console_claim_page_shows_the_incident_and_what_its_other_claims_took(
+    tmp_path: Path,
+):
+    db = str(tmp_path / "ledger.db")
+    ledger = make_ledger(persistence_env(db))
+    for command in (attach(), data_media("C1"), data_media("C2"), pay("C1"), pay("C2")):
+        ledger.execute(parse_command(command), actor="t")
+    models = ReadModels.open(ledger, db)
+    try:
+        service = Service(ledger, models, Tokens([]))
+        page = claim_page(service, View("en"), "C2")
+        assert 'data-field="incident_id"><code>INC-1</code>' in page
+        assert "Deductible taken by the incident&#39;s earlier claims" in page
+        assert "(of which 100,000 yen already taken by the incident&#39;s earlier claims)" \
+            in page
+    finally:
+        models.close()
+        ledger.close()
