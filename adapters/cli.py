@@ -748,7 +748,8 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
         for c in terms.coverages:
             print(f"\n{c.coverage} {c.name_ja} ({c.trigger}): per incident "
                   f"{yen(c.per_incident_limit)}, annual {yen(c.annual_limit)}, deductible "
-                  f"{yen(c.deductible)}", file=out)
+                  f"{yen(c.deductible)} per incident (the claims filed with one "
+                  "incident_id share both)", file=out)
             for e in c.exclusions:
                 print(f"  {e.code:<36}{e.ja}", file=out)
         print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)

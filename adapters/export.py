@@ -40,11 +40,13 @@ from adapters.seal import (
 )
 from adapters.views import claim_from_state, year_rows
 from domain import claim as claim_module
+from domain import incident as incident_module
 from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimStatus, PayoutIssued
 from domain.errors import PayoutRefused
 from domain.events import LedgerEvent, PydanticEventMapper
+from domain.incident import Incident
 from domain.ledger import aggregate_kind
 from domain.money import Yen
 from domain.payout import calculate_payout
@@ -155,6 +157,7 @@ class Replay:
     policies: dict[str, Any] = field(default_factory=dict)
     years: dict[str, PolicyYear] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
     discrepancies: list[str] = field(default_factory=list)
 
     def limits(self) -> list[dict[str, Any]]:
@@ -289,6 +292,9 @@ def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
         elif kind == "policy_year":
             result.years[item.aggregate_id] = policy_year_module.evolve(
                 result.years.get(item.aggregate_id), event)
+        elif kind == "incident":
+            result.incidents[item.aggregate_id] = incident_module.evolve(
+                result.incidents.get(item.aggregate_id), event)
         else:
             before = result.claims.get(item.aggregate_id)
             if isinstance(event, PayoutIssued) and before is not None:
@@ -309,12 +315,23 @@ def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int)
                                     f"claim {claim.claim_id} has no policy year")
         return
     cover = year.coverage(claim.coverage)
+    shared: dict[str, Yen] = {}
+    if claim.incident_id is not None:
+        incident = result.incidents.get(incident_module.incident_id_of(
+            claim.policy_id, claim.coverage, claim.incident_id))
+        if incident is None:
+            result.discrepancies.append(f"position {position}: payout {event.payout_id} of "
+                                        f"claim {claim.claim_id} has no incident")
+            return
+        shared = {"deductible_taken_by_others":
+                  incident.deductible_taken_before(claim.claim_id),
+                  "incident_paid_by_others": incident.paid_by_others(claim.claim_id)}
     try:
         again = calculate_payout(
             loss=claim.loss, deductible=cover.deductible,
             per_incident_limit=cover.per_incident_limit, paid_before=claim.paid,
             annual_limit=cover.annual_limit, annual_remaining=Yen(cover.remaining),
-            requested=event.breakdown.requested, excluded=claim.excluded)
+            requested=event.breakdown.requested, excluded=claim.excluded, **shared)
     except PayoutRefused as exc:
         result.discrepancies.append(f"position {position}: payout {event.payout_id} of "
                                     f"claim {claim.claim_id}: the terms refuse it: {exc}")

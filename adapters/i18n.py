@@ -99,6 +99,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "time_bar_text": ("通知は事故日から3年を過ぎています（{ends} まで）。",
                       "The notice came more than 3 years after the incident (they ended "
                       "{ends})."),
+    "incident_id": ("同一事故", "Incident"),
+    "incident_shared": ("(免責金額と1事故限度額を同一事故の全請求で共有)",
+                        "(its claims share one deductible and one per-incident limit)"),
     "timeline": ("経過", "Timeline"),
     "position": ("位置", "Position"),
     "recorded_at": ("記録時刻", "Recorded"),
@@ -217,6 +220,10 @@ BREAKDOWN = {
     "requested": ("指定額", "Requested"),
     "amount": ("支払額", "Amount"),
     "annual_remaining_after": ("年間残額（支払後）", "Annual remaining after"),
+    "deductible_taken_by_others": ("同一事故の先の請求で充当済の免責金額",
+                                   "Deductible taken by the incident's earlier claims"),
+    "incident_paid_by_others": ("同一事故の他の請求への支払",
+                                "Paid on the incident's other claims"),
 }
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",

@@ -10,6 +10,7 @@ from domain.claim import Claim, claim_id_of
 from domain.errors import NotFound
 from domain.events import LedgerEvent
 from domain.explanation import Explanation, Lang, explain
+from domain.incident import incident_id_of
 from domain.ledger import Ledger
 from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import term_set
@@ -89,6 +90,7 @@ def claim_from_state(state: Claim) -> dict[str, Any]:
         "excluded": int(state.excluded),
         "notified_on": state.notified_on.isoformat() if state.notified_on else None,
         "channel": state.channel, "notice_time_barred": state.notice_time_barred,
+        "incident_id": state.incident_id,
         "payouts": [
             {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
              "breakdown": p.breakdown.model_dump(mode="json")}
@@ -112,7 +114,10 @@ def explanation(ledger: Ledger, claim_id: str, lang: Lang,
         raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
     first = claim_events[0]
     year_events = known(policy_year_id(first.policy_id, first.policy_year))
-    return explain(claim_events, year_events, lang)
+    incident_id = getattr(first, "incident_id", None)
+    incident_events = [] if incident_id is None else known(
+        incident_id_of(first.policy_id, first.coverage, incident_id))
+    return explain(claim_events, year_events, lang, incident_events)
 
 
 def history(ledger: Ledger, models: ReadModels, entity_id: str, kind: str | None,

@@ -10,6 +10,15 @@ reversal, closed or withdrawn; a denial is withdrawn and a closed claim
 reopened by decisions of their own. Nothing is ever edited or deleted: every
 change is a new event. Each decision below is a pure function of the states it
 reads and the command.
+
+A claim filed with an ``incident_id`` is one of the claims of that incident
+(``domain/incident.py``): its filing, re-assessments, exclusions, withdrawal,
+withdrawn denial, payouts and reversals also write the incident's record,
+which holds the deductible and the per-incident limit its claims share (the
+loss a claim counts there is its assessed loss less what exclusions took of
+it). A liability incident's claims are one series (一連の損害賠償請求): they
+draw on the policy year of the first claim made, whatever their own
+``claim_made_on``.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any
 
 from pydantic import Field
 
+from domain import incident as incident_module
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
@@ -41,6 +51,7 @@ from domain.errors import (
     RuleViolated,
 )
 from domain.events import EventStamp, LedgerEvent
+from domain.incident import Incident
 from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
 from domain.policy import Policy, open_year
@@ -111,6 +122,8 @@ class ClaimFiled(ClaimEvent):
     """The day the insurer was told; None (and not stored) only in claims filed
     before notices were recorded: unknown."""
     channel: NoticeChannel | None = Field(default=None, exclude_if=lambda v: v is None)
+    incident_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The incident the claim is one of (None: the claim is its own incident)."""
 
 
 class LossAssessed(ClaimEvent):
@@ -220,6 +233,7 @@ class Claim:
     channel: str | None = None
     excluded: Yen = ZERO
     """The part of the loss that partial exclusions took, in all."""
+    incident_id: str | None = None
 
     @property
     def paid(self) -> Yen:
@@ -232,7 +246,12 @@ class Claim:
 
     @property
     def payable(self) -> Yen:
-        return payable_for_incident(self.loss_after_exclusion, self.deductible,
+        """What the payout rule makes payable on the claim as its own incident; for
+        a claim of an incident of several claims, the most it can be paid (its loss
+        after exclusions, within the per-incident limit: the incident's deductible
+        and limit are shared with its other claims, see ``domain/incident.py``)."""
+        deductible = ZERO if self.incident_id is not None else self.deductible
+        return payable_for_incident(self.loss_after_exclusion, deductible,
                                     self.per_incident_limit)
 
     @property
@@ -291,10 +310,13 @@ def trigger_date(policy: Policy, command: FileClaim) -> tuple[str, date]:
 
 
 def file_claim(
-    policy: Policy, command: FileClaim, stamp: EventStamp, today: date
+    policy: Policy, command: FileClaim, stamp: EventStamp, today: date,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     """Decide ``file_claim``: pick the year (opening it if new), file, and apply
-    the prior-cause exclusion by itself where the terms have one."""
+    the prior-cause exclusion by itself where the terms have one. A claim of an
+    incident already open (``incident``) must give the incident's date, and draws
+    on the incident's year."""
     for field, day in (("incident_date", command.incident_date),
                        ("claim_made_on", command.claim_made_on),
                        ("notified_on", command.notified_on)):
@@ -315,7 +337,17 @@ def file_claim(
             f"on {command.incident_date}",
         )
     field, day = trigger_date(policy, command)
-    year = policy.year_for(field, day)
+    if incident is None:
+        year = policy.year_for(field, day)
+    elif incident.incident_date != command.incident_date:
+        raise RuleViolated.of(
+            "incident_date",
+            "same_incident_date",
+            f"incident {incident.incident_id} occurred on {incident.incident_date}; "
+            f"a claim of it cannot give {command.incident_date}",
+        )
+    else:
+        year = incident.policy_year
     events: list[LedgerEvent] = []
     period = policy.opened(year)
     if period is None:
@@ -349,10 +381,12 @@ def file_claim(
             per_incident_limit=coverage.per_incident_limit,
             notified_on=command.notified_on or today,
             channel=command.channel,
+            incident_id=command.incident_id,
         )
     )
     prior = coverage.exclusion(PRIOR_CAUSE)
-    if prior is not None and command.incident_date < policy.service_start:
+    denied = prior is not None and command.incident_date < policy.service_start
+    if prior is not None and denied:
         events.append(
             ExclusionApplied(
                 **stamp.fields(aggregate_id, 2),
@@ -367,10 +401,33 @@ def file_claim(
                 f"year, which began {policy.service_start}",
             )
         )
+    if command.incident_id is not None:
+        events += incident_module.join(
+            incident, stamp, claim_id=command.claim_id,
+            loss=ZERO if denied else command.loss_amount,
+            opening={"policy_id": policy.policy_id, "coverage": command.coverage,
+                     "incident_id": command.incident_id,
+                     "incident_date": command.incident_date, "policy_year": year,
+                     "terms_version": terms.version, "deductible": coverage.deductible,
+                     "per_incident_limit": coverage.per_incident_limit})
     return events
 
 
-def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[LedgerEvent]:
+def _counted(
+    claim: Claim, incident: Incident | None, stamp: EventStamp, *, loss: Yen,
+    claim_event: str, field: str,
+) -> list[LedgerEvent]:
+    """The incident's record of the loss ``claim`` now counts (nothing for a claim
+    that is its own incident)."""
+    if incident is None:
+        return []
+    return incident_module.count_loss(incident, stamp, claim_id=claim.claim_id, loss=loss,
+                                      claim_event=claim_event, field=field)
+
+
+def assess_loss(
+    claim: Claim, command: AssessLoss, stamp: EventStamp, incident: Incident | None = None
+) -> list[LedgerEvent]:
     _require_open(claim)
     if command.loss_amount == claim.loss:
         raise RuleViolated.of(
@@ -382,6 +439,13 @@ def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[Le
             "excluded_within_loss",
             f"{claim.excluded} of the loss is excluded; the loss cannot be less",
         )
+    if incident is not None:
+        return [
+            LossAssessed(**_claim_fields(claim, stamp), loss_before=claim.loss,
+                         loss_amount=command.loss_amount, reason=command.reason),
+            *_counted(claim, incident, stamp, loss=command.loss_amount - claim.excluded,
+                      claim_event="LossAssessed", field="loss_amount"),
+        ]
     payable = payable_for_incident(
         command.loss_amount - claim.excluded, claim.deductible, claim.per_incident_limit
     )
@@ -403,7 +467,8 @@ def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[Le
 
 
 def apply_exclusion(
-    claim: Claim, command: ApplyExclusion, stamp: EventStamp
+    claim: Claim, command: ApplyExclusion, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     coverage = term_set(claim.terms_version).coverage(claim.coverage)
@@ -416,7 +481,7 @@ def apply_exclusion(
             f"expected one of: {', '.join(e.code for e in coverage.exclusions)}",
         )
     if command.amount is not None:
-        return [_exclude_part(claim, wording, command, command.amount, stamp)]
+        return _exclude_part(claim, wording, command, command.amount, stamp, incident)
     if claim.paid > 0:
         raise RuleViolated.of(
             "exclusion",
@@ -431,14 +496,18 @@ def apply_exclusion(
             wording_ja=wording.ja,
             wording_en=wording.en,
             reason=command.reason,
-        )
+        ),
+        *_counted(claim, incident, stamp, loss=ZERO, claim_event="ExclusionApplied",
+                  field="exclusion"),
     ]
 
 
 def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amount: Yen,
-                  stamp: EventStamp) -> LedgerEvent:
+                  stamp: EventStamp, incident: Incident | None) -> list[LedgerEvent]:
     """Exclude ``amount`` of the loss: the exclusions of a claim add up to at most
-    its assessed loss, and never leave less payable than is already paid."""
+    its assessed loss, and never leave less payable than is already paid (for a
+    claim of an incident, the incident counts the loss left, and no claim of it
+    may be left paid more than its share)."""
     if amount == 0:
         raise RuleViolated.of("amount", "positive_amount", "must be more than 0")
     total = claim.excluded + amount
@@ -449,8 +518,8 @@ def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amoun
             f"{total} excluded in all would be more than the assessed loss of {claim.loss}"
             + (f" ({claim.excluded} is excluded already)" if claim.excluded else ""),
         )
-    payable = payable_for_incident(claim.loss - total, claim.deductible,
-                                   claim.per_incident_limit)
+    deductible = ZERO if incident is not None else claim.deductible
+    payable = payable_for_incident(claim.loss - total, deductible, claim.per_incident_limit)
     if payable < claim.paid:
         raise RuleViolated.of(
             "amount",
@@ -458,27 +527,36 @@ def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amoun
             f"excluding {amount} makes {payable} payable, less than the {claim.paid} "
             "already paid; reverse payouts first",
         )
-    return PartialExclusionApplied(
-        **_claim_fields(claim, stamp),
-        exclusion=wording.code,
-        wording_ja=wording.ja,
-        wording_en=wording.en,
-        reason=command.reason,
-        amount=amount,
-        excluded_total=total,
-    )
+    return [
+        PartialExclusionApplied(
+            **_claim_fields(claim, stamp),
+            exclusion=wording.code,
+            wording_ja=wording.ja,
+            wording_en=wording.en,
+            reason=command.reason,
+            amount=amount,
+            excluded_total=total,
+        ),
+        *_counted(claim, incident, stamp, loss=claim.loss - total,
+                  claim_event="PartialExclusionApplied", field="amount"),
+    ]
 
 
 def withdraw_denial(
-    claim: Claim, command: WithdrawDenial, stamp: EventStamp
+    claim: Claim, command: WithdrawDenial, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
+    """The claim is open again; a claim of an incident counts its loss there
+    again (as a denial made it count nothing)."""
     if claim.status is not ClaimStatus.DENIED or claim.exclusion is None:
         raise RuleViolated.of(
             "claim_id", "claim_denied",
             f"claim {claim.claim_id} is {claim.status}: it has no denial to withdraw",
         )
     return [DenialWithdrawn(**_claim_fields(claim, stamp), exclusion=claim.exclusion,
-                            reason=command.reason)]
+                            reason=command.reason),
+            *_counted(claim, incident, stamp, loss=claim.loss_after_exclusion,
+                      claim_event="DenialWithdrawn", field="claim_id")]
 
 
 def reopen_claim(claim: Claim, command: ReopenClaim, stamp: EventStamp) -> list[LedgerEvent]:
@@ -496,10 +574,15 @@ def reopen_claim(claim: Claim, command: ReopenClaim, stamp: EventStamp) -> list[
 
 
 def issue_payout(
-    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp
+    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     in_force = year.coverage(claim.coverage)
+    shared = {} if incident is None else {
+        "deductible_taken_by_others": incident.deductible_taken_before(claim.claim_id),
+        "incident_paid_by_others": incident.paid_by_others(claim.claim_id),
+    }
     breakdown = calculate_payout(
         loss=claim.loss,
         excluded=claim.excluded,
@@ -509,8 +592,12 @@ def issue_payout(
         annual_limit=in_force.annual_limit,
         annual_remaining=in_force.remaining,
         requested=command.amount,
+        **shared,
     )
     payout_id = f"payout-{len(claim.payouts) + 1}"
+    drawn = [] if incident is None else [incident_module.draw(
+        incident, stamp, claim_id=claim.claim_id, payout_id=payout_id,
+        amount=breakdown.amount)]
     return [
         PayoutIssued(
             **_claim_fields(claim, stamp),
@@ -529,11 +616,13 @@ def issue_payout(
             remaining_before=breakdown.annual_remaining_before,
             remaining_after=breakdown.annual_remaining_after,
         ),
+        *drawn,
     ]
 
 
 def reverse_payout(
-    claim: Claim, year: PolicyYear, command: ReversePayout, stamp: EventStamp
+    claim: Claim, year: PolicyYear, command: ReversePayout, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     payout = claim.payout(command.payout_id)
     if payout is None:
@@ -567,6 +656,9 @@ def reverse_payout(
             remaining_before=remaining,
             remaining_after=remaining + payout.amount,
         ),
+        *([] if incident is None else [incident_module.restore(
+            incident, stamp, claim_id=claim.claim_id, payout_id=payout.payout_id,
+            amount=payout.amount)]),
     ]
 
 
@@ -576,7 +668,8 @@ def close_claim(claim: Claim, command: CloseClaim, stamp: EventStamp) -> list[Le
 
 
 def withdraw_claim(
-    claim: Claim, command: WithdrawClaim, stamp: EventStamp
+    claim: Claim, command: WithdrawClaim, stamp: EventStamp,
+    incident: Incident | None = None,
 ) -> list[LedgerEvent]:
     _require_open(claim)
     if claim.paid > 0:
@@ -587,7 +680,9 @@ def withdraw_claim(
             "withdrawing it",
         )
     return [
-        ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason)
+        ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason),
+        *_counted(claim, incident, stamp, loss=ZERO, claim_event="ClaimWithdrawn",
+                  field="claim_id"),
     ]
 
 
@@ -610,6 +705,7 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
             per_incident_limit=event.per_incident_limit,
             notified_on=event.notified_on,
             channel=None if event.channel is None else str(event.channel),
+            incident_id=event.incident_id,
         )
     if state is None:
         msg = f"{event.event_name} before the claim was filed"

@@ -133,11 +133,21 @@ class FileClaim(_Command):
     description: Text
     notified_on: BusinessDate | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,
         description="the day the insurer was told of the incident (not before it, not "
         "after today); default: the day the command is recorded, in Japan",
     )
     channel: NoticeChannel | None = Field(
-        default=None, description="optional: how the insurer was told"
+        default=None, exclude_if=lambda v: v is None,
+        description="optional: how the insurer was told",
+    )
+    incident_id: Identifier | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="optional: claims with the same incident_id under one policy and "
+        "coverage are one incident (one deductible, one per-incident limit; a liability "
+        "incident's claims draw on the year of its first claim); without it the claim "
+        "is its own incident",
     )
 
 
@@ -160,6 +170,7 @@ class ApplyExclusion(_OnExisting):
     reason: Text
     amount: Yen | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,
         description="optional: exclude only this part of the loss (the deductible and "
         "limits apply to the rest); without it the whole claim is denied",
     )

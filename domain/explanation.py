@@ -4,9 +4,13 @@
 payout recomputes the payout rule from the terms copied into
 ``CoverageAttached`` (not from today's terms), the claim's assessed loss, the
 part of it exclusions took and what was paid before, and the annual remaining
-replayed from the year's own draws and restorations. A notice that came after
-the 3-year time bar gets a line of its own. Each figure recorded in an event that disagrees with
-the recomputation gets a line of its own. Pure: no clock, no storage.
+replayed from the year's own draws and restorations. For a claim of an
+incident of several claims, the incident's own events say what its other
+claims had taken of the deductible and been paid against the per-incident
+limit before each payout; the filing, each payout and each reversal say so
+too. A notice that came after the 3-year time bar gets a line of its own. Each
+figure recorded in an event that disagrees with the recomputation gets a line
+of its own. Pure: no clock, no storage.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain import claim as claim_module
+from domain import incident as incident_module
 from domain.claim import (
     Claim,
     ClaimClosed,
@@ -36,7 +41,8 @@ from domain.claim import (
 )
 from domain.errors import PayoutRefused
 from domain.events import LedgerEvent
-from domain.money import Yen
+from domain.incident import Incident, IncidentDrawn, IncidentRestored
+from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
 from domain.terms import JST, NOTICE_TIME_BAR, notice_channel, term_set
@@ -94,6 +100,8 @@ _FIELDS_JA = {
     "paid_before": "既払額", "payable_on_claim": "未払額", "annual_limit": "年間限度額",
     "annual_remaining_before": "年間残額", "requested": "内払請求額", "amount": "支払額",
     "annual_remaining_after": "残額",
+    "deductible_taken_by_others": "同一事故の先の請求で充当済の免責金額",
+    "incident_paid_by_others": "同一事故の他の請求への支払",
 }
 _STATUS = {"open": ("処理中", "open"), "denied": ("支払対象外", "denied"),
            "closed": ("終了", "closed"), "withdrawn": ("取下げ", "withdrawn")}
@@ -118,12 +126,17 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
     def y(amount: int) -> str:
         return yen(amount, lang)
 
-    capped = b.loss_after_deductible > b.per_incident_limit
+    taken, others = b.deductible_taken_by_others, b.incident_paid_by_others
+    capped = b.loss_after_deductible > b.per_incident_limit - others
     if lang == "ja":
         excluded = f" − 一部免責 {y(b.excluded)}" if b.excluded else ""
-        parts = [f"損害額 {y(b.loss)}{excluded} − 免責金額 {y(b.deductible)} = "
-                 f"{y(b.loss_after_deductible)}",
-                 f"1事故限度額 {y(b.per_incident_limit)}" + ("まで" if capped else "以内")]
+        parts = [f"損害額 {y(b.loss)}{excluded} − 免責金額 {y(b.deductible)}"
+                 + (f" (うち同一事故の先の請求で充当済 {y(taken)})" if taken else "")
+                 + f" = {y(b.loss_after_deductible)}",
+                 f"1事故限度額 {y(b.per_incident_limit)}"
+                 + (f" (同一事故の他の請求への支払 {y(others)}、残り "
+                    f"{y(b.per_incident_limit - others)})" if others else "")
+                 + ("まで" if capped else "以内")]
         if b.paid_before:
             parts.append(f"既払額 {y(b.paid_before)} → 未払額 {y(b.payable_on_claim)}")
         if b.requested is not None:
@@ -132,10 +145,14 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
                      f"残額 {y(b.annual_remaining_after)}")
     else:
         excluded = f" − excluded {y(b.excluded)}" if b.excluded else ""
-        parts = [f"loss {y(b.loss)}{excluded} − deductible {y(b.deductible)} = "
-                 f"{y(b.loss_after_deductible)}",
+        parts = [f"loss {y(b.loss)}{excluded} − deductible {y(b.deductible)}"
+                 + (f" (of which {y(taken)} already taken by the incident's earlier claims)"
+                    if taken else "")
+                 + f" = {y(b.loss_after_deductible)}",
                  (f"capped at the per-incident limit of {y(b.per_incident_limit)}" if capped
-                  else f"within the per-incident limit of {y(b.per_incident_limit)}")]
+                  else f"within the per-incident limit of {y(b.per_incident_limit)}")
+                 + (f" (the incident's other claims are paid {y(others)}, leaving "
+                    f"{y(b.per_incident_limit - others)})" if others else "")]
         if b.paid_before:
             parts.append(f"already paid {y(b.paid_before)} → still payable "
                          f"{y(b.payable_on_claim)}")
@@ -166,16 +183,37 @@ class _Year:
                 remaining += -e.amount if kind == "drawn" else e.amount
 
 
+class _Incident:
+    """The incident's record as its own events tell it, before each of the
+    claim's draws and restorations (nothing for a claim that is its own
+    incident)."""
+
+    def __init__(self, incident_events: Sequence[LedgerEvent], claim: ClaimFiled) -> None:
+        self.incident_id = claim.incident_id
+        self.before: dict[tuple[str, str], Incident] = {}
+        self.recorded: dict[tuple[str, str], IncidentDrawn | IncidentRestored] = {}
+        state: Incident | None = None
+        for e in incident_events:
+            if isinstance(e, IncidentDrawn | IncidentRestored) and state is not None and \
+                    e.claim_id == claim.claim_id:
+                key = ("drawn" if isinstance(e, IncidentDrawn) else "restored", e.payout_id)
+                self.before[key] = state
+                self.recorded[key] = e
+            state = incident_module.evolve(state, e)
+
+
 def explain(claim_events: Sequence[ClaimEvent], year_events: Sequence[LedgerEvent],
-            lang: Lang) -> Explanation:
-    """The claim's decisions, each with its figures, and any disagreement."""
+            lang: Lang, incident_events: Sequence[LedgerEvent] = ()) -> Explanation:
+    """The claim's decisions, each with its figures, and any disagreement
+    (``incident_events``: those of the incident the claim is one of, if any)."""
     filed = claim_events[0]
     assert isinstance(filed, ClaimFiled)
     year = _Year(year_events, filed)
+    incident = _Incident(incident_events, filed)
     lines: list[Line] = []
     state: Claim | None = None
     for event in claim_events:
-        lines.extend(_explain_event(event, state, year, lang))
+        lines.extend(_explain_event(event, state, year, incident, lang))
         state = claim_module.evolve(state, event)
     assert state is not None
     status_ja, status_en = _STATUS[state.status.value]
@@ -189,7 +227,7 @@ def explain(claim_events: Sequence[ClaimEvent], year_events: Sequence[LedgerEven
 
 
 def _explain_event(event: ClaimEvent, state: Claim | None, year: _Year,
-                   lang: Lang) -> list[Line]:
+                   incident: _Incident, lang: Lang) -> list[Line]:
     at = _recorded(event, lang)
     if isinstance(event, ClaimFiled):
         return _filed(event, year, at, lang)
@@ -208,9 +246,9 @@ def _explain_event(event: ClaimEvent, state: Claim | None, year: _Year,
     if isinstance(event, PartialExclusionApplied):
         return _excluded_in_part(event, state, at, lang)
     if isinstance(event, PayoutIssued):
-        return _payout(event, state, year, at, lang)
+        return _payout(event, state, year, incident, at, lang)
     if isinstance(event, PayoutReversed):
-        return _reversal(event, year, at, lang)
+        return _reversal(event, year, incident, at, lang)
     if isinstance(event, DenialWithdrawn):
         text = (f"{at} 免責の取消: 免責事由 {event.exclusion} による支払対象外を取り消し、"
                 f"請求を再開 ({event.reason})" if lang == "ja" else
@@ -246,6 +284,9 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         text += (f", 損害額 {yen(event.loss_amount, lang)}; 免責金額 "
                  f"{yen(event.deductible, lang)}, 1事故限度額 "
                  f"{yen(event.per_incident_limit, lang)}")
+        if event.incident_id is not None:
+            text += (f"; 同一事故 {event.incident_id} の請求 (免責金額と1事故限度額を"
+                     "同一事故の全請求で共有)")
         text += _notice(event, lang)
     else:
         text = (f"{at} Filed: {cover.name_en} (policy year {event.policy_year}), cause "
@@ -255,6 +296,9 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         text += (f", loss {yen(event.loss_amount, lang)}; deductible "
                  f"{yen(event.deductible, lang)}, per-incident limit "
                  f"{yen(event.per_incident_limit, lang)}")
+        if event.incident_id is not None:
+            text += (f"; a claim of incident {event.incident_id} (its claims share one "
+                     "deductible and one per-incident limit)")
         text += _notice(event, lang)
     figures = {"loss": event.loss_amount, "deductible": event.deductible,
                "per_incident_limit": event.per_incident_limit}
@@ -339,7 +383,7 @@ def _excluded(event: ExclusionApplied, state: Claim, at: str, lang: Lang) -> lis
     return lines
 
 
-def _payout(event: PayoutIssued, state: Claim, year: _Year, at: str,
+def _payout(event: PayoutIssued, state: Claim, year: _Year, incident: _Incident, at: str,
             lang: Lang) -> list[Line]:
     b = event.breakdown
     label = "支払" if lang == "ja" else "Payout"
@@ -353,13 +397,27 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, at: str,
                                where, lang))
         return lines
     cover = year.attached
+    taken = others = ZERO
+    if incident.incident_id is not None:
+        before = incident.before.get(("drawn", event.payout_id))
+        if before is None:
+            lines.append(_mismatch("incident_paid_by_others", b.incident_paid_by_others,
+                                   None, where, lang))
+            return lines
+        taken = before.deductible_taken_before(state.claim_id)
+        others = before.paid_by_others(state.claim_id)
+        drawn_on_incident = incident.recorded[("drawn", event.payout_id)]
+        if drawn_on_incident.amount != b.amount:
+            lines.append(_mismatch("amount", drawn_on_incident.amount, b.amount,
+                                   "IncidentDrawn", lang))
     try:
         again = calculate_payout(
             loss=state.loss, deductible=cover.deductible,
             per_incident_limit=cover.per_incident_limit, paid_before=state.paid,
             annual_limit=cover.annual_limit,
             annual_remaining=Yen(year.remaining_before[key]), requested=b.requested,
-            excluded=state.excluded)
+            excluded=state.excluded,
+            deductible_taken_by_others=taken, incident_paid_by_others=others)
     except PayoutRefused:
         lines.append(_mismatch("amount", b.amount, 0, where, lang))
         return lines
@@ -378,7 +436,8 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, at: str,
     return lines
 
 
-def _reversal(event: PayoutReversed, year: _Year, at: str, lang: Lang) -> list[Line]:
+def _reversal(event: PayoutReversed, year: _Year, incident: _Incident, at: str,
+              lang: Lang) -> list[Line]:
     key = ("restored", event.claim_id, event.payout_id)
     restored = year.recorded.get(key)
     before = year.remaining_before.get(key)
@@ -392,6 +451,12 @@ def _reversal(event: PayoutReversed, year: _Year, at: str, lang: Lang) -> list[L
         if before is not None:
             text += (f"; annual remaining {yen(before, lang)} → "
                      f"{yen(before + event.amount, lang)}")
+    restored_on_incident = incident.recorded.get(("restored", event.payout_id))
+    if restored_on_incident is not None:
+        text += (f"; 同一事故の支払 {yen(restored_on_incident.paid_before, lang)} → "
+                 f"{yen(restored_on_incident.paid_after, lang)}" if lang == "ja" else
+                 f"; paid on the incident {yen(restored_on_incident.paid_before, lang)} → "
+                 f"{yen(restored_on_incident.paid_after, lang)}")
     text += f" ({event.reason})"
     lines = [Line(kind="reversal", recorded_at=event.timestamp, text=text,
                   figures={"amount": event.amount})]

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from domain import claim as claim_module
 from domain import command_record, policy_year
+from domain import incident as incident_module
 from domain import policy as policy_module
 from domain.claim import Claim
 from domain.command_record import CommandAccepted, command_record_id, fingerprint
@@ -59,6 +60,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.events import EventStamp, LedgerEvent, PydanticEventMapper
+from domain.incident import Incident, incident_id_of
 from domain.policy import Policy, policy_id_of
 from domain.policy_year import PolicyYear, policy_year_id
 from domain.terms import JST
@@ -501,8 +503,11 @@ class Ledger(Application[str]):
                     "claim_id", "new_claim", f"claim {command.claim_id} is already filed"
                 )
             policy = self.get_policy(command.policy_id)
+            incident = None if command.incident_id is None else self._get(
+                incident_id_of(command.policy_id, command.coverage, command.incident_id),
+                incident_module.project)
             events = claim_module.file_claim(
-                policy, command, stamp, stamp.recorded_at.astimezone(JST).date()
+                policy, command, stamp, stamp.recorded_at.astimezone(JST).date(), incident
             )
             claim = _evolve_claim(None, events)
             return events, _claim_result(claim), {claim.id: claim}
@@ -510,10 +515,11 @@ class Ledger(Application[str]):
             claim = self.get_claim(command.claim_id)
             _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
             year = self.get_policy_year(claim.policy_id, claim.policy_year)
+            incident = self.incident_of(claim)
             if isinstance(command, IssuePayout):
-                events = claim_module.issue_payout(claim, year, command, stamp)
+                events = claim_module.issue_payout(claim, year, command, stamp, incident)
             else:
-                events = claim_module.reverse_payout(claim, year, command, stamp)
+                events = claim_module.reverse_payout(claim, year, command, stamp, incident)
             after = _evolve_claim(claim, events)
             payout = after.payout(events[0].payout_id)  # type: ignore[attr-defined]
             assert payout is not None
@@ -525,15 +531,18 @@ class Ledger(Application[str]):
             }, {after.id: after}
         claim = self.get_claim(command.claim_id)
         _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
-        decide: Any = {
-            AssessLoss: claim_module.assess_loss,
-            ApplyExclusion: claim_module.apply_exclusion,
-            CloseClaim: claim_module.close_claim,
-            WithdrawClaim: claim_module.withdraw_claim,
-            WithdrawDenial: claim_module.withdraw_denial,
-            ReopenClaim: claim_module.reopen_claim,
-        }[type(command)]
-        events = decide(claim, command, stamp)
+        if isinstance(command, CloseClaim | ReopenClaim):
+            decide_alone: Any = {CloseClaim: claim_module.close_claim,
+                                 ReopenClaim: claim_module.reopen_claim}[type(command)]
+            events = decide_alone(claim, command, stamp)
+        else:
+            decide: Any = {
+                AssessLoss: claim_module.assess_loss,
+                ApplyExclusion: claim_module.apply_exclusion,
+                WithdrawClaim: claim_module.withdraw_claim,
+                WithdrawDenial: claim_module.withdraw_denial,
+            }[type(command)]
+            events = decide(claim, command, stamp, self.incident_of(claim))
         after = _evolve_claim(claim, events)
         return events, _claim_result(after), {after.id: after}
 
@@ -601,6 +610,16 @@ class Ledger(Application[str]):
         if claim is None:
             raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed")
         return claim
+
+    def incident_of(self, claim: Claim) -> Incident | None:
+        """The incident a claim is one of (None: it is its own incident)."""
+        if claim.incident_id is None:
+            return None
+        incident = self._get(
+            incident_id_of(claim.policy_id, claim.coverage, claim.incident_id),
+            incident_module.project)
+        assert incident is not None, f"claim {claim.claim_id} without its incident"
+        return incident
 
     def _known_at(self, aggregate_id: str, at: datetime) -> list[LedgerEvent]:
         """The aggregate's events as the ledger knew them at recorded time ``at``."""
@@ -846,10 +865,12 @@ def check_actor(actor: str) -> None:
 
 
 def aggregate_kind(aggregate_id: str) -> str:
-    """Which kind of record an aggregate id names: policy, policy_year, claim or
-    command (the idempotency records)."""
+    """Which kind of record an aggregate id names: policy, policy_year, claim,
+    incident or command (the idempotency records)."""
     if aggregate_id.startswith("claim:"):
         return "claim"
+    if aggregate_id.startswith("incident:"):
+        return "incident"
     if aggregate_id.startswith("command:"):
         return "command"
     return "policy_year" if ":year:" in aggregate_id else "policy"
@@ -858,6 +879,7 @@ def aggregate_kind(aggregate_id: str) -> str:
 _PROJECTORS: dict[str, Callable[..., Any]] = {
     "claim": claim_module.project,
     "command": command_record.project,
+    "incident": incident_module.project,
     "policy_year": policy_year.project,
     "policy": policy_module.project,
 }
@@ -908,4 +930,5 @@ def _claim_result(claim: Claim) -> dict[str, Any]:
         "paid": int(claim.paid),
         "exclusion": claim.exclusion,
         "excluded": int(claim.excluded),
+        **({} if claim.incident_id is None else {"incident_id": claim.incident_id}),
     }

@@ -1,6 +1,6 @@
 """The payout rule, as a pure function that shows its working.
 
-For one claim (one incident):
+For one claim that is its own incident (no ``incident_id``):
 
 - payable for the incident = min(assessed loss − excluded − deductible,
   per-incident limit), never below zero, where "excluded" is the part of the
@@ -11,6 +11,23 @@ For one claim (one incident):
   annual limit for that coverage;
 - an interim payout may ask for less; never more.
 
+For a claim of an incident of several claims (see ``domain/incident.py``) the
+deductible and the per-incident limit are the incident's, shared by its claims:
+
+- the deductible is taken once from the incident's total loss, from its claims
+  in filing order: ``deductible_taken_by_others`` is what the losses of the
+  claims filed before this one already take of it, and this claim bears the
+  rest (loss after deductible = loss − (deductible − taken by others));
+- the per-incident limit is shared: ``incident_paid_by_others`` is what the
+  incident's other claims are paid (net), so payable for the incident on this
+  claim = min(loss after deductible, per-incident limit − paid by others);
+- the rest is as above. So a claim is never paid more than its own loss, and
+  all the claims of an incident together are paid at most
+  min(incident loss − deductible, per-incident limit): 300,000 + 300,000 of one
+  data/media incident pay 500,000 in all, whichever claim is paid first.
+
+With both incident figures 0 (a claim on its own) the two rules are the same.
+
 ``calculate_payout`` returns the whole breakdown, which ``PayoutIssued`` records.
 """
 
@@ -20,6 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import PayoutRefused
 from domain.money import ZERO, Yen
+
+
+def _zero(value: Yen) -> bool:
+    return value == 0
 
 
 class PayoutBreakdown(BaseModel):
@@ -43,6 +64,12 @@ class PayoutBreakdown(BaseModel):
     requested: Yen | None
     amount: Yen
     annual_remaining_after: Yen
+    deductible_taken_by_others: Yen = Field(default=ZERO, exclude_if=_zero)
+    """What the incident's claims filed before this one already take of the
+    deductible (0, and not stored, for a claim that is its own incident)."""
+    incident_paid_by_others: Yen = Field(default=ZERO, exclude_if=_zero)
+    """What the incident's other claims are paid, net of reversals, against its
+    per-incident limit (0, and not stored, for a claim that is its own incident)."""
 
 
 def payable_for_incident(loss: Yen, deductible: Yen, per_incident_limit: Yen) -> Yen:
@@ -60,20 +87,34 @@ def calculate_payout(
     annual_remaining: Yen,
     requested: Yen | None = None,
     excluded: Yen = ZERO,
+    deductible_taken_by_others: Yen = ZERO,
+    incident_paid_by_others: Yen = ZERO,
 ) -> PayoutBreakdown:
     """Decide one payout; raise ``PayoutRefused`` naming the rule that stops it."""
     after_exclusion = loss.less(excluded)
-    for_incident = payable_for_incident(after_exclusion, deductible, per_incident_limit)
+    borne = deductible.less(deductible_taken_by_others)
+    after_deductible = after_exclusion.less(borne)
+    room = per_incident_limit.less(incident_paid_by_others)
+    for_incident = min(after_deductible, room)
     on_claim = for_incident.less(paid_before)
     available = min(on_claim, annual_remaining)
     if available == 0:
-        if for_incident == 0:
+        if after_deductible == 0:
             raise PayoutRefused.of(
                 "loss_amount",
                 "deductible",
                 f"the loss of {after_exclusion}"
                 + (f" (after {excluded} excluded)" if excluded else "")
-                + f" does not exceed the deductible of {deductible}",
+                + f" does not exceed the deductible of {borne}"
+                + (f" (of {deductible}, {deductible_taken_by_others} taken by the "
+                   "incident's other claims)" if deductible_taken_by_others else ""),
+            )
+        if room == 0:
+            raise PayoutRefused.of(
+                "amount",
+                "per_incident_limit",
+                f"the incident's other claims are paid {incident_paid_by_others}: all of "
+                f"its per-incident limit of {per_incident_limit}",
             )
         if on_claim == 0:
             raise PayoutRefused.of(
@@ -105,7 +146,7 @@ def calculate_payout(
         excluded=excluded or None,
         loss_after_exclusion=after_exclusion if excluded else None,
         deductible=deductible,
-        loss_after_deductible=after_exclusion.less(deductible),
+        loss_after_deductible=after_deductible,
         per_incident_limit=per_incident_limit,
         payable_for_incident=for_incident,
         paid_before=paid_before,
@@ -115,4 +156,6 @@ def calculate_payout(
         requested=requested,
         amount=amount,
         annual_remaining_after=annual_remaining - amount,
+        deductible_taken_by_others=deductible_taken_by_others,
+        incident_paid_by_others=incident_paid_by_others,
     )

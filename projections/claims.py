@@ -2,10 +2,13 @@
 
 Per claim: policy, year, coverage, cause, dates, status, assessed loss, the part
 of it partial exclusions took, what is payable under the payout rule, paid (net
-of reversals), the exclusion that denied it, and when and how the insurer was
-told (with the 3-year time-bar flag; unknown for claims filed before notices
-were recorded); per payout: amount, whether reversed, and the breakdown
-recorded with it.
+of reversals), the exclusion that denied it, when and how the insurer was told
+(with the 3-year time-bar flag; unknown for claims filed before notices were
+recorded), and the incident the claim is one of (none: it is its own incident;
+for a claim of an incident, payable is the most the claim can be paid, its loss
+after exclusions within the per-incident limit, since the incident's deductible
+and limit are shared with its other claims); per payout: amount, whether
+reversed, and the breakdown recorded with it.
 
 The description is free text and is kept exactly, whatever its characters: one
 the database cannot hold as it is (a NUL, which PostgreSQL's text refuses) is
@@ -95,6 +98,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
         Column("notified_on", String(10), nullable=True),
         Column("channel", String(32), nullable=True),
         Column("notice_time_barred", Boolean, nullable=False),
+        Column("incident_id", String(64), nullable=True),
         sqlite_with_rowid=False,
     )
     payouts = Table(
@@ -114,7 +118,7 @@ def _tables(generation: int) -> tuple[Table, Table]:
 
 class ClaimsProjection:
     name = NAME
-    schema_version = 4
+    schema_version = 5
     events: frozenset[str] | None = frozenset(_EVENTS)
 
     def tables(self, generation: int) -> list[Table]:
@@ -144,13 +148,15 @@ class ClaimsProjection:
                     claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
                     s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
                     s["loss_amount"], s["deductible"], s["per_incident_limit"],
-                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"]),
+                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"],
+                             s.get("incident_id")),
                     0, None, s["terms_version"], fact.recorded_at,
                     fact.recorded_at, s["originator_version"], fact.position,
                     0, notified_on, s.get("channel"),
                     notice_time_barred(date.fromisoformat(s["incident_date"]),
                                        date.fromisoformat(notified_on) if notified_on
                                        else None),
+                    s.get("incident_id"),
                 ]
                 continue
             row = claims.get(claim_id)
@@ -164,11 +170,11 @@ class ClaimsProjection:
             if name == "LossAssessed":
                 row[at.loss] = s["loss_amount"]
                 if at is _IN_ROW:
-                    row[12] = _payable(s["loss_amount"] - row[20], row[10], row[11])
+                    row[12] = _payable(s["loss_amount"] - row[20], row[10], row[11], row[24])
             elif name == "PartialExclusionApplied":
                 row[at.excluded] += s["amount"]
                 if at is _IN_ROW:
-                    row[12] = _payable(row[9] - row[20], row[10], row[11])
+                    row[12] = _payable(row[9] - row[20], row[10], row[11], row[24])
             elif name == "PayoutIssued":
                 row[at.paid] += s["amount"]
                 payouts[(claim_id, s["payout_id"])] = [
@@ -205,11 +211,13 @@ class ClaimsProjection:
         for chunk in chunks(sorted(assessed), 500):
             query = select(claims_t.c.claim_id, claims_t.c.loss_amount, claims_t.c.excluded,
                            claims_t.c.deductible, claims_t.c.per_incident_limit,
+                           claims_t.c.incident_id,
                            ).where(claims_t.c.claim_id.in_(chunk))
-            for claim_id, loss, excluded, deductible, cap in conn.execute(query):
+            for claim_id, loss, excluded, deductible, cap, incident_id in conn.execute(query):
                 update = assessed[claim_id]
                 new_loss = loss if update[0] is None else update[0]
-                update[1] = _payable(new_loss - excluded - update[6], deductible, cap)
+                update[1] = _payable(new_loss - excluded - update[6], deductible, cap,
+                                     incident_id)
         execute_many(conn, _update_claims_sql(claims_t.name), updates)
         insert_rows(conn, payouts_t, payouts)
         execute_many(conn, _reverse_sql(payouts_t.name), reversals)
@@ -255,8 +263,10 @@ def _reverse_sql(table: str) -> str:
             "WHERE claim_id = ? AND payout_id = ?")
 
 
-def _payable(loss: int, deductible: int, cap: int) -> int:
-    return int(payable_for_incident(Yen(loss), Yen(deductible), Yen(cap)))
+def _payable(loss: int, deductible: int, cap: int, incident_id: str | None) -> int:
+    """``Claim.payable``: a claim of an incident bears no deductible of its own."""
+    return int(payable_for_incident(Yen(loss), Yen(0 if incident_id else deductible),
+                                    Yen(cap)))
 
 
 @cache

@@ -108,6 +108,7 @@ class _Replay:
                 "excluded": int(c.excluded),
                 "notified_on": c.notified_on.isoformat() if c.notified_on else None,
                 "channel": c.channel, "notice_time_barred": c.notice_time_barred,
+                "incident_id": c.incident_id,
             })
             for p in c.payouts:
                 issued, reversed_at = self.payout_positions[(c.claim_id, p.payout_id)]

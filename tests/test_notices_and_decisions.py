@@ -55,7 +55,7 @@ from tests.builders import (
     withdraw_denial,
 )
 from tests.conftest import Harness, make_ledger
-from tests.test_event_mapper import FIXTURES, mapper, stored
+from tests.test_event_mapper import mapper, stored
 
 AFTER_THREE_YEARS = datetime(2027, 6, 10, 3, 0, tzinfo=UTC)
 """A recorded time after the time bar of an incident on 2024-06-01 (2027-06-01)."""
@@ -149,8 +149,9 @@ def test_an_unknown_channel_is_refused(enrolled: Harness, channel: Any, rule: st
 
 def test_a_claim_stored_without_a_notice_date_reads_as_unknown_not_flagged():
     # events_v1.json holds a ClaimFiled as the ledger wrote it before notices.
-    (fixture,) = [f for f in FIXTURES if f["topic"] == "ClaimFiled" and
-                  "notified_on" not in f["state"]]
+    v1 = json.loads((Path(__file__).parent / "fixtures" / "events_v1.json").read_text())
+    (fixture,) = [f for f in v1 if f["topic"] == "ClaimFiled"]
+    assert "notified_on" not in fixture["state"]
     event = mapper().to_domain_event(stored(fixture))
     claim = claim_module.evolve(None, event)
     assert (claim.notified_on, claim.channel, claim.notice_time_barred) == (None, None, False)

@@ -1,10 +1,13 @@
 """Invariants over random command sequences (hypothesis).
 
 Whatever commands arrive, in whatever order: paid never exceeds a claim's
-payable amount or the per-incident limit; a year's drawn never exceeds its
-annual limit (remaining never negative); what claims paid adds up to what the
-years drew; a refused command appends nothing; and replaying the stored events
-rebuilds exactly the aggregates the ledger decided with.
+payable amount or the per-incident limit; across incidents of several claims,
+no incident is paid more than its per-incident limit, nor more than its loss
+less one deductible, and no claim of one more than its share; a year's drawn
+never exceeds its annual limit (remaining never negative); what claims paid adds
+up to what the years drew and to what their incidents drew; a refused command
+appends nothing; and replaying the stored events rebuilds exactly the
+aggregates the ledger decided with.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 
 from adapters.storage import persistence_env
 from domain import claim as claim_module
+from domain import incident as incident_module
 from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.commands import parse_command
@@ -45,18 +49,27 @@ loss = st.one_of(
 )
 incident = st.sampled_from(["2024-04-01", "2024-12-31", "2025-03-31", "2025-04-01",
                             "2024-03-15"])
+INCIDENTS = {"I1": "2024-06-01", "I2": "2025-04-01"}
+"""Incidents that several claims may share, and the day each occurred."""
 
 
 @st.composite
 def commands(draw: Any, kinds: tuple[str, ...] = (
         "file", "pay", "pay", "pay", "interim", "interim", "reverse", "assess", "exclude",
-        "close", "withdraw")) -> dict[str, Any]:
+        "close", "withdraw"), incidents: tuple[str | None, ...] = (None, None, "I1", "I2"),
+        ) -> dict[str, Any]:
     claim_id = draw(st.sampled_from(CLAIMS))
     kind = draw(st.sampled_from(kinds))
     if kind == "file":
+        shared = draw(st.sampled_from(incidents))
+        one_of = {} if shared is None else {"incident_id": shared}
         if claim_id.startswith("C"):
-            return file_data_media(claim_id, loss=draw(loss), incident=draw(incident))
+            day = draw(incident) if shared is None else INCIDENTS[shared]
+            return file_data_media(claim_id, loss=draw(loss), incident=day, **one_of)
         made = draw(st.sampled_from(["2024-05-01", "2025-01-10", "2025-06-01"]))
+        if shared is not None:
+            return file_liability(claim_id, loss=draw(loss), incident="2024-04-20",
+                                  made_on=made, **one_of)
         return file_liability(claim_id, loss=draw(loss), incident="2024-03-20"
                               if draw(st.booleans()) and made > "2024-05" else "2024-04-20",
                               made_on=made)
@@ -81,6 +94,8 @@ def fold(events: list[LedgerEvent]) -> dict[str, Any]:
         aid = e.originator_id
         if aid.startswith("claim:"):
             states[aid] = claim_module.evolve(states.get(aid), e)
+        elif aid.startswith("incident:"):
+            states[aid] = incident_module.evolve(states.get(aid), e)
         elif ":year:" in aid:
             states[aid] = policy_year_module.evolve(states.get(aid), e)
         elif aid.startswith("policy:"):
@@ -101,6 +116,26 @@ def test_no_command_sequence_breaks_the_limits_and_replay_rebuilds_the_same_stat
                            suppress_health_check=[HealthCheck.too_slow])(
             given(st.lists(commands(kinds=("file",)), min_size=3, max_size=10),
                   st.lists(commands(), min_size=5, max_size=50))(check_sequence))
+        attempt(ledger)
+        ledger.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_incident_is_paid_more_than_its_limit_less_one_deductible(
+    backend: str, tmp_path: Path,
+) -> None:
+    """Every claim filed for one of two incidents, and mostly paid."""
+    with fresh_db(backend, tmp_path) as db:
+        ledger = make_ledger(persistence_env(db))
+        shared = ("I1", "I2")
+        attempt = settings(max_examples=EXAMPLES[backend], deadline=None,
+                           suppress_health_check=[HealthCheck.too_slow])(
+            given(st.lists(commands(kinds=("file",), incidents=shared), min_size=3,
+                           max_size=10),
+                  st.lists(commands(kinds=("pay", "pay", "pay", "interim", "reverse",
+                                           "assess", "withdraw", "file"),
+                                    incidents=shared), min_size=5, max_size=40),
+                  )(check_sequence))
         attempt(ledger)
         ledger.close()
 
@@ -131,6 +166,12 @@ def check_sequence(
             assert state == ledger.get_claim(state.claim_id)
             key = (state.policy_year, str(state.coverage))
             drawn[key] = drawn.get(key, 0) + int(state.paid)
+            if state.incident_id is not None:
+                assert ledger.incident_of(state) == states[
+                    incident_module.incident_id_of(state.policy_id, state.coverage,
+                                                   state.incident_id)]
+        elif aid.startswith("incident:"):
+            check_incident(state, states)
         elif ":year:" in aid:
             assert state == ledger.get_policy_year(state.policy_id, state.year)
             for c in state.coverages:
@@ -142,6 +183,21 @@ def check_sequence(
         if ":year:" in aid:
             for c in state.coverages:
                 assert drawn.get((state.year, str(c.coverage)), 0) == int(c.drawn)
+
+
+def check_incident(incident: incident_module.Incident, states: dict[str, Any]) -> None:
+    """One incident of several claims: paid at most its limit and its loss less
+    one deductible; each claim at most its share; each claim's paid as the
+    incident records it, and every claim of it drawing on one year."""
+    assert incident.paid <= min(incident.loss.less(incident.deductible),
+                                incident.per_incident_limit)
+    years = set()
+    for c in incident.claims:
+        claim = states[claim_module.claim_id_of(c.claim_id)]
+        assert c.paid == claim.paid <= incident.share(c.claim_id)
+        assert claim.incident_id == incident.incident_id
+        years.add(claim.policy_year)
+    assert years == {incident.policy_year}
 
 
 def _for_policy(command: dict[str, Any], policy: str, prefix: str) -> dict[str, Any]:
