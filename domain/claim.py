@@ -35,11 +35,11 @@ from domain.errors import (
 from domain.events import EventStamp, LedgerEvent
 from domain.money import Yen
 from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
-from domain.policy import Policy, open_year
+from domain.policy import Policy, open_year, register_claim
 from domain.policy import evolve as evolve_policy
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, PolicyYear
 from domain.state import changed
-from domain.terms import PRIOR_CAUSE, Coverage, Trigger, term_set
+from domain.terms import OUTSIDE_COVER, PRIOR_CAUSE, Coverage, Trigger, Wording, term_set
 
 
 def claim_id_of(claim_id: str) -> str:
@@ -208,11 +208,24 @@ def trigger_date(policy: Policy, command: FileClaim) -> tuple[str, date]:
     return "incident_date", command.incident_date
 
 
+def deny(claim: Claim, wording: Wording, reason: str, stamp: EventStamp) -> ExclusionApplied:
+    """The ledger's own denial of ``claim`` under ``wording`` (a rule or exclusion)."""
+    return ExclusionApplied(
+        **_claim_fields(claim, stamp),
+        exclusion=wording.code,
+        wording_ja=wording.ja,
+        wording_en=wording.en,
+        reason=reason,
+    )
+
+
 def file_claim(
     policy: Policy, command: FileClaim, stamp: EventStamp, today: date
 ) -> list[LedgerEvent]:
-    """Decide ``file_claim``: pick the year (opening it if new), file, and apply
-    the prior-cause exclusion by itself where the terms have one."""
+    """Decide ``file_claim``: pick the year (opening it if new), file, record the
+    claim on its policy, and deny it at once where the terms do not cover it: a
+    date of cover outside cover, or (where the terms have it) a cause before
+    the cover start."""
     for field, day in (("incident_date", command.incident_date),
                        ("claim_made_on", command.claim_made_on)):
         if day is not None and day > today:
@@ -225,12 +238,13 @@ def file_claim(
             f"on {command.incident_date}",
         )
     field, day = trigger_date(policy, command)
-    year = policy.year_for(field, day)
+    year = policy.year_of(day)
     events: list[LedgerEvent] = []
     period = policy.opened(year)
     if period is None:
         events = open_year(policy, year, stamp)
-        period = evolve_policy(policy, events[0]).opened(year)
+        policy = evolve_policy(policy, events[0])
+        period = policy.opened(year)
         assert period is not None
     terms = term_set(period.terms_version)
     coverage = terms.coverage(command.coverage)
@@ -259,23 +273,22 @@ def file_claim(
             per_incident_limit=coverage.per_incident_limit,
         )
     )
+    events.append(register_claim(policy, command.claim_id, command.coverage, year, day, stamp))
+    filed = evolve(None, events[-2])
     prior = coverage.exclusion(PRIOR_CAUSE)
-    if prior is not None and command.incident_date < policy.service_start:
-        events.append(
-            ExclusionApplied(
-                **stamp.fields(aggregate_id, 2),
-                claim_id=command.claim_id,
-                policy_id=policy.policy_id,
-                policy_year=year,
-                coverage=command.coverage,
-                exclusion=prior.code,
-                wording_ja=prior.ja,
-                wording_en=prior.en,
-                reason=f"the cause ({command.incident_date}) predates the first policy "
-                f"year, which began {policy.service_start}",
-            )
-        )
+    if not policy.covers(day):
+        events.append(deny(filed, OUTSIDE_COVER, f"{field} {day} is outside cover "
+                           f"({_cover_text(policy)})", stamp))
+    elif prior is not None and command.incident_date < policy.cover_start:
+        events.append(deny(
+            filed, prior, f"the cause ({command.incident_date}) predates the first policy "
+            f"year, which began {policy.cover_start}", stamp))
     return events
+
+
+def _cover_text(policy: Policy) -> str:
+    end = policy.cover_end
+    return f"from {policy.cover_start} to {end}" if end else f"from {policy.cover_start}"
 
 
 def assess_loss(claim: Claim, command: AssessLoss, stamp: EventStamp) -> list[LedgerEvent]:

@@ -88,8 +88,8 @@ class _OnExisting(_Command):
         default=None,
         ge=1,
         description="Optimistic concurrency: the version of the claim (of the policy, "
-        "for end_service) this command was decided on; if it has changed since, the "
-        "command is refused and nothing is appended",
+        "for end_service and cancel_firewall_option) this command was decided on; "
+        "if it has changed since, the command is refused and nothing is appended",
     )
 
 
@@ -109,11 +109,16 @@ class AttachCoverage(_Command):
 
 
 class EndService(_OnExisting):
-    """The private-server service ended: the policy period ends that day."""
+    """The private-server service ended (or its recorded end is corrected): cover
+    ends at the end of that day, or of the option's cancellation if earlier."""
 
     command: Literal["end_service"]
     policy_id: Identifier
     service_end: BusinessDate
+    reason: Text | None = Field(
+        default=None,
+        description="why; required to correct an end already recorded",
+    )
 
 
 class FileClaim(_Command):
@@ -186,6 +191,16 @@ class WithdrawClaim(_OnExisting):
     reason: Text
 
 
+class CancelFirewallOption(_OnExisting):
+    """The firewall option was cancelled: the insurance attached to it (cover)
+    ends at the end of that day, or of the service's last day if earlier."""
+
+    command: Literal["cancel_firewall_option"]
+    policy_id: Identifier
+    cancelled_on: BusinessDate
+    reason: Text
+
+
 Command = Annotated[
     AttachCoverage
     | EndService
@@ -195,7 +210,8 @@ Command = Annotated[
     | IssuePayout
     | ReversePayout
     | CloseClaim
-    | WithdrawClaim,
+    | WithdrawClaim
+    | CancelFirewallOption,
     Field(discriminator="command"),
 ]
 
@@ -209,6 +225,7 @@ COMMAND_TYPES: tuple[type[_Command], ...] = (
     ReversePayout,
     CloseClaim,
     WithdrawClaim,
+    CancelFirewallOption,
 )
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
