@@ -424,6 +424,9 @@ EXAMPLES = {
     "close_claim": {"command": "close_claim", "claim_id": "C-1", "reason": "settled"},
     "withdraw_claim": {"command": "withdraw_claim", "claim_id": "C-1",
                        "reason": "the customer withdrew it"},
+    "cancel_firewall_option": {"command": "cancel_firewall_option", "policy_id": "P-1",
+                               "cancelled_on": "2026-03-31",
+                               "reason": "the customer cancelled the firewall option"},
 }
 assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
                          for t in COMMAND_TYPES}

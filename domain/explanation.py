@@ -33,7 +33,7 @@ from domain.events import LedgerEvent
 from domain.money import Yen
 from domain.payout import PayoutBreakdown, calculate_payout
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
-from domain.terms import JST, term_set
+from domain.terms import JST, denial_wording, term_set
 
 Lang = Literal["ja", "en"]
 LANGS: tuple[Lang, ...] = ("ja", "en")
@@ -247,7 +247,7 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
 
 def _excluded(event: ExclusionApplied, state: Claim, at: str, lang: Lang) -> list[Line]:
     cover = term_set(state.terms_version).coverage(state.coverage)
-    wording = cover.exclusion(event.exclusion)
+    wording = denial_wording(cover, event.exclusion)
     if lang == "ja":
         text = (f"{at} 支払対象外: 免責事由 {event.exclusion}「{event.wording_ja}」"
                 f" ({event.reason})")

@@ -124,3 +124,8 @@ def withdraw(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
 
 def end_service(policy_id: str = "P1", on: str = "2025-09-30", **over: Any) -> dict[str, Any]:
     return {"command": "end_service", "policy_id": policy_id, "service_end": on, **over}
+
+
+def cancel_firewall(policy_id: str = "P1", on: str = "2025-06-30", **over: Any) -> dict[str, Any]:
+    return {"command": "cancel_firewall_option", "policy_id": policy_id, "cancelled_on": on,
+            "reason": "the customer cancelled the firewall option", **over}

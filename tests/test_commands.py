@@ -11,6 +11,7 @@ from domain.errors import InvalidCommand
 from tests.builders import (
     assess,
     attach,
+    cancel_firewall,
     close,
     end_service,
     exclude,
@@ -23,7 +24,7 @@ from tests.builders import (
 
 VALID: list[dict[str, Any]] = [
     attach(), end_service(), file_data_media(), file_liability(), assess(), exclude(),
-    pay(amount=1), reverse(), close(), withdraw(),
+    pay(amount=1), reverse(), close(), withdraw(), cancel_firewall(),
 ]
 
 
@@ -72,7 +73,7 @@ def test_yen_must_be_a_whole_non_negative_number(command, field, value, rule) ->
 
 DATE_FIELDS = [(c, f) for c in VALID for f in
                ("firewall_applied_on", "service_start", "service_end", "incident_date",
-                "claim_made_on") if f in c]
+                "claim_made_on", "cancelled_on") if f in c]
 
 
 @pytest.mark.parametrize(("command", "field"), DATE_FIELDS,
@@ -130,7 +131,8 @@ def test_empty_reasons_and_descriptions_are_refused() -> None:
 TEXT_FIELDS = [(attach(), "customer_name"), (file_data_media(), "description"),
                (file_data_media(), "cause"), (assess(reason="r"), "reason"),
                (exclude(), "exclusion"), (exclude(), "reason"), (reverse(), "reason"),
-               (close(), "reason"), (withdraw(), "reason")]
+               (close(), "reason"), (withdraw(), "reason"),
+               (end_service(reason="r"), "reason"), (cancel_firewall(), "reason")]
 
 
 @pytest.mark.parametrize("control", ["\x00", "\x07", "\t", "\n", "\r", "\x1b[31m", "\x7f",
@@ -149,7 +151,8 @@ def test_japanese_text_is_printable() -> None:
 
 DATE_FIELDS = [(attach(), "firewall_applied_on"), (attach(), "service_start"),
                (attach(), "service_end"), (end_service(), "service_end"),
-               (file_data_media(), "incident_date"), (file_liability(), "claim_made_on")]
+               (file_data_media(), "incident_date"), (file_liability(), "claim_made_on"),
+               (cancel_firewall(), "cancelled_on")]
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])

@@ -31,6 +31,7 @@ from tests.builders import (
     NOW,
     FakeClock,
     attach,
+    cancel_firewall,
     end_service,
     file_data_media,
     file_liability,
@@ -45,8 +46,7 @@ LATE = attach(service_start="2005-01-01", firewall_applied_on="2006-06-01")
 
 
 def cancel(on: str, **over: Any) -> dict[str, Any]:
-    return {"command": "cancel_firewall_option", "policy_id": "P1", "cancelled_on": on,
-            "reason": "the customer cancelled the firewall option", **over}
+    return cancel_firewall(on=on, **over)
 
 
 def status(h: Harness, claim_id: str) -> tuple[str, str | None]:

@@ -30,7 +30,9 @@ from eventsourcing.utils import Environment, get_topic
 
 from domain.events import LedgerEvent, PydanticEventMapper, event_class, event_names
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "events_v1.json").read_text())
+FIXTURES = [fixture for path in sorted((Path(__file__).parent / "fixtures").glob("events_v1*.json"))
+            for fixture in json.loads(path.read_text())]
+"""``events_v1.json``, and one ``events_v1_*.json`` per change that added event types."""
 
 
 def mapper(**kwargs) -> PydanticEventMapper:  # type: ignore[no-untyped-def]

@@ -326,7 +326,7 @@ def test_the_openapi_document_has_an_example_for_every_command(server: Server):
         "application/json"]["examples"]
     assert set(examples) == {"attach_coverage", "end_service", "file_claim", "assess_loss",
                              "apply_exclusion", "issue_payout", "reverse_payout",
-                             "close_claim", "withdraw_claim"}
+                             "close_claim", "withdraw_claim", "cancel_firewall_option"}
     assert "Command" in document["components"]["schemas"]
 
 
