@@ -78,7 +78,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.explanation import LANGS
-from domain.terms import TERM_SETS
+from domain.terms import COVER_RULES, TERM_SETS
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels, Stalled
 from projections.store import Stall
@@ -747,6 +747,9 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
             for e in c.exclusions:
                 print(f"  {e.code:<36}{e.ja}", file=out)
         print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)
+    print("\ndenied by the ledger itself, for both coverages:", file=out)
+    for rule in COVER_RULES:
+        print(f"  {rule.code:<36}{rule.ja}", file=out)
     return EXIT_OK
 
 

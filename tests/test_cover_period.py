@@ -319,3 +319,26 @@ def test_moving_the_end_of_an_old_policy_sees_the_claims_filed_before(db_url: st
             "P-LATE-FW", on="2021-06-30", reason="the service ended in June")), actor="t")
     assert caught.value.rule == "no_payouts_outside_cover"
     assert "C-LATE-2" in str(caught.value) and "C-LATE-3" in str(caught.value)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_denial_outside_cover_is_explained_with_its_wording_and_no_mismatch(
+    h: Harness, lang: str,
+):
+    from adapters import views
+
+    h.given(LATE, file_data_media(incident="2005-06-01"))
+    explanation = views.explanation(h.ledger, "C1", lang, None)  # type: ignore[arg-type]
+    assert explanation.mismatches == []
+    assert "outside_cover" in explanation.text()
+    assert ("保険期間外" if lang == "ja" else "outside the period of cover") in explanation.text()
+
+
+def test_terms_print_the_outside_cover_rule_with_its_wording():
+    import io
+
+    from adapters.cli import main
+
+    out = io.StringIO()
+    assert main(["terms"], out) == 0
+    assert "outside_cover" in out.getvalue() and "保険期間外" in out.getvalue()
