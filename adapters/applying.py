@@ -73,8 +73,9 @@ def describe(outcome: Result) -> str:
     if command == "attach_coverage":
         text = (f"policy {r['policy_id']} enrolled, year 1 "
                 f"{r['period_start']}..{r['period_end']}")
-    elif command == "end_service":
-        text = f"policy {r['policy_id']} service ends {r['service_end']}"
+    elif command in ("end_service", "cancel_firewall_option"):
+        text = (f"policy {r['policy_id']} cover {r['cover_start']}..{r['cover_end']}"
+                + (f", denied {', '.join(r['denied'])}" if r["denied"] else ""))
     elif command == "issue_payout":
         text = (f"claim {r['claim_id']} {r['payout_id']} paid {yen(r['amount'])} "
                 f"(annual remaining {yen(r['breakdown']['annual_remaining_after'])})")

@@ -78,7 +78,13 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.explanation import LANGS
-from domain.terms import NOTICE_CHANNELS, NOTICE_TIME_BAR, NOTICE_TIME_BAR_YEARS, TERM_SETS
+from domain.terms import (
+    COVER_RULES,
+    NOTICE_CHANNELS,
+    NOTICE_TIME_BAR,
+    NOTICE_TIME_BAR_YEARS,
+    TERM_SETS,
+)
 from projections.audit_trail import AuditQuery
 from projections.read_models import PAGE_SIZE, PROJECTIONS, NotBuilt, ReadModels, Stalled
 from projections.store import Stall
@@ -753,6 +759,9 @@ def cmd_terms(args: argparse.Namespace, out: TextIO) -> int:
             for e in c.exclusions:
                 print(f"  {e.code:<36}{e.ja}", file=out)
         print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)
+    print("\ndenied by the ledger itself, for both coverages:", file=out)
+    for rule in COVER_RULES:
+        print(f"  {rule.code:<36}{rule.ja}", file=out)
     print("\nnotice channels (file_claim channel):", file=out)
     for channel in NOTICE_CHANNELS:
         print(f"  {channel.code:<36}{channel.ja}", file=out)

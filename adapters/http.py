@@ -430,6 +430,9 @@ EXAMPLES = {
                         "reason": "the flood did not cause the damage"},
     "reopen_claim": {"command": "reopen_claim", "claim_id": "C-1",
                      "reason": "the bank transfer was returned"},
+    "cancel_firewall_option": {"command": "cancel_firewall_option", "policy_id": "P-1",
+                               "cancelled_on": "2026-03-31",
+                               "reason": "the customer cancelled the firewall option"},
 }
 assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
                          for t in COMMAND_TYPES}

@@ -54,12 +54,13 @@ from domain.events import EventStamp, LedgerEvent
 from domain.incident import Incident
 from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
-from domain.policy import Policy, open_year
+from domain.policy import Policy, open_year, register_claim
 from domain.policy import evolve as evolve_policy
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, PolicyYear
 from domain.state import changed
 from domain.terms import (
     NOTICE_TIME_BAR_YEARS,
+    OUTSIDE_COVER,
     PRIOR_CAUSE,
     Coverage,
     NoticeChannel,
@@ -309,14 +310,27 @@ def trigger_date(policy: Policy, command: FileClaim) -> tuple[str, date]:
     return "incident_date", command.incident_date
 
 
+def deny(claim: Claim, wording: Wording, reason: str, stamp: EventStamp) -> ExclusionApplied:
+    """The ledger's own denial of ``claim`` under ``wording`` (a rule or exclusion)."""
+    return ExclusionApplied(
+        **_claim_fields(claim, stamp),
+        exclusion=wording.code,
+        wording_ja=wording.ja,
+        wording_en=wording.en,
+        reason=reason,
+    )
+
+
 def file_claim(
     policy: Policy, command: FileClaim, stamp: EventStamp, today: date,
     incident: Incident | None = None,
 ) -> list[LedgerEvent]:
-    """Decide ``file_claim``: pick the year (opening it if new), file, and apply
-    the prior-cause exclusion by itself where the terms have one. A claim of an
-    incident already open (``incident``) must give the incident's date, and draws
-    on the incident's year."""
+    """Decide ``file_claim``: pick the year (opening it if new), file, record the
+    claim on its policy, and deny it at once where the terms do not cover it: a
+    date of cover outside cover, or (where the terms have it) a cause before
+    the cover start. A claim of an incident already open (``incident``) must give
+    the incident's date and draws on the incident's year (each claim is still
+    checked against cover on its own date of cover)."""
     for field, day in (("incident_date", command.incident_date),
                        ("claim_made_on", command.claim_made_on),
                        ("notified_on", command.notified_on)):
@@ -338,7 +352,7 @@ def file_claim(
         )
     field, day = trigger_date(policy, command)
     if incident is None:
-        year = policy.year_for(field, day)
+        year = policy.year_of(day)
     elif incident.incident_date != command.incident_date:
         raise RuleViolated.of(
             "incident_date",
@@ -352,7 +366,8 @@ def file_claim(
     period = policy.opened(year)
     if period is None:
         events = open_year(policy, year, stamp)
-        period = evolve_policy(policy, events[0]).opened(year)
+        policy = evolve_policy(policy, events[0])
+        period = policy.opened(year)
         assert period is not None
     terms = term_set(period.terms_version)
     coverage = terms.coverage(command.coverage)
@@ -384,33 +399,34 @@ def file_claim(
             incident_id=command.incident_id,
         )
     )
+    events.append(register_claim(policy, command.claim_id, command.coverage, year, day, stamp))
+    filed = evolve(None, events[-2])
     prior = coverage.exclusion(PRIOR_CAUSE)
-    denied = prior is not None and command.incident_date < policy.service_start
-    if prior is not None and denied:
-        events.append(
-            ExclusionApplied(
-                **stamp.fields(aggregate_id, 2),
-                claim_id=command.claim_id,
-                policy_id=policy.policy_id,
-                policy_year=year,
-                coverage=command.coverage,
-                exclusion=prior.code,
-                wording_ja=prior.ja,
-                wording_en=prior.en,
-                reason=f"the cause ({command.incident_date}) predates the first policy "
-                f"year, which began {policy.service_start}",
-            )
-        )
+    denial: ExclusionApplied | None = None
+    if not policy.covers(day):
+        denial = deny(filed, OUTSIDE_COVER, f"{field} {day} is outside cover "
+                      f"({_cover_text(policy)})", stamp)
+    elif prior is not None and command.incident_date < policy.cover_start:
+        denial = deny(
+            filed, prior, f"the cause ({command.incident_date}) predates the first policy "
+            f"year, which began {policy.cover_start}", stamp)
+    if denial is not None:
+        events.append(denial)
     if command.incident_id is not None:
         events += incident_module.join(
             incident, stamp, claim_id=command.claim_id,
-            loss=ZERO if denied else command.loss_amount,
+            loss=ZERO if denial is not None else command.loss_amount,
             opening={"policy_id": policy.policy_id, "coverage": command.coverage,
                      "incident_id": command.incident_id,
                      "incident_date": command.incident_date, "policy_year": year,
                      "terms_version": terms.version, "deductible": coverage.deductible,
                      "per_incident_limit": coverage.per_incident_limit})
     return events
+
+
+def _cover_text(policy: Policy) -> str:
+    end = policy.cover_end
+    return f"from {policy.cover_start} to {end}" if end else f"from {policy.cover_start}"
 
 
 def _counted(

@@ -88,8 +88,8 @@ class _OnExisting(_Command):
         default=None,
         ge=1,
         description="Optimistic concurrency: the version of the claim (of the policy, "
-        "for end_service) this command was decided on; if it has changed since, the "
-        "command is refused and nothing is appended",
+        "for end_service and cancel_firewall_option) this command was decided on; "
+        "if it has changed since, the command is refused and nothing is appended",
     )
 
 
@@ -109,11 +109,17 @@ class AttachCoverage(_Command):
 
 
 class EndService(_OnExisting):
-    """The private-server service ended: the policy period ends that day."""
+    """The private-server service ended (or its recorded end is corrected): cover
+    ends at the end of that day, or of the option's cancellation if earlier."""
 
     command: Literal["end_service"]
     policy_id: Identifier
     service_end: BusinessDate
+    reason: Text | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="why; required to correct an end already recorded",
+    )
 
 
 class FileClaim(_Command):
@@ -227,6 +233,16 @@ class ReopenClaim(_OnExisting):
     reason: Text
 
 
+class CancelFirewallOption(_OnExisting):
+    """The firewall option was cancelled: the insurance attached to it (cover)
+    ends at the end of that day, or of the service's last day if earlier."""
+
+    command: Literal["cancel_firewall_option"]
+    policy_id: Identifier
+    cancelled_on: BusinessDate
+    reason: Text
+
+
 Command = Annotated[
     AttachCoverage
     | EndService
@@ -238,7 +254,8 @@ Command = Annotated[
     | CloseClaim
     | WithdrawClaim
     | WithdrawDenial
-    | ReopenClaim,
+    | ReopenClaim
+    | CancelFirewallOption,
     Field(discriminator="command"),
 ]
 
@@ -254,6 +271,7 @@ COMMAND_TYPES: tuple[type[_Command], ...] = (
     WithdrawClaim,
     WithdrawDenial,
     ReopenClaim,
+    CancelFirewallOption,
 )
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

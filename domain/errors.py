@@ -67,10 +67,6 @@ class AlreadyExists(LedgerError):
     """The policy or claim the command would create exists already."""
 
 
-class OutsidePolicyPeriod(LedgerError):
-    """The date that decides the policy year falls outside the policy period."""
-
-
 class ClaimDenied(LedgerError):
     """The claim is denied by an exclusion; it pays nothing."""
 

@@ -45,7 +45,7 @@ from domain.incident import Incident, IncidentDrawn, IncidentRestored
 from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
-from domain.terms import JST, NOTICE_TIME_BAR, notice_channel, term_set
+from domain.terms import JST, NOTICE_TIME_BAR, denial_wording, notice_channel, term_set
 
 Lang = Literal["ja", "en"]
 LANGS: tuple[Lang, ...] = ("ja", "en")
@@ -365,7 +365,7 @@ def _excluded_in_part(event: PartialExclusionApplied, state: Claim, at: str,
 
 def _excluded(event: ExclusionApplied, state: Claim, at: str, lang: Lang) -> list[Line]:
     cover = term_set(state.terms_version).coverage(state.coverage)
-    wording = cover.exclusion(event.exclusion)
+    wording = denial_wording(cover, event.exclusion)
     if lang == "ja":
         text = (f"{at} 支払対象外: 免責事由 {event.exclusion}「{event.wording_ja}」"
                 f" ({event.reason})")

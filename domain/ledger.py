@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -30,15 +30,16 @@ from eventsourcing.persistence import IntegrityError, Mapper, Notification, Stor
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from domain import claim as claim_module
-from domain import command_record, policy_year
+from domain import command_record, cover, policy_year
 from domain import incident as incident_module
 from domain import policy as policy_module
-from domain.claim import Claim
+from domain.claim import Claim, ClaimStatus
 from domain.command_record import CommandAccepted, command_record_id, fingerprint
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
     AttachCoverage,
+    CancelFirewallOption,
     CloseClaim,
     Command,
     EndService,
@@ -57,13 +58,14 @@ from domain.errors import (
     InvalidCommand,
     LedgerError,
     NotFound,
+    RuleViolated,
     VersionConflict,
 )
 from domain.events import EventStamp, LedgerEvent, PydanticEventMapper
 from domain.incident import Incident, incident_id_of
 from domain.policy import Policy, policy_id_of
 from domain.policy_year import PolicyYear, policy_year_id
-from domain.terms import JST
+from domain.terms import JST, OUTSIDE_COVER
 
 log = logging.getLogger("claims_ledger.ledger")
 
@@ -478,24 +480,19 @@ class Ledger(Application[str]):
                     "new_policy",
                     f"policy {command.policy_id} is already enrolled",
                 )
-            events = policy_module.enrol(command, stamp)
-            policy = policy_module.project(None, events[:2])
+            events = policy_module.enrol(command, stamp, _today(stamp))
+            policy = policy_module.project(None, events[:3])
             assert policy is not None
             first = policy.years[0]
             return events, {
                 "policy_id": policy.policy_id,
                 "policy_year": 1,
+                "cover_start": policy.cover_start.isoformat(),
                 "period_start": first.start.isoformat(),
                 "period_end": first.end.isoformat(),
             }, {policy.id: policy}
-        if isinstance(command, EndService):
-            policy = self.get_policy(command.policy_id)
-            _check_version(command.expected_version, policy.version, f"policy {policy.policy_id}")
-            events = policy_module.end_service(policy, command, stamp)
-            return events, {
-                "policy_id": policy.policy_id,
-                "service_end": command.service_end.isoformat(),
-            }, {}
+        if isinstance(command, EndService | CancelFirewallOption):
+            return self._move_cover_end(command, stamp)
         if isinstance(command, FileClaim):
             if self._existing(claim_module.claim_id_of(command.claim_id),
                               claim_module.project) is not None:
@@ -506,9 +503,7 @@ class Ledger(Application[str]):
             incident = None if command.incident_id is None else self._get(
                 incident_id_of(command.policy_id, command.coverage, command.incident_id),
                 incident_module.project)
-            events = claim_module.file_claim(
-                policy, command, stamp, stamp.recorded_at.astimezone(JST).date(), incident
-            )
+            events = claim_module.file_claim(policy, command, stamp, _today(stamp), incident)
             claim = _evolve_claim(None, events)
             return events, _claim_result(claim), {claim.id: claim}
         if isinstance(command, IssuePayout | ReversePayout):
@@ -517,6 +512,8 @@ class Ledger(Application[str]):
             year = self.get_policy_year(claim.policy_id, claim.policy_year)
             incident = self.incident_of(claim)
             if isinstance(command, IssuePayout):
+                if claim.status is ClaimStatus.OPEN:
+                    _check_covered(self.get_policy(claim.policy_id), claim)
                 events = claim_module.issue_payout(claim, year, command, stamp, incident)
             else:
                 events = claim_module.reverse_payout(claim, year, command, stamp, incident)
@@ -531,6 +528,10 @@ class Ledger(Application[str]):
             }, {after.id: after}
         claim = self.get_claim(command.claim_id)
         _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
+        if isinstance(command, WithdrawDenial) and claim.exclusion == OUTSIDE_COVER.code:
+            # The ledger's own denial stands while the claim's date is outside cover
+            # (once cover's end is moved to include it, the denial can be withdrawn).
+            _check_covered(self.get_policy(claim.policy_id), claim)
         if isinstance(command, CloseClaim | ReopenClaim):
             decide_alone: Any = {CloseClaim: claim_module.close_claim,
                                  ReopenClaim: claim_module.reopen_claim}[type(command)]
@@ -545,6 +546,44 @@ class Ledger(Application[str]):
             events = decide(claim, command, stamp, self.incident_of(claim))
         after = _evolve_claim(claim, events)
         return events, _claim_result(after), {after.id: after}
+
+    def _move_cover_end(
+        self, command: EndService | CancelFirewallOption, stamp: EventStamp
+    ) -> tuple[list[LedgerEvent], dict[str, Any], dict[str, Any]]:
+        """``end_service`` and ``cancel_firewall_option``: read the policy, the
+        claims outside the new cover and the open years; decide in ``cover``."""
+        policy = self.get_policy(command.policy_id)
+        _check_version(command.expected_version, policy.version, f"policy {policy.policy_id}")
+        if isinstance(command, EndService):
+            event, field = cover.end_event(policy, command, stamp), "service_end"
+        else:
+            event, field = cover.cancel_event(policy, command, stamp), "cancelled_on"
+        after = policy_module.evolve(policy, event)
+        outside = self._claims_outside(policy, after)
+        years = [self.get_policy_year(policy.policy_id, y.year) for y in policy.years]
+        events = cover.move_end(policy, event, field, outside, years, stamp)
+        end = after.cover_end
+        return events, {
+            "policy_id": policy.policy_id,
+            "cover_start": after.cover_start.isoformat(),
+            "cover_end": end.isoformat() if end else None,
+            "denied": sorted(e.claim_id for e in events  # type: ignore[attr-defined]
+                             if e.originator_id.startswith("claim:")),
+        }, {after.id: after}
+
+    def _claims_outside(self, policy: Policy, after: Policy) -> list[Claim]:
+        """The claims filed under ``policy`` whose date of cover is outside
+        ``after``'s cover: among those the policy registered and, for a policy
+        enrolled before claims were registered, those the log holds."""
+        dates = {c.claim_id: c.cover_date for c in policy.claims}
+        if not policy.registers_claims:
+            for n in self.notifications(("ClaimFiled",)):
+                state = self.mapper.to_state(n)  # type: ignore[attr-defined]
+                if state["policy_id"] == policy.policy_id:
+                    day = state["claim_made_on"] or state["incident_date"]
+                    dates[state["claim_id"]] = date.fromisoformat(day)
+        return [self.get_claim(claim_id) for claim_id, day in sorted(dates.items())
+                if not after.covers(day)]
 
     # Reads (replayed from the log) -------------------------------------------
 
@@ -883,6 +922,24 @@ _PROJECTORS: dict[str, Callable[..., Any]] = {
     "policy_year": policy_year.project,
     "policy": policy_module.project,
 }
+
+
+def _today(stamp: EventStamp) -> date:
+    """The recorded day in Japan: business dates after it cannot be known yet."""
+    return stamp.recorded_at.astimezone(JST).date()
+
+
+def _check_covered(policy: Policy, claim: Claim) -> None:
+    """Nothing is paid on a claim whose date of cover is outside cover (a log
+    written before cover's end was checked can hold such an open claim)."""
+    day = cover.cover_date(claim)
+    if not policy.covers(day):
+        end = policy.cover_end
+        raise RuleViolated.of(
+            "claim_id", "outside_cover",
+            f"claim {claim.claim_id}'s date of cover {day} is outside cover (from "
+            f"{policy.cover_start}{f' to {end}' if end else ''}): nothing is paid on it",
+        )
 
 
 def _check_version(expected: int | None, current: int, what: str) -> None:

@@ -45,6 +45,21 @@ class CoverageAttached(PolicyYearEvent):
     trigger: Trigger
 
 
+class CoverPeriodChanged(PolicyYearEvent):
+    """Cover's end moved (the service ended or its end was corrected, or the
+    firewall option was cancelled): the year's covered days now end on
+    ``period_end`` (the day before ``period_start`` if none of it is covered).
+    One per coverage, as ``CoverageAttached``."""
+
+    event_name = "CoverPeriodChanged"
+
+    coverage: Coverage
+    period_start: date
+    period_end: date
+    previous_end: date
+    reason: str
+
+
 class AnnualLimitDrawn(PolicyYearEvent):
     event_name = "AnnualLimitDrawn"
 
@@ -138,6 +153,25 @@ def attach_coverages(
     ]
 
 
+def change_period(
+    year: PolicyYear, period_end: date, reason: str, stamp: EventStamp
+) -> list[LedgerEvent]:
+    """The year's covered days end on ``period_end``: one event per coverage."""
+    return [
+        CoverPeriodChanged(
+            **stamp.fields(year.id, year.version + n),
+            policy_id=year.policy_id,
+            policy_year=year.year,
+            coverage=c.coverage,
+            period_start=year.period_start,
+            period_end=period_end,
+            previous_end=year.period_end,
+            reason=reason,
+        )
+        for n, c in enumerate(year.coverages, start=1)
+    ]
+
+
 def evolve(state: PolicyYear | None, event: LedgerEvent) -> PolicyYear:
     if isinstance(event, CoverageAttached):
         attached = CoverageInForce(
@@ -172,6 +206,8 @@ def evolve(state: PolicyYear | None, event: LedgerEvent) -> PolicyYear:
     if isinstance(event, AnnualLimitRestored):
         c = state.coverage(event.coverage)
         return state._with(event, changed(c, reversed=c.reversed + event.amount))
+    if isinstance(event, CoverPeriodChanged):
+        return changed(state, version=event.originator_version, period_end=event.period_end)
     msg = f"PolicyYear cannot apply {type(event).__name__}"
     raise TypeError(msg)
 

@@ -280,7 +280,30 @@ def notice_channel(code: str) -> Wording | None:
 
 PRIOR_CAUSE = "prior_cause"
 """The exclusion the ledger applies by itself to a liability claim whose cause
-predates the first policy year."""
+predates the first policy year (the cover start)."""
+
+OUTSIDE_COVER = _w(
+    "outside_cover",
+    "保険期間外の事故または保険期間外になされた損害賠償請求 (保険期間: "
+    "ファイアーウォールオプションのお申し込み日 (サービスの利用開始日が"
+    "それより後ならその日) から、サービスの利用終了日またはオプションの解約日まで)",
+    "An incident, or a claim made against the insured, outside the period of cover "
+    "(from the day the firewall option was applied for, or the service start if later, "
+    "to the service's last day or the option's cancellation, if earlier)",
+)
+"""The rule the ledger denies a claim under by itself when the date that decides
+its year (incident date for data/media, the day the claim was made for IT
+liability) is outside cover: 保険期間 is 利用開始日から利用終了日まで, and the
+insurance exists only while the firewall option it is attached to does."""
+
+COVER_RULES: tuple[Wording, ...] = (OUTSIDE_COVER,)
+"""Denials the ledger decides from the cover period, beside each coverage's
+exclusions (免責事項); ``apply_exclusion`` cannot choose them."""
+
+
+def denial_wording(coverage: CoverageTerms, code: str) -> Wording | None:
+    """The wording of an exclusion of ``coverage`` or of a cover rule."""
+    return coverage.exclusion(code) or next((r for r in COVER_RULES if r.code == code), None)
 
 
 def terms_in_force(on: date) -> TermSet:

@@ -47,8 +47,9 @@ from projections.base import Fact, decoded, recorded_time
 from projections.store import insert_rows
 
 NAME = "audit_trail"
-_DATES = ("service_start", "service_end", "firewall_applied_on", "period_start", "period_end",
-          "incident_date", "claim_made_on", "notified_on")
+_DATES = ("service_start", "service_end", "firewall_applied_on", "cover_start", "cancelled_on",
+          "period_start", "period_end", "incident_date", "claim_made_on", "notified_on",
+          "cover_date")
 
 
 @cache

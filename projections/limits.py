@@ -1,9 +1,10 @@
 """Read model: remaining annual limits per policy, policy year and coverage.
 
-One row per (policy, year, coverage): the limits copied in by
-``CoverageAttached``, paid (drawn by payouts, net of reversals), reversed (the
-total restored by reversals), remaining (annual limit − paid), the claims open
-against it, and the position of the last event that changed the row.
+One row per (policy, year, coverage): the period of cover and the limits copied
+in by ``CoverageAttached`` (the period's end moved by ``CoverPeriodChanged``),
+paid (drawn by payouts, net of reversals), reversed (the total restored by
+reversals), remaining (annual limit − paid), the claims open against it, and
+the position of the last event that changed the row.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ NAME = "limits"
 _OPENED = {"ClaimFiled", "DenialWithdrawn", "ClaimReopened"}
 _CLOSED = {"ExclusionApplied", "ClaimClosed", "ClaimWithdrawn"}
 Key = tuple[str, int, str]
-_RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored", *_OPENED, *_CLOSED}
+_RELEVANT = {"CoverageAttached", "AnnualLimitDrawn", "AnnualLimitRestored",
+             "CoverPeriodChanged", *_OPENED, *_CLOSED}
 
 
 @cache
@@ -90,10 +92,13 @@ class LimitsProjection:
                 ]
                 continue
             paid = reversed_ = opened = 0
+            period_end = None
             if name == "AnnualLimitDrawn":
                 paid = s["amount"]
             elif name == "AnnualLimitRestored":
                 paid, reversed_ = -s["amount"], s["amount"]
+            elif name == "CoverPeriodChanged":
+                period_end = s["period_end"]
             else:
                 opened = 1 if name in _OPENED else -1
             row = created.get(key)
@@ -103,16 +108,20 @@ class LimitsProjection:
                 row[_PAID + 2] -= paid
                 row[_PAID + 3] += opened
                 row[_PAID + 4] = fact.position
+                if period_end is not None:
+                    row[_PERIOD_END] = period_end
                 continue
             delta = deltas.get(key)
             if delta is None:
-                deltas[key] = [paid, reversed_, paid, opened, fact.position, *key]
+                deltas[key] = [paid, reversed_, paid, opened, fact.position, period_end, *key]
             else:
                 delta[0] += paid
                 delta[1] += reversed_
                 delta[2] += paid
                 delta[3] += opened
                 delta[4] = fact.position
+                if period_end is not None:
+                    delta[5] = period_end
         return list(created.values()), list(deltas.values())
 
     def write(self, conn: Connection, generation: int, changes: Changes) -> None:
@@ -126,12 +135,14 @@ Changes = tuple[list[list[Any]], list[list[Any]]]
 _PAID = 9
 """Where ``paid`` is in a row (``reversed``, ``remaining``, ``claims_open`` and
 ``last_position`` follow it)."""
+_PERIOD_END = 4
 
 
 @cache
 def _update_sql(table: str) -> str:
     return (f'UPDATE "{table}" SET paid = paid + ?, reversed = reversed + ?, '
-            "remaining = remaining - ?, claims_open = claims_open + ?, last_position = ? "
+            "remaining = remaining - ?, claims_open = claims_open + ?, last_position = ?, "
+            "period_end = COALESCE(?, period_end) "
             "WHERE policy_id = ? AND policy_year = ? AND coverage = ?")
 
 

@@ -134,3 +134,8 @@ def withdraw_denial(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
 def reopen(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
     return {"command": "reopen_claim", "claim_id": claim_id,
             "reason": "the bank transfer was returned", **over}
+
+
+def cancel_firewall(policy_id: str = "P1", on: str = "2025-06-30", **over: Any) -> dict[str, Any]:
+    return {"command": "cancel_firewall_option", "policy_id": policy_id, "cancelled_on": on,
+            "reason": "the customer cancelled the firewall option", **over}

@@ -115,7 +115,7 @@ def test_a_claim_filed_by_two_policies_in_one_file_goes_with_the_filing_that_sto
     lines = [
         _line(attach(first)), _line(attach(second)),
         _line(file_data_media("Z", policy_id=second)),
-        _line(file_data_media("X", policy_id=first, incident="2023-01-01")),  # not covered
+        _line(file_data_media("X", policy_id=first, cause="meteor")),  # no such cause
         _line(file_data_media("X", policy_id=second)),  # this filing stands
         _line(pay("X")),  # 700,000 of the second policy's 1,000,000
         *[_line(attach(p)) for p in busy],

@@ -127,8 +127,8 @@ def test_history_of_a_policy_includes_its_years_and_claims_in_log_order(db: str)
     cli("--db", db, "apply", "-", stdin=jsonl(attach(), file_data_media(), pay()))
     events = json.loads(cli("--db", db, "history", "P1", "--json").stdout)
     assert [e["event_type"] for e in events] == [
-        "PolicyEnrolled", "PolicyYearOpened", "CoverageAttached", "CoverageAttached",
-        "ClaimFiled", "PayoutIssued", "AnnualLimitDrawn"]
+        "PolicyEnrolled", "CoverStarted", "PolicyYearOpened", "CoverageAttached",
+        "CoverageAttached", "ClaimFiled", "ClaimRegistered", "PayoutIssued", "AnnualLimitDrawn"]
     positions = [e["position"] for e in events]
     assert positions == sorted(positions)
 

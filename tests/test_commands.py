@@ -11,6 +11,7 @@ from domain.errors import InvalidCommand
 from tests.builders import (
     assess,
     attach,
+    cancel_firewall,
     close,
     end_service,
     exclude,
@@ -27,6 +28,7 @@ VALID: list[dict[str, Any]] = [
     attach(), end_service(), file_data_media(), file_liability(), assess(), exclude(),
     pay(amount=1), reverse(), close(), withdraw(), withdraw_denial(), reopen(),
     file_data_media(notified_on="2024-06-02", channel="email"), exclude(amount=1),
+    cancel_firewall(),
 ]
 
 
@@ -75,7 +77,7 @@ def test_yen_must_be_a_whole_non_negative_number(command, field, value, rule) ->
 
 DATE_FIELDS = [(c, f) for c in VALID for f in
                ("firewall_applied_on", "service_start", "service_end", "incident_date",
-                "claim_made_on", "notified_on") if f in c]
+                "claim_made_on", "notified_on", "cancelled_on") if f in c]
 
 
 @pytest.mark.parametrize(("command", "field"), DATE_FIELDS,
@@ -134,7 +136,8 @@ TEXT_FIELDS = [(attach(), "customer_name"), (file_data_media(), "description"),
                (file_data_media(), "cause"), (assess(reason="r"), "reason"),
                (exclude(), "exclusion"), (exclude(), "reason"), (reverse(), "reason"),
                (close(), "reason"), (withdraw(), "reason"), (withdraw_denial(), "reason"),
-               (reopen(), "reason")]
+               (reopen(), "reason"), (end_service(reason="r"), "reason"),
+               (cancel_firewall(), "reason")]
 
 
 @pytest.mark.parametrize("control", ["\x00", "\x07", "\t", "\n", "\r", "\x1b[31m", "\x7f",
@@ -153,7 +156,8 @@ def test_japanese_text_is_printable() -> None:
 
 DATE_FIELDS = [(attach(), "firewall_applied_on"), (attach(), "service_start"),
                (attach(), "service_end"), (end_service(), "service_end"),
-               (file_data_media(), "incident_date"), (file_liability(), "claim_made_on")]
+               (file_data_media(), "incident_date"), (file_liability(), "claim_made_on"),
+               (cancel_firewall(), "cancelled_on")]
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])

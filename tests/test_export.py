@@ -168,11 +168,11 @@ def _write(path: Path, lines: list[str]) -> str:
 def test_an_edited_payload_is_refused_with_its_position(
         small: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = list(small["lines"])
-    lines[6] = lines[6].replace("700000", "900000")  # position 6: the payout
+    lines[8] = lines[8].replace("700000", "900000")  # position 8: the payout
     code, out = run("replay", _write(tmp_path / "t.jsonl", lines))
     assert (code, out) == (1, "")
     err = capsys.readouterr().err
-    assert "REFUSED" in err and "line 7" in err and "position 6 does not match its seal" in err
+    assert "REFUSED" in err and "line 9" in err and "position 8 does not match its seal" in err
 
 
 def test_a_removed_event_is_refused_at_the_next_position(

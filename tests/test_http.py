@@ -218,9 +218,8 @@ def test_each_kind_of_bad_input_is_a_problem_naming_the_rule_and_appends_nothing
             (c.post("/commands", json=pay(claim)), 422, "claim_id", "claim_not_denied"),
             (c.post("/commands", json=attach(f"Q{ids()}", financial_institution=True)), 422,
              "financial_institution", "not_financial_institution"),
-            (c.post("/commands", json=file_data_media(f"C{ids()}", policy_id=policy,
-                                                      incident="2020-01-01")), 422,
-             "incident_date", "within_policy_period"),
+            (c.post("/commands", json=attach(f"Q{ids()}", firewall_applied_on="2099-01-01")),
+             422, "firewall_applied_on", "not_in_future"),
         ]
         for response, status, field, rule in cases:
             body = problem(response, status)
@@ -277,7 +276,7 @@ def test_reads_for_auditors_limits_claim_history_and_audit_pages(server: Server)
                 break
             after = page["next_after"]
         assert [r["position"] for r in pages] == sorted(r["position"] for r in pages)
-        assert len(pages) == 7  # enrolment 4, filing 1, payout 2
+        assert len(pages) == 9  # enrolment 5, filing 2 (claim, policy), payout 2
         then = c.get(f"/claims/{claim}", params={"as_of": "2000-01-01"})
         problem(then, 404)
         problem(c.get("/policies/NOPE/limits"), 404)
@@ -327,7 +326,7 @@ def test_the_openapi_document_has_an_example_for_every_command(server: Server):
     assert set(examples) == {"attach_coverage", "end_service", "file_claim", "assess_loss",
                              "apply_exclusion", "issue_payout", "reverse_payout",
                              "close_claim", "withdraw_claim", "withdraw_denial",
-                             "reopen_claim"}
+                             "reopen_claim", "cancel_firewall_option"}
     assert "Command" in document["components"]["schemas"]
 
 

@@ -171,7 +171,7 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def sealed(tmp_path: Path) -> dict[str, Any]:
-    """A ledger of 49 events, sealed by `seal` three times along the way (so the
+    """A ledger of 65 events, sealed by `seal` three times along the way (so the
     checkpoint file carries a trail), and a checkpoint file kept outside."""
     db = str(tmp_path / "ledger.db")
     ledger = make_ledger(persistence_env(db))
@@ -214,7 +214,7 @@ def payload(db: str, position: int) -> bytes:
 def test_an_untouched_log_verifies_up_to_its_end(sealed: dict[str, Any]) -> None:
     code, report = verify(sealed)
     assert (code, report["ok"], report["intact_to"]) == (0, True, sealed["end"])
-    assert report["events"] == sealed["end"] == 49
+    assert report["events"] == sealed["end"] == 65
 
 
 def test_editing_one_payload_byte_is_found_at_its_position(sealed: dict[str, Any]) -> None:
@@ -266,12 +266,12 @@ def test_reordering_two_rows_is_found_at_the_first(sealed: dict[str, Any]) -> No
 
 
 def test_inserting_a_forged_row_is_found_at_its_position(sealed: dict[str, Any]) -> None:
-    forged = payload(sealed["db"], 49).replace(b'"C15"', b'"C99"')
+    forged = payload(sealed["db"], 65).replace(b'"C15"', b'"C99"')
     sql(sealed["db"], "INSERT INTO stored_events (originator_id, originator_version, topic, "
         "state) VALUES ('claim:C99', 2, 'PayoutIssued', ?)", (forged,))
     code, report = verify(sealed)
     assert code == 1
-    assert (report["finding"]["kind"], report["finding"]["position"]) == ("inserted", 50)
+    assert (report["finding"]["kind"], report["finding"]["position"]) == ("inserted", 66)
 
 
 def test_truncating_the_tail_is_found_by_the_checkpoint_kept_outside(
@@ -407,8 +407,8 @@ def test_events_written_before_the_seal_existed_are_sealed_by_seal(
     assert verify(sealed, kept=False)[1]["finding"]["kind"] == "inserted"
     code, out = run("--db", sealed["db"], "seal", "--json")
     assert code == 0
-    assert json.loads(out)["sealed_now"] == 9
-    assert "sealed 9 event(s) that were not sealed at commit" in capsys.readouterr().err
+    assert json.loads(out)["sealed_now"] == 25
+    assert "sealed 25 event(s) that were not sealed at commit" in capsys.readouterr().err
     assert verify(sealed)[0] == 0
 
 
@@ -456,4 +456,4 @@ def test_a_log_from_before_the_seal_is_sealed_when_first_opened(
         report = seal.verify(sealed_log(ledger.recorder))
         ledger.close()
         assert written and report.ok, report.finding
-        assert report.intact_to == report.events == written + 1
+        assert report.intact_to == report.events == written + 2  # filed, registered

@@ -30,7 +30,7 @@ def sql(db: str, statement: str, params: tuple[Any, ...] = ()) -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    """A sealed ledger of 10 events, its read models caught up."""
+    """A sealed ledger of 13 events, its read models caught up."""
     path = str(tmp_path / "ledger.db")
     commands = jsonl(attach(), file_data_media("C1", loss=800_000), pay("C1"),
                      file_data_media("C2", loss=500_000), pay("C2"))
@@ -84,7 +84,7 @@ def test_an_export_of_an_intact_log_replays(db: str, tmp_path: Path) -> None:
     assert run("--db", db, "export", "--out", str(out))[0] == 0
     code, printed = run("replay", str(out), "--json")
     assert code == 0
-    assert json.loads(printed)["position"] == 10
+    assert json.loads(printed)["position"] == 13
 
 
 def test_verify_names_a_broken_seal_even_when_the_read_models_match(db: str) -> None:
