@@ -66,20 +66,27 @@ def results(started: list[tuple[subprocess.Popen[str], Path]]) -> list[dict[str,
     return found
 
 
-def follower(db: str) -> subprocess.Popen[str]:
+def follower(db: str, folder: Path) -> subprocess.Popen[str]:
+    """``project --follow`` with its output in ``folder/follow.log`` (a pipe nobody
+    reads while the test runs would fill up and stop the job in a print)."""
+    log = (folder / "follow.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "adapters.cli", "--db", db, "project", "--follow",
          "--interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
+def said(folder: Path) -> str:
+    """What the projection job printed."""
+    return (folder / "follow.log").read_text()
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    return err
+    proc.wait(timeout=60)
 
 
-def wait_caught_up(models: ReadModels, job: subprocess.Popen[str],
+def wait_caught_up(models: ReadModels, job: subprocess.Popen[str], folder: Path,
                    timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,9 +94,10 @@ def wait_caught_up(models: ReadModels, job: subprocess.Popen[str],
             return
         time.sleep(0.2)
     job.terminate()
-    _, err = job.communicate(timeout=30)
+    job.wait(timeout=30)
     pytest.fail(f"read models did not catch up: {models.status()}\n"
-                f"the projection job (exit {job.returncode}) said:\n{err[-3000:]}")
+                f"the projection job (exit {job.returncode}) said:\n"
+                f"{said(folder)[-3000:]}")
 
 
 def check_the_log(db: str, found: list[dict[str, Any]]) -> None:
@@ -126,13 +134,13 @@ def test_eight_processes_never_overdraw_and_every_acknowledged_command_is_logged
     pg_schema: str, tmp_path: Path,
 ):
     enrol(pg_schema)
-    job = follower(pg_schema)
+    job = follower(pg_schema, tmp_path)
     found = results(start_workers(pg_schema, 8, 30, tmp_path))
     acknowledged = sum(len(r["acknowledged"]) for r in found)
     assert acknowledged >= 8 * 30  # every filing at least; payouts past a limit are refused
     check_the_log(pg_schema, found)
     models = ReadModels(open_ledger(pg_schema), open_store(pg_schema))
-    wait_caught_up(models, job)
+    wait_caught_up(models, job, tmp_path)
     stop(job)
     assert verify(models) == []
     models.close()
@@ -179,7 +187,7 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
 ):
     cluster()
     enrol(pg_schema)
-    job = follower(pg_schema)
+    job = follower(pg_schema, tmp_path)
     # Enough commands that each worker is still at work after the restart on a
     # fast machine (one commit per command: ~300 commands/s each here).
     started = start_workers(pg_schema, 2, 4000, tmp_path, until_done=True)
@@ -205,7 +213,7 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
     assert not any(c.startswith("file-") for r in found for c in r["refused"])
     check_the_log(pg_schema, found)
     models = ReadModels(open_ledger(pg_schema), open_store(pg_schema))
-    wait_caught_up(models, job)
+    wait_caught_up(models, job, tmp_path)
     stop(job)  # it rode out the restart by itself and caught up
     assert verify(models) == []
     models.close()
