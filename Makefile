@@ -4,25 +4,34 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 PORT ?= 8080
 EVENTS ?= 20000
 RUNS ?= 3
 
-.PHONY: install run test lint typecheck importlint unit bench browser screenshots clean
+.PHONY: install install-run run test lint typecheck importlint unit bench browser screenshots clean
 
-install: $(STAMP)
+# What running needs (make run), and the developer tools on top (everything else).
+install-run: $(RUN_STAMP)
+install: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP) $(RUN_STAMP)
 
 # The main job: the HTTP API on the embedded SQLite default (var/demo.db), with
 # the terms' cases loaded if the database is empty, a seal checkpoint at its end,
 # and demo tokens in var/.
-run: install
+run: install-run
 	mkdir -p var
 	$(BIN)/claims-ledger --db var/demo.db demo --if-empty
 	$(BIN)/claims-ledger --db var/demo.db seal
