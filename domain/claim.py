@@ -506,13 +506,7 @@ def apply_exclusion(
             "denying it",
         )
     return [
-        ExclusionApplied(
-            **_claim_fields(claim, stamp),
-            exclusion=wording.code,
-            wording_ja=wording.ja,
-            wording_en=wording.en,
-            reason=command.reason,
-        ),
+        deny(claim, wording, command.reason, stamp),
         *_counted(claim, incident, stamp, loss=ZERO, claim_event="ExclusionApplied",
                   field="exclusion"),
     ]
