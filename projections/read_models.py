@@ -27,9 +27,7 @@ generation raise ``Stalled``; every later catch-up tries that one event again
 
 from __future__ import annotations
 
-import os
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,27 +35,18 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
-from eventsourcing.postgres import PostgresDatastore
-from sqlalchemy import URL, Connection, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
 from domain.ledger import Ledger, aggregate_kind
-from projections import audit_trail, claims, limits
-from projections.audit_trail import AuditQuery, AuditTrailProjection
+from projections import audit_trail, claims, limits, registry
+from projections.audit_trail import AuditQuery
 from projections.base import Fact, Projection, decoded
-from projections.claims import ClaimsProjection
-from projections.limits import LimitsProjection
-from projections.pages import (
-    Page,
-    Producers,
-    collector_paused,
-    pages,
-    plain_postgres,
-    plain_sqlite,
-    readable_facts,
-    stored_events,
-)
+from projections.feed import Page, Producers, collector_paused, pages
+from projections.log import _same_database as _same_database
+from projections.log import attach, log_for_sql, readable_facts, stored_events
+from projections.registry import PROJECTIONS as PROJECTIONS
 from projections.store import (
     Generations,
     ReadStore,
@@ -75,9 +64,6 @@ from projections.store import (
 )
 from projections.tracking import SQLTrackingRecorder
 
-PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (LimitsProjection(), ClaimsProjection(), AuditTrailProjection())
-}
 PAGE_SIZE = 20_000
 """Events per page (and per transaction of the writer). A rebuild of a
 1,206,339-event log ran 1.05x as fast with 20,000 as with 10,000, and no faster
@@ -186,7 +172,7 @@ class ReadModels:
         over the log; a read model with no generation yet (or one built for an
         older schema) is built first, and switched to when complete."""
         current, builds = [], []
-        for name in _names(names):
+        for name in registry.names(names):
             state = self._state(name)
             projection = PROJECTIONS[name]
             if state.active is None or state.schema_version != projection.schema_version:
@@ -209,7 +195,7 @@ class ReadModels:
         keep the generation they had) and raises ``Stalled`` once the others are
         switched."""
         builds = [(PROJECTIONS[n], self._start_build(PROJECTIONS[n], restart))
-                  for n in _names(names)]
+                  for n in registry.names(names)]
         applied, stalled = self._run(builds, progress)
         for projection, generation in builds:
             if projection.name not in stalled:
@@ -327,7 +313,7 @@ class ReadModels:
                     conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
                     conn.commit()
-                log_table = None if log is None else _attach(conn, *log)
+                log_table = None if log is None else attach(conn, *log)
 
                 def write(page: Page, due: list[str], careful: bool) -> None:
                     """``page`` for the projections ``due``, in one transaction;
@@ -414,24 +400,9 @@ class ReadModels:
                      one_line(error))
 
     def _log_for_sql(self) -> tuple[str | None, str] | None:
-        """Where SQL on the read database's connection can read the log's events to
-        compute the audit trail from them, if it can: the SQLite file to attach
-        (None on PostgreSQL) and the events table. It can when the log stores
-        its JSON as is and the two are SQLite files, or the same PostgreSQL
-        database."""
-        if not self.sql_audit:
-            return None
-        sqlite = plain_sqlite(self.ledger)
-        if sqlite is not None and self.store.is_sqlite:
-            pool = sqlite.datastore.pool
-            path = pool.db_name
-            if pool.is_sqlite_memory_mode or not os.path.isfile(path):
-                return None
-            return path, sqlite.events_table_name
-        postgres = plain_postgres(self.ledger)
-        if postgres is not None and _same_database(postgres.datastore, self.store.writer.url):
-            return None, f'"{postgres.datastore.schema}"."{postgres.events_table_name}"'
-        return None
+        """Where SQL on the read database can read the log (``log.log_for_sql``),
+        unless ``sql_audit`` is off."""
+        return log_for_sql(self.ledger, self.store) if self.sql_audit else None
 
     def follow(self, interval: float, stop: Callable[[], bool],
                on_applied: Callable[[int], None] | None = None,
@@ -540,7 +511,7 @@ def _shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
 
 
 class _Unapplied(Exception):
-    """A page's changes that could not be computed (see ``pages.read_page``)."""
+    """A page's changes that could not be computed (see ``feed.read_page``)."""
 
 
 def _bisect(conn: Connection, projection: Projection, generation: int, facts: list[Fact]
@@ -567,41 +538,3 @@ def _raise_if_down(conn: Connection, exc: Exception) -> None:
     """Raise ``exc`` again if it is the database going away, not an event."""
     if conn.invalidated or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         raise exc
-
-
-def _same_database(log: PostgresDatastore, read: URL) -> bool:
-    """Whether the read models are in the log's PostgreSQL database, read by the
-    same role (as both are configured: the same host, port, database and user;
-    another role may not be allowed to read the log's table)."""
-    kwargs = log.pool.kwargs
-    assert isinstance(kwargs, dict)
-    return (read.get_backend_name() == "postgresql"
-            and (read.host, read.port or 5432, read.database, read.username)
-            == (kwargs["host"], int(kwargs["port"]), kwargs["dbname"], kwargs["user"]))
-
-
-def _attach(conn: Connection, log_path: str | None, events_table: str) -> str:
-    """Make the log's events table readable on ``conn`` (outside a transaction),
-    and give the name to read it by. A log in another file is attached read-only,
-    so the writer's transactions never take the log's write lock. On
-    PostgreSQL (no file) the table is in the same database already."""
-    if log_path is None:
-        return events_table
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    audit_trail.register_functions(dbapi)
-    read_db = conn.engine.url.database or ""
-    if os.path.isfile(read_db) and os.path.samefile(read_db, log_path):
-        return f'"{events_table}"'
-    uri = "file:" + urllib.parse.quote(os.path.abspath(log_path)) + "?mode=ro"
-    dbapi.execute("ATTACH DATABASE ? AS ledger_log", (uri,))
-    return f'ledger_log."{events_table}"'
-
-
-def _names(names: Iterable[str] | None) -> list[str]:
-    chosen = list(names) if names else list(PROJECTIONS)
-    unknown = [n for n in chosen if n not in PROJECTIONS]
-    if unknown:
-        msg = f"unknown read model {', '.join(unknown)}; expected: {', '.join(PROJECTIONS)}"
-        raise ValueError(msg)
-    return chosen

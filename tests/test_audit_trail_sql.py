@@ -23,7 +23,8 @@ from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.events import PydanticEventMapper, event_class, event_names
 from domain.ledger import Ledger
-from projections import audit_trail, pages
+from projections import audit_trail
+from projections import feed as pages
 from projections.audit_trail import AuditTrailProjection
 from projections.base import Fact, decoded, recorded_time
 from projections.limits import LimitsProjection

@@ -25,10 +25,11 @@ from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
-from projections import audit_trail, pages
+from projections import audit_trail
+from projections import feed as pages
 from projections.audit_trail import AuditQuery
 from projections.base import Fact, recorded_time
-from projections.pages import facts, stored_events
+from projections.log import facts, stored_events
 from projections.read_models import PROJECTIONS, ReadModels
 from projections.store import open_store
 from projections.verify import verify
@@ -176,7 +177,7 @@ def test_a_page_read_with_the_recorders_own_query_equals_the_librarys_notificati
 def test_events_read_by_position_are_exactly_as_the_log_stores_them(
     ledger: Ledger, near: int, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("projections.pages._NEAR", near)  # one range query, or several
+    monkeypatch.setattr("projections.log._NEAR", near)  # one range query, or several
     run_all(ledger, SCENARIO)
     mapper = ledger.mapper
     assert isinstance(mapper, PydanticEventMapper)
