@@ -143,21 +143,7 @@ class ClaimsProjection:
             s = fact.state
             claim_id = s["claim_id"]
             if name == "ClaimFiled":
-                notified_on = s.get("notified_on")
-                claims[claim_id] = [
-                    claim_id, s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
-                    s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
-                    s["loss_amount"], s["deductible"], s["per_incident_limit"],
-                    _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"],
-                             s.get("incident_id")),
-                    0, None, s["terms_version"], fact.recorded_at,
-                    fact.recorded_at, s["originator_version"], fact.position,
-                    0, notified_on, s.get("channel"),
-                    notice_time_barred(date.fromisoformat(s["incident_date"]),
-                                       date.fromisoformat(notified_on) if notified_on
-                                       else None),
-                    s.get("incident_id"),
-                ]
+                claims[claim_id] = _filed(fact)
                 continue
             row = claims.get(claim_id)
             at = _IN_ROW
@@ -221,6 +207,25 @@ class ClaimsProjection:
         execute_many(conn, _update_claims_sql(claims_t.name), updates)
         insert_rows(conn, payouts_t, payouts)
         execute_many(conn, _reverse_sql(payouts_t.name), reversals)
+
+
+def _filed(fact: Fact) -> list[Any]:
+    """A new claim's row, in the claims table's column order."""
+    s = fact.state
+    notified_on = s.get("notified_on")
+    return [
+        s["claim_id"], s["policy_id"], s["policy_year"], s["coverage"], s["cause"],
+        s["incident_date"], s["claim_made_on"], storable(s["description"]), "open",
+        s["loss_amount"], s["deductible"], s["per_incident_limit"],
+        _payable(s["loss_amount"], s["deductible"], s["per_incident_limit"],
+                 s.get("incident_id")),
+        0, None, s["terms_version"], fact.recorded_at,
+        fact.recorded_at, s["originator_version"], fact.position,
+        0, notified_on, s.get("channel"),
+        notice_time_barred(date.fromisoformat(s["incident_date"]),
+                           date.fromisoformat(notified_on) if notified_on else None),
+        s.get("incident_id"),
+    ]
 
 
 Changes = tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]

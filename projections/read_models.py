@@ -1,26 +1,21 @@
 """The read side of a ledger: catch the read models up, rebuild them, read them.
 
 One code path applies events to every read model, on every backend: read the
-log in pages with the library's ``select_notifications``, decode each event once,
-let each projection apply the page to its tables, and record the projection's
-tracking row in the same transaction. Where the log and the read database are
-both SQLite files, SQLite computes the audit trail's rows of each page from the
-log by itself, in the same transaction (see ``audit_trail.insert_from_log``).
-A crash or a kill between pages loses nothing and applies nothing twice; a
-second projector racing over the same events finds the tracking moved on and
-re-reads from there.
+log in pages (``feed``), decode each event once, let each projection apply the
+page to its tables, and record the projection's tracking row in the same
+transaction (``writer``). Where the log and the read database are both SQLite
+files, SQLite computes the audit trail's rows of each page from the log by
+itself, in the same transaction (see ``audit_trail.insert_from_log``). A crash
+or a kill between pages loses nothing and applies nothing twice; a second
+projector racing over the same events finds the tracking moved on and re-reads
+from there.
 
 ``rebuild`` builds a projection from position 0 into a new generation of tables
 (resuming one left half-built), adds the indexes, and switches readers to it in
 one transaction.
 
-No event stops the read side. Each projection writes its part of a page in a
-savepoint; if computing or writing it fails (an event that cannot be decoded,
-is not of its class's shape, or holds a value the database refuses), its
-events are applied again in halves of the page until the one event it cannot
-apply is found. That projection then stops just before that event (its tracking
-is the position before it), the stall is recorded (``Stall``, in
-``projection_stalls``), and the other projections go on. Reads of a stalled
+No event stops the read side: a projection that cannot apply an event stops
+just before it (see ``writer``) and the others go on. Reads of a stalled
 generation raise ``Stalled``; every later catch-up tries that one event again
 (cheaply) and carries on from there once it applies.
 """
@@ -33,19 +28,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
+from eventsourcing.persistence import IntegrityError, PersistenceError
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
-from domain.ledger import Ledger, aggregate_kind
+from domain.ledger import Ledger
 from projections import audit_trail, claims, limits, registry
 from projections.audit_trail import AuditQuery
-from projections.base import Fact, Projection, decoded
+from projections.base import Projection
 from projections.feed import Page, Producers, collector_paused, pages
 from projections.log import _same_database as _same_database
-from projections.log import attach, log_for_sql, readable_facts, stored_events
+from projections.log import attach, log_for_sql, stored_events
 from projections.registry import PROJECTIONS as PROJECTIONS
 from projections.store import (
     Generations,
@@ -54,20 +48,17 @@ from projections.store import (
     clear_stall,
     generations,
     lock,
-    one_line,
     open_store,
-    printable,
     reading_state,
-    record_stall,
     set_generations,
     stalls,
 )
-from projections.tracking import SQLTrackingRecorder
+from projections.tracking import SQLTrackingRecorder, tracking_name
+from projections.writer import PageWriter
 
 PAGE_SIZE = 20_000
-"""Events per page (and per transaction of the writer). A rebuild of a
-1,206,339-event log ran 1.05x as fast with 20,000 as with 10,000, and no faster
-with 40,000; a page in hand costs each helper about 20 MB."""
+"""Events per page (and per transaction of the writer): larger pages are no
+faster, and each helper holds one in memory (see docs/performance.md)."""
 WORKERS = 2
 PARALLEL_FROM = 50_000
 CACHE_KIB = 16_384
@@ -108,10 +99,6 @@ class Status:
     @property
     def lag(self) -> int:
         return self.head - self.position
-
-
-def tracking_name(name: str, generation: int) -> str:
-    return f"{name}:g{generation}"
 
 
 class ReadModels:
@@ -285,11 +272,13 @@ class ReadModels:
 
     def _apply_pages(self, targets: list[tuple[Projection, int]], progress: Progress | None,
                      stop: int | None) -> tuple[int, dict[str, Stall]]:
-        names = {p.name: tracking_name(p.name, g) for p, g in targets}
+        """Read the log after the targets' tracking positions (up to ``stop``) in
+        pages, here or in helper processes, and write them (``PageWriter``)."""
         generation = {p.name: g for p, g in targets}
         projections = {p.name: p for p, _ in targets}
         with self.store.reader.connect() as conn:
-            positions = {name: self.tracking.position(conn, names[name]) or 0 for name in names}
+            positions = {name: self.tracking.position(conn, tracking_name(name, g)) or 0
+                         for name, g in generation.items()}
             recorded = {name: stall for (name, g), stall in stalls(conn).items()
                         if generation.get(name) == g}
         start = min(positions.values())
@@ -306,98 +295,23 @@ class ReadModels:
                                   else pages(self.ledger, computed, positions, self.page_size,
                                              stop))
         applied = 0
-        stalled: dict[str, Stall] = {}
         try:
             with collector_paused(), self.store.writer.connect() as conn:
                 if self.store.is_sqlite:
                     conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
                     conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
                     conn.commit()
-                log_table = None if log is None else attach(conn, *log)
-
-                def write(page: Page, due: list[str], careful: bool) -> None:
-                    """``page`` for the projections ``due``, in one transaction;
-                    ``careful``: each in savepoints, down to the event it cannot apply."""
-                    with conn.begin():
-                        for name in due:  # (before writing: racing projectors stop here)
-                            self.tracking.expect(conn, names[name], positions[name] or None)
-                        for name in due:
-                            stall = self._apply(conn, projections[name], generation[name],
-                                                page, positions[name], log_table, careful)
-                            last = page.last if stall is None else stall.position - 1
-                            if last > positions[name]:
-                                self.tracking.record(conn, Tracking(names[name], last),
-                                                     after=positions[name] or None)
-                            if stall is not None:
-                                stalled[name] = stall
-                                if recorded.get(name) != stall:
-                                    record_stall(conn, stall)
-                            elif name in recorded:
-                                clear_stall(conn, name, generation[name])
-
+                writer = PageWriter(self.ledger, self.tracking, conn, targets, positions,
+                                    recorded, None if log is None else attach(conn, *log))
                 for page in source:
-                    # Each projection with events in the page that is not stalled.
-                    due = [n for n in projections if n not in stalled and (
-                        n in page.changes or (n == audit_trail.NAME and log_table is not None
-                                              and page.last > positions[n]))]
-                    # Written as it is, without savepoints (on SQLite a savepoint
-                    # copies each page it changes: a rebuild took ~1.1x as long); a
-                    # page that fails is written again, carefully.
-                    careful = any(page.changes.get(n, ()) is None for n in due)
-                    try:
-                        write(page, due, careful)
-                    except IntegrityError:
-                        raise  # another projector moved a tracking position
-                    except Exception as exc:
-                        if careful:
-                            raise
-                        _raise_if_down(conn, exc)
-                        write(page, due, careful=True)
-                    for name in due:
-                        positions[name] = page.last
-                        if name not in stalled:
-                            recorded.pop(name, None)
+                    writer.write(page)
                     applied += page.count
                     if progress is not None:
                         progress(applied, max(head - start, applied))
         finally:
             if producers is not None:
                 producers.close()
-        return applied, stalled
-
-    def _apply(self, conn: Connection, projection: Projection, generation: int, page: Page,
-               after: int, log_table: str | None, careful: bool) -> Stall | None:
-        """Write ``projection``'s part of ``page`` (its events after ``after``). Not
-        ``careful``: as it is (an error is raised). ``careful``: in a savepoint,
-        and if that fails, its events again in halves of halves up to the one it
-        cannot apply; the stall there (None: all applied)."""
-        if not careful:
-            if projection.name == audit_trail.NAME and log_table is not None:
-                audit_trail.insert_from_log(conn, generation, log_table, after, page.last)
-            else:
-                projection.write(conn, generation, page.changes[projection.name])
-            return None
-        try:
-            with conn.begin_nested():
-                if projection.name == audit_trail.NAME and log_table is not None:
-                    audit_trail.insert_from_log(conn, generation, log_table, after, page.last)
-                elif page.changes[projection.name] is None:
-                    raise _Unapplied
-                else:
-                    projection.write(conn, generation, page.changes[projection.name])
-            return None
-        except Exception as exc:
-            _raise_if_down(conn, exc)
-        facts, unreadable = readable_facts(self.ledger, projection, after, page.last)
-        failed = _bisect(conn, projection, generation, facts)
-        if failed is not None:
-            position, event, error = failed[0].position, failed[0].name, failed[1]
-        elif unreadable is not None:
-            position, event, error = unreadable
-        else:
-            return None
-        return Stall(projection.name, generation, position, printable(event)[:128],
-                     one_line(error))
+        return applied, writer.stalled
 
     def _log_for_sql(self) -> tuple[str | None, str] | None:
         """Where SQL on the read database can read the log (``log.log_for_sql``),
@@ -473,7 +387,7 @@ class ReadModels:
         with self._reading(audit_trail.NAME) as (conn, generation):
             rows = audit_trail.read(conn, generation, query)
         stored = stored_events(self.ledger, [r["position"] for r in rows])
-        return [_shown(row, stored.get(row["position"])) for row in rows]
+        return [audit_trail.shown(row, stored.get(row["position"])) for row in rows]
 
     def snapshot(self, name: str) -> tuple[int, dict[str, list[dict[str, Any]]]]:
         """The position a read model has reached and every row of its tables, read
@@ -485,56 +399,3 @@ class ReadModels:
                 rows = conn.execute(select(table).order_by(*table.primary_key.columns))
                 tables[table.name.rsplit("_g", 1)[0]] = [dict(r._mapping) for r in rows]
             return position, tables
-
-
-def _shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
-    """An audit row as a page shows it, from the row and its event's JSON (an event
-    rewritten out of its class's shape shows as stored, with no figures: ``seal
-    verify`` reports it)."""
-    payload = None if data is None else orjson.loads(data)
-    try:
-        found = audit_trail.details(None if data is None else decoded([(
-            row["position"], row["aggregate_id"], row["version"], row["event_type"], data)])[0])
-    except (KeyError, TypeError, AttributeError):
-        found = audit_trail.details(None)
-    return {
-        "position": row["position"], "recorded_at": row["recorded_at"], "actor": row["actor"],
-        "command_id": found["command_id"], "aggregate_type": aggregate_kind(row["aggregate_id"]),
-        "aggregate_id": row["aggregate_id"], "version": row["version"],
-        "event_type": row["event_type"], "policy_id": row["policy_id"],
-        "policy_year": found["policy_year"], "claim_id": row["claim_id"],
-        "coverage": found["coverage"], "business_dates": found["business_dates"],
-        "amount": found["amount"], "balance_before": found["balance_before"],
-        "balance_after": found["balance_after"],
-        "payload": payload,
-    }
-
-
-class _Unapplied(Exception):
-    """A page's changes that could not be computed (see ``feed.read_page``)."""
-
-
-def _bisect(conn: Connection, projection: Projection, generation: int, facts: list[Fact]
-            ) -> tuple[Fact, Exception] | None:
-    """Apply ``facts`` in savepoints, in halves of halves, up to the first one that
-    cannot be applied: every fact before it is applied, and it is returned with
-    its error (None: all applied)."""
-    if not facts:
-        return None
-    try:
-        with conn.begin_nested():
-            projection.write(conn, generation, projection.changes(facts))
-        return None
-    except Exception as exc:
-        _raise_if_down(conn, exc)
-        if len(facts) == 1:
-            return facts[0], exc
-    half = len(facts) // 2
-    return (_bisect(conn, projection, generation, facts[:half])
-            or _bisect(conn, projection, generation, facts[half:]))
-
-
-def _raise_if_down(conn: Connection, exc: Exception) -> None:
-    """Raise ``exc`` again if it is the database going away, not an event."""
-    if conn.invalidated or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        raise exc

@@ -94,3 +94,8 @@ class SQLTrackingRecorder(TrackingRecorder):
             )
         ).scalar()
         return None if value is None else int(value)
+
+
+def tracking_name(name: str, generation: int) -> str:
+    """The tracking row's name of one generation of a read model."""
+    return f"{name}:g{generation}"
