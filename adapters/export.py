@@ -38,7 +38,6 @@ from adapters.seal import (
     tampered,
     verify,
 )
-from adapters.views import claim_from_state, year_rows
 from domain import claim as claim_module
 from domain import incident as incident_module
 from domain import policy as policy_module
@@ -51,6 +50,7 @@ from domain.ledger import aggregate_kind
 from domain.money import Yen
 from domain.payout import calculate_payout
 from domain.policy_year import PolicyYear
+from projections.rows import claim_from_state, year_rows
 
 EXPORT_FORMAT = "claims-ledger-export"
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.claim import Claim, claim_id_of
+from domain.claim import claim_id_of
 from domain.errors import NotFound
 from domain.events import LedgerEvent
 from domain.explanation import Explanation, Lang, explain
 from domain.incident import incident_id_of
 from domain.ledger import Ledger
-from domain.policy_year import PolicyYear, policy_year_id
+from domain.policy_year import policy_year_id
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels
+from projections.rows import claim_from_state, year_rows
 
 
 def limits(ledger: Ledger, models: ReadModels | None, policy_id: str | None,
@@ -39,21 +40,6 @@ def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[d
     return rows
 
 
-def year_rows(year: PolicyYear) -> list[dict[str, Any]]:
-    """A replayed policy year in the limits read model's shape (positions and
-    open claims are not known)."""
-    return [{
-        "policy_id": year.policy_id, "policy_year": year.year, "coverage": str(c.coverage),
-        "period_start": year.period_start.isoformat(),
-        "period_end": year.period_end.isoformat(),
-        "terms_version": c.terms_version,
-        "per_incident_limit": int(c.per_incident_limit),
-        "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
-        "paid": int(c.drawn), "reversed": int(c.reversed),
-        "remaining": int(c.remaining), "claims_open": None, "last_position": None,
-    } for c in year.coverages]
-
-
 def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
           as_of: datetime | None = None) -> dict[str, Any]:
     """A claim with its payouts and the wording of its exclusion."""
@@ -73,30 +59,6 @@ def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
         wording = {"ja": w.ja, "en": w.en} if w else None
     data["exclusion_wording"] = wording
     return data
-
-
-def claim_from_state(state: Claim) -> dict[str, Any]:
-    """A replayed claim in the read model's shape (positions are not known)."""
-    return {
-        "claim_id": state.claim_id, "policy_id": state.policy_id,
-        "policy_year": state.policy_year, "coverage": str(state.coverage),
-        "cause": state.cause, "incident_date": state.incident_date.isoformat(),
-        "claim_made_on": state.claim_made_on.isoformat() if state.claim_made_on else None,
-        "description": state.description, "status": str(state.status),
-        "loss_amount": int(state.loss), "deductible": int(state.deductible),
-        "per_incident_limit": int(state.per_incident_limit), "payable": int(state.payable),
-        "paid": int(state.paid), "exclusion": state.exclusion,
-        "terms_version": state.terms_version, "version": state.version,
-        "excluded": int(state.excluded),
-        "notified_on": state.notified_on.isoformat() if state.notified_on else None,
-        "channel": state.channel, "notice_time_barred": state.notice_time_barred,
-        "incident_id": state.incident_id,
-        "payouts": [
-            {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
-             "breakdown": p.breakdown.model_dump(mode="json")}
-            for p in state.payouts
-        ],
-    }
 
 
 def explanation(ledger: Ledger, claim_id: str, lang: Lang,
