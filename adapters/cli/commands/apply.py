@@ -16,9 +16,9 @@ from adapters.cli.output import Progress, render_json, render_text
 from adapters.cli.session import Session
 
 PARALLEL_FROM = 20_000
-"""Lines in a file from which ``apply`` uses worker processes by default: from
-about half that, a file saves back the time the workers take to start, and
-twice that leaves a margin on a noisy machine."""
+"""Lines in a file from which ``apply`` uses worker processes by default: twice
+the length from which a file saves back the time the workers take to start,
+for a margin on a noisy machine."""
 
 
 def _lines(source: str, look_ahead: int) -> tuple[Iterator[str], int | None]:
