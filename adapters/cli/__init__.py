@@ -39,10 +39,12 @@ from projections.read_models import NotBuilt
 
 
 class Command(NamedTuple):
+    """A command's handler, and whether it works on the ledger (its session
+    opens the ledger first); ``terms``, ``token``, ``replay`` and ``serve``
+    open none here."""
+
     run: Callable[[Session], int]
     opens_ledger: bool = True
-    """Whether the command works on the ledger (its session opens it first);
-    ``terms``, ``token``, ``replay`` and ``serve`` open no ledger here."""
 
 
 COMMANDS: dict[str, Command] = {
