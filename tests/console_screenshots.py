@@ -1,5 +1,5 @@
 """Regenerates the README's screenshots of the console (`make screenshots`): the
-demo cases (adapters/demo.jsonl), recorded nine days apart from 1 June 2025,
+demo cases (adapters/cli/demo.jsonl), recorded nine days apart from 1 June 2025,
 served by the real server and photographed in Debian's Chromium."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PAGES = [
 def demo_ledger(db: str) -> None:
     clock = FakeClock(datetime(2025, 6, 1, 0, tzinfo=UTC))
     ledger = Ledger(persistence_env(db), clock=clock, new_id=SequentialIds())
-    text = resources.files("adapters").joinpath("demo.jsonl").read_text(encoding="utf-8")
+    text = resources.files("adapters.cli").joinpath("demo.jsonl").read_text(encoding="utf-8")
     for line in text.splitlines():
         clock.advance(days=9)
         with suppress(LedgerError):  # the demo shows refusals too; they record nothing

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from adapters import cli as cli_module
+from adapters.cli.commands import apply as cli_module
 from adapters.workload import commands
 from tests.builders import attach, file_data_media, pay
 from tests.test_cli import ENV, cli, jsonl

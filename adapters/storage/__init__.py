@@ -1,9 +1,11 @@
-"""Storage: turn a ``--db`` value into the library's persistence settings.
+"""Storage: turn a ``--db`` value into the library's persistence settings and
+open a ledger on it, with the system clock, random command ids and jittered
+retries.
 
 The ledger keeps its events through the ``eventsourcing`` library's own
 recorders: a SQLite file by default (embedded, WAL, durable commits) or a
-PostgreSQL server named by URL (``postgresql://user@host:port/dbname``).
-Nothing here reads or writes events itself.
+PostgreSQL server named by URL (``postgresql://user@host:port/dbname``),
+extended in ``sealed_recorders`` to seal each event at commit.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from adapters import seal_store
+from adapters.storage import sealed_recorders
 from domain.ledger import Ledger
 
 DEFAULT_DB = "claims-ledger.db"
@@ -39,8 +41,8 @@ class _CommandIds:
     """Command ids for commands sent without one: 32 random hex digits each, so
     that no client can tell the next one from one it was given (and pre-claim
     it). The randomness is drawn from the system in blocks of ``BLOCK`` ids, not
-    per command (a system call on every command of a batch cost 3% of a batched
-    apply), and a forked child draws its own."""
+    per command (a system call per command is a cost a batch should not pay),
+    and a forked child draws its own."""
 
     BLOCK = 1024
 
@@ -98,7 +100,7 @@ def persistence_env(db: str) -> dict[str, str]:
             raise StorageError(msg)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": seal_store.POSTGRES_TOPIC,
+            "APPLICATION_RECORDER_TOPIC": sealed_recorders.POSTGRES_TOPIC,
             "POSTGRES_DBNAME": unquote(url.path.lstrip("/")),
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),
@@ -114,7 +116,7 @@ def persistence_env(db: str) -> dict[str, str]:
             env["POSTGRES_SCHEMA"] = schema[0]
         return env
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": sqlite_path(db),
-            "APPLICATION_RECORDER_TOPIC": seal_store.SQLITE_TOPIC}
+            "APPLICATION_RECORDER_TOPIC": sealed_recorders.SQLITE_TOPIC}
 
 
 def sqlite_path(db: str) -> str:

@@ -1,0 +1,117 @@
+"""The rest: ``terms`` (the product terms), ``demo`` (the terms' cases in a fresh
+database), ``token`` (a bearer token for the API) and ``serve`` (the HTTP API)."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from typing import Any
+
+from adapters.apply import apply_lines
+from adapters.cli.commands.reads import cmd_limits
+from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
+from adapters.cli.output import Progress, describe, dump, yen
+from adapters.cli.session import Session
+from adapters.storage import redact
+from domain.terms import (
+    COVER_RULES,
+    NOTICE_CHANNELS,
+    NOTICE_TIME_BAR,
+    NOTICE_TIME_BAR_YEARS,
+    TERM_SETS,
+)
+
+
+def cmd_terms(s: Session) -> int:
+    args, out = s.args, s.out
+    if args.json:
+        dump([t.model_dump(mode="json") for t in TERM_SETS], out)
+        return EXIT_OK
+    for terms in TERM_SETS:
+        print(f"terms {terms.version} (in force from {terms.effective_from})", file=out)
+        for c in terms.coverages:
+            print(f"\n{c.coverage} {c.name_ja} ({c.trigger}): per incident "
+                  f"{yen(c.per_incident_limit)}, annual {yen(c.annual_limit)}, deductible "
+                  f"{yen(c.deductible)} per incident (the claims filed with one "
+                  "incident_id share both)", file=out)
+            for e in c.exclusions:
+                print(f"  {e.code:<36}{e.ja}", file=out)
+        print("\ncauses: " + ", ".join(c.code for c in terms.causes), file=out)
+    print("\ndenied by the ledger itself, for both coverages:", file=out)
+    for rule in COVER_RULES:
+        print(f"  {rule.code:<36}{rule.ja}", file=out)
+    print("\nnotice channels (file_claim channel):", file=out)
+    for channel in NOTICE_CHANNELS:
+        print(f"  {channel.code:<36}{channel.ja}", file=out)
+    print(f"notice time bar: {NOTICE_TIME_BAR_YEARS} years after the incident (flagged, "
+          f"not refused): {NOTICE_TIME_BAR.ja}", file=out)
+    return EXIT_OK
+
+
+def cmd_demo(s: Session) -> int:
+    existing = s.ledger.recorder.max_notification_id()
+    if existing and s.args.if_empty:
+        print(f"the database already holds {existing:,} events: the demo is not loaded "
+              "again", file=sys.stderr)
+        return EXIT_OK
+    if existing:
+        print(f"the database already holds {existing:,} events; the demo loads into a fresh "
+              "database: pass --db with a new file", file=sys.stderr)
+        return EXIT_USAGE
+    text = resources.files("adapters.cli").joinpath("demo.jsonl").read_text(encoding="utf-8")
+    results: list[dict[str, Any]] = []
+    refused = apply_lines(s.ledger, iter(text.splitlines()), s.args.actor, results.append,
+                          Progress("demo", sys.stderr))
+    limits = s.fresh().limits()
+    if s.args.json:
+        dump({"applied": results, "limits": limits}, s.out)
+        return EXIT_REFUSED if refused else EXIT_OK
+    print("データ保険 demo: the cases of the product terms, applied as commands\n", file=s.out)
+    for r in results:
+        if r["ok"]:
+            print(f"  {r['command']:<16}{describe(r)}", file=s.out)
+        else:
+            print(f"  refused: {r['message']}", file=s.out)
+    print("\nRemaining annual limits (from the read models):\n", file=s.out)
+    s.args.policy, s.args.as_of = None, None
+    cmd_limits(s)
+    print(f"\nTry: .venv/bin/claims-ledger --db {redact(s.args.db)} claim C-DEMO-4",
+          file=s.out)
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def cmd_token(s: Session) -> int:
+    from adapters.auth import TokenConfigError, new_token
+
+    args, out = s.args, s.out
+    try:
+        token = new_token(args.name, args.role, args.tokens_file)
+    except (TokenConfigError, OSError, ValueError) as exc:
+        print(f"claims-ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(token, file=out)
+    print(f"added {args.name} ({args.role}) to {args.tokens_file}; keep the token above, it "
+          "is not stored", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_serve(s: Session) -> int:
+    import uvicorn
+
+    from adapters.auth import TokenConfigError, Tokens
+    from adapters.http import build
+
+    args = s.args
+    try:
+        tokens = Tokens.load(args.tokens_file)
+    except TokenConfigError as exc:
+        raise UsageError(str(exc)) from None
+    app = build(args.db, args.read_db, tokens)
+    if not len(tokens):
+        print("claims-ledger: no bearer tokens are configured: every request but /health "
+              "will be refused (make one with `claims-ledger token`)", file=sys.stderr)
+    print(f"claims-ledger API listening on http://{args.host}:{args.port} "
+          f"(docs: http://{args.host}:{args.port}/docs; console: "
+          f"http://{args.host}:{args.port}/console/)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK

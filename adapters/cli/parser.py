@@ -1,0 +1,224 @@
+"""The command line's grammar: every command, its options and their help, and
+the defaults taken from the environment."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from datetime import datetime
+from typing import TypeAlias
+
+from adapters.apply import MAX_WORKERS
+from adapters.cli.commands.apply import PARALLEL_FROM
+from adapters.cli.output import MAX_POSITION, BadTime, parse_time, whole_number
+from adapters.storage import DB_ENV, DEFAULT_DB
+from domain.explanation import LANGS
+from projections.read_models import PAGE_SIZE, PROJECTIONS
+
+READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, with the database, read database and actor filled in
+    from the environment where not given."""
+    args = build_parser().parse_args(argv)
+    args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
+    args.read_db = getattr(args, "read_db", None) or os.environ.get(READ_DB_ENV) or args.db
+    args.actor = (getattr(args, "actor", None) or os.environ.get("CLAIMS_LEDGER_ACTOR")
+                  or f"cli:{getpass.getuser()}")
+    args.log_replica = getattr(args, "log_replica", False)
+    args.read_replica = getattr(args, "read_replica", False)
+    return args
+
+
+def _time(text: str, end_of_day: bool = True) -> datetime:
+    """A TIME option's value; a refusal names its rule (``date_format`` or
+    ``date_range``)."""
+    try:
+        return parse_time(text, end_of_day=end_of_day)
+    except BadTime as exc:
+        raise argparse.ArgumentTypeError(f"{exc} [{exc.rule}]") from None
+
+
+def _from_time(text: str) -> datetime:
+    return _time(text, end_of_day=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common, reads, as_of = _parents()
+    parser = argparse.ArgumentParser(
+        prog="claims-ledger",
+        description="Event-sourced claims ledger for データ保険 (data insurance).",
+        parents=[common],
+        epilog="Exit status: 0 ok, 1 refused by a rule (or verify found differences, seal "
+        "verify or replay found tampering, explain or replay a figure that disagrees), "
+        "2 usage, 3 not found, 4 conflict, 5 database unavailable, 130 interrupted.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
+    _apply_and_reads(sub, common, reads, as_of)
+    _read_models(sub, common, reads)
+    _terms_and_demo(sub, common, reads)
+    _auditing(sub, common, reads, as_of)
+    _serving(sub, common)
+    return parser
+
+
+def _parents() -> tuple[argparse.ArgumentParser, ...]:
+    """The options several commands share: where the ledger is and who acts
+    (``common``), ``--json`` (``reads``) and ``--as-of``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", default=argparse.SUPPRESS,
+        help=f"event log: SQLite file or postgresql:// URL (default: ${DB_ENV} or ./{DEFAULT_DB})",
+    )
+    common.add_argument(
+        "--read-db", default=argparse.SUPPRESS,
+        help=f"read models: SQLite file or postgresql:// URL (default: ${READ_DB_ENV}, "
+        "else the event log's database)",
+    )
+    common.add_argument(
+        "--log-replica", action="store_true", default=argparse.SUPPRESS,
+        help="--db is a read-only streaming replica of the log: create and append nothing",
+    )
+    common.add_argument(
+        "--read-replica", action="store_true", default=argparse.SUPPRESS,
+        help="--read-db is a read-only replica of the read models: read them as "
+        "replicated, without catching up",
+    )
+    common.add_argument(
+        "--actor", default=argparse.SUPPRESS,
+        help="who is recording (default: $CLAIMS_LEDGER_ACTOR or cli:<user>)",
+    )
+    reads = argparse.ArgumentParser(add_help=False)
+    reads.add_argument("--json", action="store_true", help="machine-readable output")
+    as_of = argparse.ArgumentParser(add_help=False)
+    as_of.add_argument("--as-of", type=_time, metavar="TIME",
+                       help="the state as the ledger knew it at this recorded time, replayed "
+                       "from the log (ISO date or date-time; Japan time without an offset)")
+    return common, reads, as_of
+
+
+def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
+                     reads: argparse.ArgumentParser, as_of: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("apply", parents=[common, reads],
+                       help="apply commands from a JSON Lines file (or - for stdin)")
+    p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("--batch", type=whole_number(1), default=500, metavar="N",
+                   help="commands per commit (group commit; default 500): each command is "
+                   "still applied or refused on its own")
+    p.add_argument("--workers", type=whole_number(1, MAX_WORKERS), metavar="N",
+                   help="worker processes, each applying the commands of its share of the "
+                   f"policies (default: one per core, at most 4, for a file of {PARALLEL_FROM:,} "
+                   f"lines or more; else 1, in this process; at most {MAX_WORKERS}). A "
+                   "policy's commands, and commands that share a claim or command id, keep "
+                   "the file's order")
+    p = sub.add_parser("limits", parents=[common, reads, as_of],
+                       help="annual limit, paid and remaining per policy year and coverage")
+    p.add_argument("--policy", metavar="ID")
+    p = sub.add_parser("claim", parents=[common, reads, as_of],
+                       help="a claim's state, payouts with their breakdowns, exclusion")
+    p.add_argument("claim_id", metavar="ID")
+    p = sub.add_parser("history", parents=[common, reads],
+                       help="every event of a policy (with its years and claims) or a claim")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--kind", choices=["policy", "claim"],
+                   help="which kind of id, when a policy and a claim share it")
+    p = sub.add_parser("audit", parents=[common],
+                       help="the audit trail, filtered, a page at a time")
+    p.add_argument("--policy", metavar="ID")
+    p.add_argument("--claim", metavar="ID")
+    p.add_argument("--by", dest="actor_filter", metavar="ACTOR", help="recorded by this actor")
+    p.add_argument("--type", metavar="EVENT", help="event type, e.g. PayoutIssued")
+    p.add_argument("--from", dest="recorded_from", type=_from_time, metavar="TIME",
+                   help="recorded at or after (a date means its start, Japan time)")
+    p.add_argument("--to", dest="recorded_to", type=_time, metavar="TIME",
+                   help="recorded at or before (a date means its end, Japan time)")
+    p.add_argument("--after", type=whole_number(0, MAX_POSITION), default=0,
+                   metavar="POSITION", help="cursor: only rows after this log position")
+    p.add_argument("--limit", type=whole_number(1), default=1000,
+                   help="rows at most (default 1000)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json, as on the other commands")
+
+
+def _read_models(sub: Commands, common: argparse.ArgumentParser, reads: argparse.ArgumentParser
+                 ) -> None:
+    p = sub.add_parser("project", parents=[common],
+                       help="catch the read models up with the log, once or --follow")
+    p.add_argument("--follow", action="store_true", help="keep following new events")
+    p.add_argument("--interval", type=float, default=1.0,
+                   help="seconds between polls when idle (default 1)")
+    p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
+                   help=f"events per transaction (default {PAGE_SIZE})")
+    p = sub.add_parser("rebuild", parents=[common, reads],
+                       help="rebuild read models from position 0 into fresh tables, then "
+                       "switch readers to them")
+    p.add_argument("names", nargs="*", metavar="READ_MODEL",
+                   help=f"which ({', '.join(PROJECTIONS)}; default all)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard a rebuild left part-way instead of resuming it")
+    p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
+                   help=f"events per transaction (default {PAGE_SIZE})")
+    sub.add_parser("verify", parents=[common, reads],
+                   help="replay the log and compare every read model with it")
+    sub.add_parser("status", parents=[common, reads],
+                   help="each read model's generation, position and lag behind the log")
+
+
+def _terms_and_demo(sub: Commands, common: argparse.ArgumentParser,
+                    reads: argparse.ArgumentParser) -> None:
+    sub.add_parser("terms", parents=[common, reads],
+                   help="the product terms: limits, deductibles, exclusion codes, causes")
+    p = sub.add_parser("demo", parents=[common, reads],
+                       help="load the terms' cases into a fresh database and show the result")
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing (and succeed) when the database already holds events")
+
+
+def _auditing(sub: Commands, common: argparse.ArgumentParser, reads: argparse.ArgumentParser,
+              as_of: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("seal", parents=[common, reads],
+                       help="the seal over the log: seal up to the end now, write a "
+                       "checkpoint file (checkpoint --out FILE), or verify the log "
+                       "(verify [--checkpoint FILE])")
+    p.add_argument("what", nargs="?", choices=["checkpoint", "verify"],
+                   help="checkpoint: also write the last checkpoint to --out; verify: "
+                   "recompute the chain and report the first tampered position")
+    p.add_argument("--out", metavar="FILE", help="checkpoint file to write (seal checkpoint)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="a checkpoint file kept outside the system (seal verify)")
+    p = sub.add_parser("explain", parents=[common, reads, as_of],
+                       help="a claim's decisions in words and figures, recomputed from the "
+                       "terms (exit 1 if a recorded figure disagrees)")
+    p.add_argument("claim_id", metavar="CLAIM")
+    p.add_argument("--lang", choices=LANGS, default="ja", help="ja (default) or en")
+    p = sub.add_parser("export", parents=[common, reads],
+                       help="write the sealed log to a self-contained file for auditors")
+    p.add_argument("--out", metavar="FILE", required=True)
+    p.add_argument("--to", type=whole_number(1), metavar="POSITION",
+                   help="only events up to this log position")
+    p = sub.add_parser("replay", parents=[reads, as_of],
+                       help="check and replay an exported file without any database: "
+                       "limits per policy year and a summary of claims")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="also check the export against a checkpoint file kept outside")
+
+
+def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("serve", parents=[common],
+                       help="serve the HTTP API (commands, reads, health)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--tokens-file", metavar="FILE",
+                   help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE; or give the "
+                   "JSON in $CLAIMS_LEDGER_TOKENS instead: a file and the variable together "
+                   "are refused)")
+    p = sub.add_parser("token", help="make a bearer token for the HTTP API and add its hash "
+                       "to a tokens file (the token is printed once)")
+    p.add_argument("name", help="who the token is for: recorded as the actor of its commands")
+    p.add_argument("--role", required=True, choices=["appender", "auditor", "operator"])
+    p.add_argument("--tokens-file", metavar="FILE", required=True)

@@ -1,0 +1,147 @@
+"""What one CLI run works with: the ledger and its read models, opened by the
+rules for read-only copies (a replica of the log or of the read models, or a
+SQLite file this process cannot write)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from adapters.cli.exits import UsageError
+from adapters.cli.output import Progress
+from adapters.storage import (
+    StorageError,
+    is_postgres,
+    open_ledger,
+    read_only_uri,
+    redact,
+    sqlite_path,
+    sqlite_writable,
+)
+from domain.ledger import Ledger
+from projections.read_models import ReadModels
+
+LOG_WRITERS = {"apply", "demo"}
+LOG_CREATORS = {"apply", "demo", "seal"}
+"""Commands that create a SQLite log that does not exist (``seal`` records a
+checkpoint, but ``seal verify`` does not); every other command refuses one, so
+a mistyped ``--db`` is not answered from a new, empty ledger."""
+READ_MODEL_WRITERS = {"apply", "demo", "project", "rebuild"}
+
+
+class Session:
+    """What one CLI run works with: its arguments and output, and (once
+    ``open``) the ledger, its read models, who is acting."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        self.args, self.out = args, out
+        self._ledger: Ledger | None = None
+        self._models: ReadModels | None = None
+        self._scratch: str | None = None
+
+    def open(self) -> None:
+        """Open the ledger, refusing what a read-only copy cannot do."""
+        args = self.args
+        if args.log_replica and args.action in LOG_WRITERS:
+            raise UsageError(f"`{args.action}` appends to the log; --log-replica names a "
+                             "read-only copy of it: give the primary's --db")
+        if args.read_replica and args.action in READ_MODEL_WRITERS:
+            raise UsageError(f"`{args.action}` writes the read models; --read-replica names "
+                             "a read-only copy of them: give the primary's --read-db")
+        if not _creates_log(args):
+            _require_existing(args.db)
+        self.read_only = args.log_replica or not (
+            _writes_log(args) or is_postgres(args.db) or sqlite_writable(args.db))
+        """The log is opened read-only: a replica, or a SQLite file this process
+        cannot write (an auditor's copy on read-only media)."""
+        self._ledger = open_ledger(args.db, read_only=self.read_only)
+
+    @property
+    def ledger(self) -> Ledger:
+        assert self._ledger is not None, "the session is not open"
+        return self._ledger
+
+    @property
+    def models(self) -> ReadModels:
+        if self._models is None:
+            read_db = self.args.read_db
+            opened = self._readable(read_db)
+            try:
+                self._models = ReadModels.open(self.ledger, opened)
+            except Exception as exc:
+                reason = getattr(exc, "orig", None) or exc
+                msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
+                raise StorageError(msg) from exc
+            if self._scratch is not None:
+                self._models.catch_up(progress=Progress("building read models", sys.stderr))
+        return self._models
+
+    def _readable(self, read_db: str) -> str:
+        """Where to open the read models. Read models that cannot be written
+        (in a read-only log's own SQLite file, or in a file this process cannot
+        write) are read as they are with --read-replica, and otherwise built
+        from the log in a temporary database, removed at the end."""
+        if is_postgres(read_db):
+            return read_db
+        db = self.args.db
+        shared = self.read_only and not is_postgres(db) and _same_file(read_db, db)
+        if not shared and sqlite_writable(read_db):
+            return read_db
+        if self.args.read_replica:
+            return f"sqlite:///{read_only_uri(read_db)}&uri=true"
+        if self.args.action in READ_MODEL_WRITERS:
+            raise UsageError(f"`{self.args.action}` writes the read models, and {read_db} "
+                             "is read-only here: name a writable --read-db")
+        self._scratch = tempfile.mkdtemp(prefix="claims-ledger-read-models-")
+        print(f"{read_db} is read-only here: reading from read models built from the log "
+              "in a temporary database", file=sys.stderr)
+        return str(Path(self._scratch) / "read-models.db")
+
+    def fresh(self) -> ReadModels:
+        """The read models, caught up with the log first (unless they are a
+        read-only replica: then as replicated, see `status` for the lag)."""
+        models = self.models
+        if not self.args.read_replica:
+            progress = Progress("catching up", sys.stderr)
+            models.catch_up(progress=progress)
+            if progress.tty and progress.last > progress.started:
+                progress.finish()  # a bar was drawn: end its line
+        return models
+
+    def close(self) -> None:
+        if self._models is not None:
+            self._models.close()
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _writes_log(args: argparse.Namespace) -> bool:
+    return args.action in LOG_CREATORS and not (args.action == "seal" and args.what == "verify")
+
+
+def _creates_log(args: argparse.Namespace) -> bool:
+    return _writes_log(args) and not args.log_replica
+
+
+def _same_file(a: str, b: str) -> bool:
+    first, second = Path(sqlite_path(a)), Path(sqlite_path(b))
+    if first.exists() and second.exists():
+        return first.samefile(second)
+    return first.resolve() == second.resolve()
+
+
+def _require_existing(db: str) -> None:
+    """Refuse a SQLite log that does not exist (rather than create an empty one)."""
+    if is_postgres(db):
+        return
+    path = sqlite_path(db)
+    if path != ":memory:" and not Path(path).exists():
+        msg = (f"{db}: no such ledger database: the file does not exist (only `apply`, "
+               "`demo` and `seal` create one)")
+        raise StorageError(msg)
