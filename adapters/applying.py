@@ -38,9 +38,9 @@ from adapters.console import Progress, yen
 from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
 from adapters.storage import StorageError, open_ledger
 from domain.claim import claim_id_of
-from domain.commands import Command, parse_command
+from domain.commands import Command, check_actor, parse_command
 from domain.errors import LedgerError, Violation
-from domain.ledger import Ledger, Outcome, check_actor
+from domain.ledger import Ledger, Outcome
 
 Result = dict[str, Any]
 Render = Callable[[Result], str]

@@ -45,9 +45,10 @@ from domain import policy as policy_module
 from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimStatus, PayoutIssued
 from domain.errors import PayoutRefused
-from domain.events import LedgerEvent, PydanticEventMapper
+from domain.events import LedgerEvent
+from domain.ids import aggregate_kind
 from domain.incident import Incident
-from domain.ledger import aggregate_kind
+from domain.ledger.mapper import PydanticEventMapper
 from domain.money import Yen
 from domain.payout import calculate_payout
 from domain.policy_year import PolicyYear

@@ -33,8 +33,8 @@ from typing import Any, cast
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from domain.ledger.mapper import PydanticEventMapper
 from projections.base import Fact, Projection, decoded
 
 

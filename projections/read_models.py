@@ -42,7 +42,8 @@ from sqlalchemy import URL, Connection, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
-from domain.ledger import Ledger, aggregate_kind
+from domain.ids import aggregate_kind
+from domain.ledger import Ledger
 from projections import audit_trail, claims, limits
 from projections.audit_trail import AuditQuery, AuditTrailProjection
 from projections.base import Fact, Projection, decoded
