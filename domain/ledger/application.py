@@ -195,7 +195,7 @@ class Ledger(Application[str]):
                                        [(next(positions), e) for e in p.events], p.result)
         return placed(results, self.positions)
 
-    def _plan(self, index: int, command: Command, actor: str,
+    def _plan(self, slot: int, command: Command, actor: str,
               current: bool) -> _Planned | Outcome | LedgerError:
         """Decide one command of a batch on the batch's view: its plan, its first
         outcome (a command id applied before), or its refusal."""
@@ -225,7 +225,7 @@ class Ledger(Application[str]):
         if command.command_id is not None:
             events = [*events, acceptance(command, stamp, events, decision.result)]
         self._overlay.remember(events, decision.evolved)
-        return _Planned(index, command, events, decision.result, command_id)
+        return _Planned(slot, command, events, decision.result, command_id)
 
     def _accepted(self, command: Command) -> Outcome | None:
         """The first outcome of the command's id, if it was applied before."""

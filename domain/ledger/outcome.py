@@ -20,6 +20,9 @@ log = logging.getLogger("claims_ledger.ledger")
 
 
 class AppendedEvent(BaseModel):
+    """One event a command appended: its log position (None until found, for a
+    replay), its record and version there, and its name."""
+
     model_config = ConfigDict(frozen=True)
 
     position: int | None
