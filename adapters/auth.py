@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.commands import check_actor
 from domain.errors import InvalidCommand
-from domain.ledger import check_actor
 
 ROLES = ("appender", "auditor", "operator")
 TOKENS_ENV = "CLAIMS_LEDGER_TOKENS"

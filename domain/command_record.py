@@ -19,10 +19,6 @@ from typing import Any
 from domain.events import LedgerEvent
 
 
-def command_record_id(command_id: str) -> str:
-    return f"command:{command_id}"
-
-
 def fingerprint(command: dict[str, Any]) -> str:
     """A digest of the command's content, independent of key order."""
     canonical = json.dumps(command, sort_keys=True, separators=(",", ":"))
@@ -45,12 +41,16 @@ class CommandRecord:
     accepted: CommandAccepted
 
 
+def evolve(state: CommandRecord | None, event: LedgerEvent) -> CommandRecord:
+    if not isinstance(event, CommandAccepted):
+        msg = f"CommandRecord cannot apply {type(event).__name__}"
+        raise TypeError(msg)
+    return CommandRecord(event.originator_id, event.originator_version, event)
+
+
 def project(
     state: CommandRecord | None, events: Iterable[LedgerEvent]
 ) -> CommandRecord | None:
     for event in events:
-        if not isinstance(event, CommandAccepted):
-            msg = f"CommandRecord cannot apply {type(event).__name__}"
-            raise TypeError(msg)
-        state = CommandRecord(event.originator_id, event.originator_version, event)
+        state = evolve(state, event)
     return state

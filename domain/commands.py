@@ -341,3 +341,14 @@ def parse_command(data: str | bytes | dict[str, Any]) -> Command:
     except ValidationError as exc:
         violations = [_violation(e) for e in exc.errors()]
         raise InvalidCommand(*violations) from None
+
+
+def check_actor(actor: str) -> None:
+    """An actor is recorded on every event and shown to auditors: a name of
+    printable text (the contract's rule for whoever sends a command)."""
+    if not actor.strip():
+        raise InvalidCommand.of("actor", "required", "an actor name is required")
+    if not actor.isprintable():
+        raise InvalidCommand.of("actor", "printable",
+                                "an actor name must be printable text, without control "
+                                "characters")

@@ -26,13 +26,10 @@ from typing import Any
 
 from domain.errors import RuleViolated
 from domain.events import EventStamp, LedgerEvent
+from domain.ids import incident_id_of as incident_id_of  # re-exported (the scheme lives in ids)
 from domain.money import ZERO, Yen
 from domain.state import changed
 from domain.terms import Coverage
-
-
-def incident_id_of(policy_id: str, coverage: Coverage | str, incident_id: str) -> str:
-    return f"incident:{policy_id}:{coverage}:{incident_id}"
 
 
 class IncidentEvent(LedgerEvent):

@@ -129,17 +129,7 @@ def calculate_payout(
             f"the annual limit of {annual_limit} for this policy year is used up",
         )
     if requested is not None:
-        if requested == 0:
-            raise PayoutRefused.of("amount", "positive_amount", "must be more than 0")
-        if requested > available:
-            binding = "annual_limit" if annual_remaining < on_claim else "payable_on_claim"
-            raise PayoutRefused.of(
-                "amount",
-                binding,
-                f"{requested} is more than the {available} payable "
-                f"(payable on the claim {on_claim}, annual limit remaining "
-                f"{annual_remaining})",
-            )
+        _check_requested(requested, available, on_claim, annual_remaining)
     amount = available if requested is None else requested
     return PayoutBreakdown(
         loss=loss,
@@ -159,3 +149,20 @@ def calculate_payout(
         deductible_taken_by_others=deductible_taken_by_others,
         incident_paid_by_others=incident_paid_by_others,
     )
+
+
+def _check_requested(requested: Yen, available: Yen, on_claim: Yen,
+                     annual_remaining: Yen) -> None:
+    """An interim payout asks for more than nothing, and for no more than is
+    ``available`` (naming whichever limit binds)."""
+    if requested == 0:
+        raise PayoutRefused.of("amount", "positive_amount", "must be more than 0")
+    if requested > available:
+        binding = "annual_limit" if annual_remaining < on_claim else "payable_on_claim"
+        raise PayoutRefused.of(
+            "amount",
+            binding,
+            f"{requested} is more than the {available} payable "
+            f"(payable on the claim {on_claim}, annual limit remaining "
+            f"{annual_remaining})",
+        )

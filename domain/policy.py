@@ -26,13 +26,10 @@ from datetime import date, timedelta
 from domain.commands import AttachCoverage
 from domain.errors import CoverageNotEligible, RuleViolated, Violation
 from domain.events import EventStamp, LedgerEvent
+from domain.ids import policy_id_of as policy_id_of  # re-exported (the scheme lives in ids)
 from domain.policy_year import attach_coverages
 from domain.state import changed
 from domain.terms import Coverage, FirewallOption, TermSet, term_set, terms_in_force
-
-
-def policy_id_of(policy_id: str) -> str:
-    return f"policy:{policy_id}"
 
 
 class PolicyEnrolled(LedgerEvent):

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.events import EventStamp, LedgerEvent
+from domain.ids import policy_year_id as policy_year_id  # re-exported (the scheme lives in ids)
 from domain.money import ZERO, Yen
 from domain.state import changed
 from domain.terms import Coverage, TermSet, Trigger
-
-
-def policy_year_id(policy_id: str, year: int) -> str:
-    return f"policy:{policy_id}:year:{year}"
 
 
 class PolicyYearEvent(LedgerEvent):

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 
 from domain.events import event_class, event_names
-from domain.ledger import aggregate_kind
+from domain.ids import aggregate_kind
 from projections.base import Fact, decoded, recorded_time
 from projections.store import insert_rows
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 from sqlalchemy import Connection, Index, Table
 
-from domain.events import PydanticEventMapper
+from domain.ledger.mapper import PydanticEventMapper
 
 
 @dataclass(slots=True)

@@ -19,18 +19,17 @@ applies its events one by one to find the event it cannot apply (see
 
 from __future__ import annotations
 
-import gc
 import marshal
 import multiprocessing
 import signal
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
 from domain.ledger import Ledger
+from domain.ledger.collector import collector_paused
 from projections.base import Fact, Projection, decoded
 from projections.log import Row, stored_rows
 from projections.registry import PROJECTIONS
@@ -44,26 +43,6 @@ class Page:
     changes: dict[str, Any]
     """Each projection's changes (a projection with no event in the page has none;
     None: it could not compute them, see ``read_page``)."""
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while pages are read, computed and written.
-
-    Pages make many short-lived objects and no reference cycles, so they are
-    freed as soon as they are dropped; but each allocation counts towards the
-    collector's next pass, which walks every object still alive. What is alive
-    when the pause starts is frozen (later passes skip it) and given back
-    afterwards, with the collector as it was."""
-    was_enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def read_page(ledger: Ledger, projections: dict[str, Projection], positions: dict[str, int],

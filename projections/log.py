@@ -17,8 +17,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from sqlalchemy import URL, Connection
 
-from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from domain.ledger.mapper import PydanticEventMapper
 from projections import audit_trail
 from projections.base import Fact, Projection, decoded
 from projections.store import ReadStore

@@ -34,10 +34,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
 from domain.ledger import Ledger
+from domain.ledger.collector import collector_paused
 from projections import audit_trail, claims, limits, registry
 from projections.audit_trail import AuditQuery
 from projections.base import Projection
-from projections.feed import Page, Producers, collector_paused, pages
+from projections.feed import Page, Producers, pages
 from projections.log import _same_database as _same_database
 from projections.log import attach, log_for_sql, stored_events
 from projections.registry import PROJECTIONS as PROJECTIONS

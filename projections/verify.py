@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain import claim as claim_module
-from domain import policy as policy_module
-from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimEvent, ClaimStatus
 from domain.command_record import CommandAccepted
 from domain.events import LedgerEvent
+from domain.ids import aggregate_kind
 from domain.policy_year import PolicyYear, PolicyYearEvent
+from domain.replay import evolve_any
 from projections.base import recorded_time
 from projections.claims import text_of
 from projections.read_models import ReadModels
@@ -46,9 +45,10 @@ class _Replay:
         aid = event.originator_id
         at = recorded_time(event.timestamp)
         self.audit.append(_audit_row(position, event))
-        if aid.startswith("claim:"):
+        kind = aggregate_kind(aid)
+        if kind == "claim":
             assert isinstance(event, ClaimEvent)
-            self.claims[aid] = claim_module.evolve(self.claims.get(aid), event)
+            evolve_any(self.claims, event)
             self.claim_touched[aid] = (position, at)
             self.claim_filed_at.setdefault(aid, at)
             if event.event_name in ("ClaimFiled", "ExclusionApplied", "ClaimClosed",
@@ -60,13 +60,13 @@ class _Replay:
                 self.payout_positions[(event.claim_id, payout_id)] = [position, None]
             elif event.event_name == "PayoutReversed":
                 self.payout_positions[(event.claim_id, payout_id)][1] = position
-        elif ":year:" in aid:
+        elif kind == "policy_year":
             assert isinstance(event, PolicyYearEvent)
-            self.years[aid] = policy_year_module.evolve(self.years.get(aid), event)
+            evolve_any(self.years, event)
             coverage = str(getattr(event, "coverage"))  # noqa: B009 (all year events have one)
             self.limit_touched[(event.policy_id, event.policy_year, coverage)] = position
-        elif aid.startswith("policy:"):
-            self.policies[aid] = policy_module.evolve(self.policies.get(aid), event)
+        elif kind == "policy":
+            evolve_any(self.policies, event)
 
     def limits_rows(self) -> list[dict[str, Any]]:
         open_claims: dict[tuple[str, int, str], int] = {}

@@ -21,8 +21,9 @@ from sqlalchemy.schema import CreateTable
 from adapters.storage import persistence_env
 from adapters.workload import commands as workload
 from domain.commands import parse_command
-from domain.events import PydanticEventMapper, event_class, event_names
+from domain.events import event_class, event_names
 from domain.ledger import Ledger
+from domain.ledger.mapper import PydanticEventMapper
 from projections import audit_trail
 from projections import feed as pages
 from projections.audit_trail import AuditTrailProjection

@@ -28,7 +28,8 @@ from eventsourcing.sqlite import (
 from eventsourcing.tests.persistence import InfrastructureFactoryTestCase
 from eventsourcing.utils import Environment, get_topic
 
-from domain.events import LedgerEvent, PydanticEventMapper, event_class, event_names
+from domain.events import LedgerEvent, event_class, event_names
+from domain.ledger.mapper import PydanticEventMapper
 
 FIXTURES = [fixture for path in sorted((Path(__file__).parent / "fixtures").glob("events_*.json"))
             for fixture in json.loads(path.read_text())]

@@ -82,7 +82,7 @@ def test_a_retry_of_every_command_in_the_fixture_log_matches_its_first_fingerpri
     its retry would be refused as a reused id)."""
     from domain.command_record import fingerprint
     from domain.commands import parse_command
-    from domain.ledger import _content
+    from domain.ledger.idempotency import content as _content
 
     records = [json.loads(json.loads(line)["payload"])
                for line in LOG.read_text(encoding="utf-8").splitlines()[1:-1]

@@ -389,7 +389,7 @@ def test_a_refusal_returned_by_a_batch_keeps_no_traceback_alive(h: Harness):
 def test_the_cycle_collector_runs_again_after_a_batch_and_gets_back_what_was_frozen():
     import gc
 
-    from domain.ledger import _BatchCollection
+    from domain.ledger.collector import BatchCollection as _BatchCollection
 
     collection = _BatchCollection()
     try:

@@ -23,8 +23,8 @@ from adapters.storage import persistence_env
 from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.errors import LedgerError
-from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
+from domain.ledger.mapper import PydanticEventMapper
 from projections import audit_trail
 from projections import feed as pages
 from projections.audit_trail import AuditQuery

@@ -24,9 +24,9 @@ from adapters.apply.job import Interrupt, Progress, StoppedAt, parse, text_of
 from adapters.apply.pool import Pool
 from adapters.apply.results import Render, Result, error_json, line_result, storage_failed
 from adapters.apply.router import Router, worker_of
-from domain.commands import Command
+from domain.commands import Command, check_actor
 from domain.errors import LedgerError
-from domain.ledger import Ledger, check_actor
+from domain.ledger import Ledger
 
 __all__ = [
     "MAX_WORKERS", "Progress", "Render", "Result", "StoppedAt", "Workers", "apply_lines",

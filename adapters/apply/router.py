@@ -18,8 +18,8 @@ from adapters.apply.job import Interrupt, Progress, StoppedAt, parse, text_of
 from adapters.apply.pool import Pool
 from adapters.apply.results import line_result
 from adapters.storage.sealed_recorders import SealedPostgresRecorder, SealedSQLiteRecorder
-from domain.claim import claim_id_of
 from domain.errors import LedgerError
+from domain.ids import claim_id_of, command_record_id
 from domain.ledger import Ledger
 
 _DEPTH = 4
@@ -147,9 +147,9 @@ class Router:
             return None, []
         policy, claim, command_id = (data.get("policy_id"), data.get("claim_id"),
                                      data.get("command_id"))
-        keys = [f"command:{command_id}"] if isinstance(command_id, str) else []
+        keys = [command_record_id(command_id)] if isinstance(command_id, str) else []
         if isinstance(claim, str):
-            keys.append(f"claim:{claim}")
+            keys.append(claim_id_of(claim))
         if isinstance(policy, str) and (data.get("command") == "file_claim"
                                         or not isinstance(claim, str)):
             worker = worker_of(policy, self.workers)

@@ -38,18 +38,16 @@ from adapters.audit.seal import (
     tampered,
     verify,
 )
-from domain import claim as claim_module
-from domain import incident as incident_module
-from domain import policy as policy_module
-from domain import policy_year as policy_year_module
 from domain.claim import Claim, ClaimStatus, PayoutIssued
 from domain.errors import PayoutRefused
-from domain.events import LedgerEvent, PydanticEventMapper
+from domain.events import LedgerEvent
+from domain.ids import aggregate_kind, incident_id_of, policy_year_id
 from domain.incident import Incident
-from domain.ledger import aggregate_kind
+from domain.ledger.mapper import PydanticEventMapper
 from domain.money import Yen
 from domain.payout import calculate_payout
 from domain.policy_year import PolicyYear
+from domain.replay import evolve_any
 from projections.rows import claim_from_state, year_rows
 
 EXPORT_FORMAT = "claims-ledger-export"
@@ -286,20 +284,12 @@ def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
     if as_of is not None and event.timestamp > as_of:
         return
     try:
-        if kind == "policy":
-            result.policies[item.aggregate_id] = policy_module.evolve(
-                result.policies.get(item.aggregate_id), event)
-        elif kind == "policy_year":
-            result.years[item.aggregate_id] = policy_year_module.evolve(
-                result.years.get(item.aggregate_id), event)
-        elif kind == "incident":
-            result.incidents[item.aggregate_id] = incident_module.evolve(
-                result.incidents.get(item.aggregate_id), event)
-        else:
-            before = result.claims.get(item.aggregate_id)
-            if isinstance(event, PayoutIssued) and before is not None:
-                _recompute(result, before, event, item.position)
-            result.claims[item.aggregate_id] = claim_module.evolve(before, event)
+        states: dict[str, Any] = {"policy": result.policies, "policy_year": result.years,
+                  "incident": result.incidents, "claim": result.claims}[kind]
+        before = states.get(item.aggregate_id)
+        if isinstance(event, PayoutIssued) and before is not None:
+            _recompute(result, before, event, item.position)
+        evolve_any(states, event)
     except (ValueError, TypeError) as exc:
         msg = f"{where}: cannot replay {item.event} of {item.aggregate_id}: {exc}"
         raise ExportError(msg) from exc
@@ -308,7 +298,7 @@ def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
 def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int) -> None:
     """Recompute a payout from the terms copied into its policy year, the claim's
     assessed loss and the part of it exclusions took."""
-    year = result.years.get(policy_year_module.policy_year_id(claim.policy_id,
+    year = result.years.get(policy_year_id(claim.policy_id,
                                                              claim.policy_year))
     if year is None:
         result.discrepancies.append(f"position {position}: payout {event.payout_id} of "
@@ -317,7 +307,7 @@ def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int)
     cover = year.coverage(claim.coverage)
     shared: dict[str, Yen] = {}
     if claim.incident_id is not None:
-        incident = result.incidents.get(incident_module.incident_id_of(
+        incident = result.incidents.get(incident_id_of(
             claim.policy_id, claim.coverage, claim.incident_id))
         if incident is None:
             result.discrepancies.append(f"position {position}: payout {event.payout_id} of "

@@ -1,28 +1,12 @@
-"""Explanations: a claim's decisions in words and figures, in Japanese or English.
-
-``explain`` reads a claim's events and its policy year's events, and for every
-payout recomputes the payout rule from the terms copied into
-``CoverageAttached`` (not from today's terms), the claim's assessed loss, the
-part of it exclusions took and what was paid before, and the annual remaining
-replayed from the year's own draws and restorations. For a claim of an
-incident of several claims, the incident's own events say what its other
-claims had taken of the deductible and been paid against the per-incident
-limit before each payout; the filing, each payout and each reversal say so
-too. A notice that came after the 3-year time bar gets a line of its own. Each
-figure recorded in an event that disagrees with the recomputation gets a line
-of its own. Pure: no clock, no storage.
+"""The lines an explanation gives for each event of a claim, each checked
+against what the terms and the records recompute (a disagreement gets a line
+of its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Literal
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict
-
-from domain import claim as claim_module
-from domain import incident as incident_module
 from domain.claim import (
     Claim,
     ClaimClosed,
@@ -40,195 +24,17 @@ from domain.claim import (
     time_bar_ends,
 )
 from domain.errors import PayoutRefused
-from domain.events import LedgerEvent
-from domain.incident import Incident, IncidentDrawn, IncidentRestored
+from domain.explanation.records import IncidentRecord, YearRecord
+from domain.explanation.words import Lang, Line, day, mismatch, payout_text, when_recorded, yen
 from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, calculate_payout
-from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
-from domain.terms import JST, NOTICE_TIME_BAR, denial_wording, notice_channel, term_set
-
-Lang = Literal["ja", "en"]
-LANGS: tuple[Lang, ...] = ("ja", "en")
+from domain.terms import NOTICE_TIME_BAR, denial_wording, notice_channel, term_set
 
 
-class Line(BaseModel):
-    """One decision (or one disagreement) in words, with its figures."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["filed", "assessed", "excluded", "payout", "reversal", "closed",
-                  "withdrawn", "summary", "mismatch", "time_bar", "partly_excluded",
-                  "denial_withdrawn", "reopened"]
-    recorded_at: datetime | None
-    text: str
-    figures: dict[str, int] = {}
-
-
-class Explanation(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    claim_id: str
-    lang: Lang
-    lines: list[Line]
-
-    @property
-    def mismatches(self) -> list[Line]:
-        return [line for line in self.lines if line.kind == "mismatch"]
-
-    def text(self) -> str:
-        return "\n".join(line.text for line in self.lines)
-
-
-def yen(amount: int, lang: Lang) -> str:
-    return f"{amount:,}円" if lang == "ja" else f"{amount:,} yen"
-
-
-def day(value: date, lang: Lang) -> str:
-    """A date as the terms write it (2006年7月1日), or ISO in English."""
-    return f"{value.year}年{value.month}月{value.day}日" if lang == "ja" else value.isoformat()
-
-
-def _recorded(event: LedgerEvent, lang: Lang) -> str:
-    when = event.timestamp.astimezone(JST)
-    return f"{day(when.date(), lang)} {when:%H:%M}"
-
-
-_FIELDS_JA = {
-    "loss": "損害額", "excluded": "一部免責額", "loss_after_exclusion": "一部免責控除後",
-    "deductible": "免責金額", "loss_after_deductible": "免責控除後",
-    "per_incident_limit": "1事故限度額", "payable_for_incident": "1事故の支払対象額",
-    "paid_before": "既払額", "payable_on_claim": "未払額", "annual_limit": "年間限度額",
-    "annual_remaining_before": "年間残額", "requested": "内払請求額", "amount": "支払額",
-    "annual_remaining_after": "残額",
-    "deductible_taken_by_others": "同一事故の先の請求で充当済の免責金額",
-    "incident_paid_by_others": "同一事故の他の請求への支払",
-}
-_STATUS = {"open": ("処理中", "open"), "denied": ("支払対象外", "denied"),
-           "closed": ("終了", "closed"), "withdrawn": ("取下げ", "withdrawn")}
-
-
-def _mismatch(field: str, recorded: int | None, recomputed: int | None, where: str,
-              lang: Lang) -> Line:
-    def shown(v: int | None) -> str:
-        return "-" if v is None else yen(v, lang)
-
-    if lang == "ja":
-        text = (f"※ {where}: 記録された{_FIELDS_JA.get(field, field)} {shown(recorded)} は"
-                f"約款からの再計算 {shown(recomputed)} と一致しません")
-    else:
-        text = (f"* {where}: the recorded {field.replace('_', ' ')} of {shown(recorded)} "
-                f"disagrees with the recomputation from the terms: {shown(recomputed)}")
-    return Line(kind="mismatch", recorded_at=None, text=text)
-
-
-def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
-    """The payout rule's working: the worked-example form of the terms."""
-    def y(amount: int) -> str:
-        return yen(amount, lang)
-
-    taken, others = b.deductible_taken_by_others, b.incident_paid_by_others
-    capped = b.loss_after_deductible > b.per_incident_limit - others
-    if lang == "ja":
-        excluded = f" − 一部免責 {y(b.excluded)}" if b.excluded else ""
-        parts = [f"損害額 {y(b.loss)}{excluded} − 免責金額 {y(b.deductible)}"
-                 + (f" (うち同一事故の先の請求で充当済 {y(taken)})" if taken else "")
-                 + f" = {y(b.loss_after_deductible)}",
-                 f"1事故限度額 {y(b.per_incident_limit)}"
-                 + (f" (同一事故の他の請求への支払 {y(others)}、残り "
-                    f"{y(b.per_incident_limit - others)})" if others else "")
-                 + ("まで" if capped else "以内")]
-        if b.paid_before:
-            parts.append(f"既払額 {y(b.paid_before)} → 未払額 {y(b.payable_on_claim)}")
-        if b.requested is not None:
-            parts.append(f"内払請求額 {y(b.requested)}")
-        parts.append(f"年間残額 {y(b.annual_remaining_before)} → 支払額 {y(b.amount)}, "
-                     f"残額 {y(b.annual_remaining_after)}")
-    else:
-        excluded = f" − excluded {y(b.excluded)}" if b.excluded else ""
-        parts = [f"loss {y(b.loss)}{excluded} − deductible {y(b.deductible)}"
-                 + (f" (of which {y(taken)} already taken by the incident's earlier claims)"
-                    if taken else "")
-                 + f" = {y(b.loss_after_deductible)}",
-                 (f"capped at the per-incident limit of {y(b.per_incident_limit)}" if capped
-                  else f"within the per-incident limit of {y(b.per_incident_limit)}")
-                 + (f" (the incident's other claims are paid {y(others)}, leaving "
-                    f"{y(b.per_incident_limit - others)})" if others else "")]
-        if b.paid_before:
-            parts.append(f"already paid {y(b.paid_before)} → still payable "
-                         f"{y(b.payable_on_claim)}")
-        if b.requested is not None:
-            parts.append(f"interim payout asked for {y(b.requested)}")
-        parts.append(f"annual remaining {y(b.annual_remaining_before)} → paid {y(b.amount)}, "
-                     f"remaining {y(b.annual_remaining_after)}")
-    return "; ".join(parts)
-
-
-class _Year:
-    """The policy year's coverage as its own events tell it, up to each draw."""
-
-    def __init__(self, year_events: Sequence[LedgerEvent], claim: ClaimFiled) -> None:
-        self.attached = next(
-            (e for e in year_events if isinstance(e, CoverageAttached)
-             and e.coverage == claim.coverage), None)
-        self.remaining_before: dict[tuple[str, str, str], int] = {}
-        self.recorded: dict[tuple[str, str, str], AnnualLimitDrawn | AnnualLimitRestored] = {}
-        remaining = self.attached.annual_limit if self.attached else 0
-        for e in year_events:
-            if isinstance(e, AnnualLimitDrawn | AnnualLimitRestored) and \
-                    e.coverage == claim.coverage:
-                kind = "drawn" if isinstance(e, AnnualLimitDrawn) else "restored"
-                key = (kind, e.claim_id, e.payout_id)
-                self.remaining_before[key] = remaining
-                self.recorded[key] = e
-                remaining += -e.amount if kind == "drawn" else e.amount
-
-
-class _Incident:
-    """The incident's record as its own events tell it, before each of the
-    claim's draws and restorations (nothing for a claim that is its own
-    incident)."""
-
-    def __init__(self, incident_events: Sequence[LedgerEvent], claim: ClaimFiled) -> None:
-        self.incident_id = claim.incident_id
-        self.before: dict[tuple[str, str], Incident] = {}
-        self.recorded: dict[tuple[str, str], IncidentDrawn | IncidentRestored] = {}
-        state: Incident | None = None
-        for e in incident_events:
-            if isinstance(e, IncidentDrawn | IncidentRestored) and state is not None and \
-                    e.claim_id == claim.claim_id:
-                key = ("drawn" if isinstance(e, IncidentDrawn) else "restored", e.payout_id)
-                self.before[key] = state
-                self.recorded[key] = e
-            state = incident_module.evolve(state, e)
-
-
-def explain(claim_events: Sequence[ClaimEvent], year_events: Sequence[LedgerEvent],
-            lang: Lang, incident_events: Sequence[LedgerEvent] = ()) -> Explanation:
-    """The claim's decisions, each with its figures, and any disagreement
-    (``incident_events``: those of the incident the claim is one of, if any)."""
-    filed = claim_events[0]
-    assert isinstance(filed, ClaimFiled)
-    year = _Year(year_events, filed)
-    incident = _Incident(incident_events, filed)
-    lines: list[Line] = []
-    state: Claim | None = None
-    for event in claim_events:
-        lines.extend(_explain_event(event, state, year, incident, lang))
-        state = claim_module.evolve(state, event)
-    assert state is not None
-    status_ja, status_en = _STATUS[state.status.value]
-    if lang == "ja":
-        summary = f"状態: {status_ja}; 支払合計 {yen(state.paid, lang)} (取消分を除く)"
-    else:
-        summary = f"Status: {status_en}; paid in all {yen(state.paid, lang)} (net of reversals)"
-    lines.append(Line(kind="summary", recorded_at=None, text=summary,
-                      figures={"paid": state.paid}))
-    return Explanation(claim_id=filed.claim_id, lang=lang, lines=lines)
-
-
-def _explain_event(event: ClaimEvent, state: Claim | None, year: _Year,
-                   incident: _Incident, lang: Lang) -> list[Line]:
-    at = _recorded(event, lang)
+def event_lines(event: ClaimEvent, state: Claim | None, year: YearRecord,
+                incident: IncidentRecord, lang: Lang) -> list[Line]:
+    """The lines of one of the claim's events (``state``: the claim before it)."""
+    at = when_recorded(event, lang)
     if isinstance(event, ClaimFiled):
         return _filed(event, year, at, lang)
     assert state is not None
@@ -271,7 +77,7 @@ def _explain_event(event: ClaimEvent, state: Claim | None, year: _Year,
                  text=text)]
 
 
-def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
+def _filed(event: ClaimFiled, year: YearRecord, at: str, lang: Lang) -> list[Line]:
     terms = term_set(event.terms_version)
     cover = terms.coverage(event.coverage)
     cause = terms.cause(event.cause)
@@ -310,12 +116,12 @@ def _filed(event: ClaimFiled, year: _Year, at: str, lang: Lang) -> list[Line]:
         lines.append(_time_bar(event.incident_date, event.notified_on, lang))
     where = "ClaimFiled"
     if year.attached is None:
-        lines.append(_mismatch("annual_limit", None, None, where, lang))
+        lines.append(mismatch("annual_limit", None, None, where, lang))
         return lines
     for field in ("deductible", "per_incident_limit"):
         recorded, in_force = getattr(event, field), getattr(year.attached, field)
         if recorded != in_force:
-            lines.append(_mismatch(field, recorded, in_force, where, lang))
+            lines.append(mismatch(field, recorded, in_force, where, lang))
     return lines
 
 
@@ -357,7 +163,7 @@ def _excluded_in_part(event: PartialExclusionApplied, state: Claim, at: str,
     lines = [Line(kind="partly_excluded", recorded_at=event.timestamp, text=text,
                   figures={"amount": event.amount, "excluded": event.excluded_total})]
     if event.excluded_total != state.excluded + event.amount:
-        lines.append(_mismatch("excluded", event.excluded_total,
+        lines.append(mismatch("excluded", event.excluded_total,
                                state.excluded + event.amount,
                                "PartialExclusionApplied", lang))
     return lines
@@ -383,8 +189,8 @@ def _excluded(event: ExclusionApplied, state: Claim, at: str, lang: Lang) -> lis
     return lines
 
 
-def _payout(event: PayoutIssued, state: Claim, year: _Year, incident: _Incident, at: str,
-            lang: Lang) -> list[Line]:
+def _payout(event: PayoutIssued, state: Claim, year: YearRecord, incident: IncidentRecord,
+            at: str, lang: Lang) -> list[Line]:
     b = event.breakdown
     label = "支払" if lang == "ja" else "Payout"
     lines = [Line(kind="payout", recorded_at=event.timestamp,
@@ -393,7 +199,7 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, incident: _Incident,
     where = f"PayoutIssued {event.payout_id}"
     key = ("drawn", state.claim_id, event.payout_id)
     if year.attached is None or key not in year.remaining_before:
-        lines.append(_mismatch("annual_remaining_before", b.annual_remaining_before, None,
+        lines.append(mismatch("annual_remaining_before", b.annual_remaining_before, None,
                                where, lang))
         return lines
     cover = year.attached
@@ -401,14 +207,14 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, incident: _Incident,
     if incident.incident_id is not None:
         before = incident.before.get(("drawn", event.payout_id))
         if before is None:
-            lines.append(_mismatch("incident_paid_by_others", b.incident_paid_by_others,
+            lines.append(mismatch("incident_paid_by_others", b.incident_paid_by_others,
                                    None, where, lang))
             return lines
         taken = before.deductible_taken_before(state.claim_id)
         others = before.paid_by_others(state.claim_id)
         drawn_on_incident = incident.recorded[("drawn", event.payout_id)]
         if drawn_on_incident.amount != b.amount:
-            lines.append(_mismatch("amount", drawn_on_incident.amount, b.amount,
+            lines.append(mismatch("amount", drawn_on_incident.amount, b.amount,
                                    "IncidentDrawn", lang))
     try:
         again = calculate_payout(
@@ -419,25 +225,25 @@ def _payout(event: PayoutIssued, state: Claim, year: _Year, incident: _Incident,
             excluded=state.excluded,
             deductible_taken_by_others=taken, incident_paid_by_others=others)
     except PayoutRefused:
-        lines.append(_mismatch("amount", b.amount, 0, where, lang))
+        lines.append(mismatch("amount", b.amount, 0, where, lang))
         return lines
     for field in PayoutBreakdown.model_fields:
         recorded, recomputed = getattr(b, field), getattr(again, field)
         if recorded != recomputed:
-            lines.append(_mismatch(field, recorded, recomputed, where, lang))
+            lines.append(mismatch(field, recorded, recomputed, where, lang))
     if event.amount != b.amount:
-        lines.append(_mismatch("amount", event.amount, b.amount, where, lang))
+        lines.append(mismatch("amount", event.amount, b.amount, where, lang))
     drawn = year.recorded[key]
     for field, recorded, recomputed in (
             ("amount", drawn.amount, again.amount),
             ("annual_remaining_after", drawn.remaining_after, again.annual_remaining_after)):
         if recorded != recomputed:
-            lines.append(_mismatch(field, recorded, recomputed, "AnnualLimitDrawn", lang))
+            lines.append(mismatch(field, recorded, recomputed, "AnnualLimitDrawn", lang))
     return lines
 
 
-def _reversal(event: PayoutReversed, year: _Year, incident: _Incident, at: str,
-              lang: Lang) -> list[Line]:
+def _reversal(event: PayoutReversed, year: YearRecord, incident: IncidentRecord,
+              at: str, lang: Lang) -> list[Line]:
     key = ("restored", event.claim_id, event.payout_id)
     restored = year.recorded.get(key)
     before = year.remaining_before.get(key)
@@ -461,9 +267,9 @@ def _reversal(event: PayoutReversed, year: _Year, incident: _Incident, at: str,
     lines = [Line(kind="reversal", recorded_at=event.timestamp, text=text,
                   figures={"amount": event.amount})]
     if restored is None or before is None:
-        lines.append(_mismatch("annual_remaining_after", None, None,
+        lines.append(mismatch("annual_remaining_after", None, None,
                                f"PayoutReversed {event.payout_id}", lang))
     elif restored.remaining_after != before + event.amount:
-        lines.append(_mismatch("annual_remaining_after", restored.remaining_after,
+        lines.append(mismatch("annual_remaining_after", restored.remaining_after,
                                before + event.amount, "AnnualLimitRestored", lang))
     return lines

@@ -1,0 +1,411 @@
+"""The ledger service: a thin ``eventsourcing`` Application over the domain.
+
+``Ledger.execute`` runs one command: it loads the aggregates the command reads,
+asks the decide step (``deciding.py``) for events, and saves every event of the
+command in one atomic ``append``. A concurrent writer that got there first makes
+the save fail on a version conflict; the ledger then re-reads and decides again
+(a bounded number of times, waiting between tries as the builder says). A
+command id is applied once (``idempotency.py``). ``execute_many`` decides many
+commands on one view of the records and commits them together
+(``batch_cache.py``). Time and ids are inputs: the clock, the id source and the
+wait between retries are passed in by whoever builds the ledger.
+
+Reads here replay aggregates from the log; they are the reference that
+projections are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar, cast
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent
+
+from domain import claim as claim_module
+from domain import command_record, policy_year
+from domain import incident as incident_module
+from domain import policy as policy_module
+from domain.claim import Claim
+from domain.commands import Command, check_actor
+from domain.errors import ConcurrencyConflict, InvalidCommand, LedgerError, NotFound
+from domain.events import EventStamp, LedgerEvent
+from domain.ids import (
+    claim_id_of,
+    command_record_id,
+    incident_id_of,
+    policy_id_of,
+    policy_year_id,
+)
+from domain.incident import Incident
+from domain.ledger.batch_cache import Overlay, StateCache, records_changed
+from domain.ledger.collector import COLLECTION
+from domain.ledger.deciding import decide
+from domain.ledger.idempotency import acceptance, committed, read_records, replay_of
+from domain.ledger.mapper import PydanticEventMapper
+from domain.ledger.outcome import (
+    FindsPositions,
+    Outcome,
+    answer,
+    failed,
+    lost_answer,
+    outcome,
+    placed,
+)
+from domain.policy import Policy
+from domain.policy_year import PolicyYear
+from domain.replay import projector_of
+
+S = TypeVar("S")
+
+
+class _Planned(NamedTuple):
+    """A command of a batch, decided and waiting for the batch's commit."""
+
+    slot: int
+    """Where its result goes among the batch's."""
+    command: Command
+    events: list[LedgerEvent]
+    result: dict[str, Any]
+    command_id: str
+
+
+class Ledger(Application[str]):
+    """The claims ledger: commands in, events out, aggregates replayed."""
+
+    name = "claims_ledger"
+    env = {"ORIGINATOR_ID_TYPE": "text"}  # noqa: RUF012 (the library's API)
+    max_attempts = 20
+    cache_size = 20_000
+    """Records the group-commit path keeps between batches (see ``StateCache``)."""
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        retry_wait: Callable[[int], None] = lambda attempt: None,
+    ) -> None:
+        self._clock = clock
+        self._new_id = new_id
+        self._retry_wait = retry_wait
+        self._overlay = Overlay()
+        self._cache = StateCache(self.cache_size)
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[str]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticEventMapper
+        )
+
+    # Commands ---------------------------------------------------------------
+
+    def execute(self, command: Command, *, actor: str) -> Outcome:
+        """Run one command as ``actor``; raise a ``LedgerError`` if refused."""
+        check_actor(actor)
+        command_id = command.command_id or self._new_id()
+        for attempt in range(1, self.max_attempts + 1):
+            if command.command_id is not None:
+                previous = self._accepted(command)
+                if previous is not None:
+                    return self._placed_one(previous)
+            stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
+            events, result, _ = decide(command, self, stamp)
+            appended = list(events)
+            if command.command_id is not None:
+                appended.append(acceptance(command, stamp, events, result))
+            try:
+                positions = self.append(appended)
+            except IntegrityError:
+                # A command id the client chose is checked at the top of the loop
+                # (its record); a generated one is unique to this call.
+                if command.command_id is None and committed(self.events, appended[0],
+                                                            command_id):
+                    # An earlier try committed but its answer was lost (the
+                    # storage layer retried after a dropped connection).
+                    return self._placed_one(lost_answer(command, command_id, events, result))
+                self._retry_wait(attempt)
+                continue
+            return outcome(command, stamp.command_id,
+                           list(zip(positions, appended, strict=True)), result)
+        raise ConcurrencyConflict.of(
+            None,
+            "retries_exhausted",
+            f"other writers changed the same records {self.max_attempts} times "
+            "in a row; try again",
+        )
+
+    def execute_many(
+        self, commands: Sequence[Command], *, actor: str | Sequence[str]
+    ) -> list[Outcome | LedgerError]:
+        """Run commands in order with one commit for all of them (group commit).
+
+        Each command is decided on the state the commands before it left, and is
+        refused or applied on its own: a refused command appends nothing and the
+        rest go on. All the events are then saved in one transaction, so the
+        batch costs one durable commit. If another writer changed a record in
+        the meantime, nothing was written, and the commands are run again one at
+        a time (each with its own retries). Results come back in command order.
+        ``actor`` is one name for all, or one per command.
+        """
+        actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
+        if len(actors) != len(commands):
+            raise InvalidCommand.of("actor", "required", "an actor name is required")
+        for name in set(actors):
+            check_actor(name)
+        with COLLECTION.batch():
+            return self._execute_many(commands, actors)
+
+    def _execute_many(
+        self, commands: Sequence[Command], actors: list[str]
+    ) -> list[Outcome | LedgerError]:
+        results: list[Outcome | LedgerError | None] = [None] * len(commands)
+        planned: list[_Planned] = []
+        head = self.recorder.max_notification_id() or 0
+        current = self._cache.check_head(head, self._changed)
+        decided = self._overlay.begin()
+        try:
+            read_records(commands, decided, self._cache, self.recorder, self.decode_stored)
+            for index, command in enumerate(commands):
+                plan = self._plan(index, command, actors[index], current)
+                if isinstance(plan, _Planned):
+                    planned.append(plan)
+                else:
+                    results[index] = plan
+        finally:
+            self._overlay.end()
+        try:
+            stored = self.append([e for p in planned for e in p.events]) if planned else []
+        except IntegrityError:
+            self._cache.clear()  # some of what it held is stale: read afresh
+            for p in planned:
+                try:
+                    results[p.slot] = self.execute(p.command, actor=actors[p.slot])
+                except LedgerError as refused:
+                    results[p.slot] = answer(refused)
+                except Exception as failure:  # one command fails alone
+                    results[p.slot] = failed(p.command, failure)
+            return placed(results, self.positions)
+        self._cache.update(decided, head, stored, self._changed)
+        positions = iter(stored)  # in the order given
+        for p in planned:
+            results[p.slot] = outcome(p.command, p.command_id,
+                                       [(next(positions), e) for e in p.events], p.result)
+        return placed(results, self.positions)
+
+    def _plan(self, slot: int, command: Command, actor: str,
+              current: bool) -> _Planned | Outcome | LedgerError:
+        """Decide one command of a batch on the batch's view: its plan, its first
+        outcome (a command id applied before), or its refusal."""
+        try:
+            if command.command_id is not None:
+                previous = self._accepted(command)
+                if previous is not None:
+                    return previous
+            command_id = command.command_id or self._new_id()
+            stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
+            self._overlay.read = set()
+            try:
+                decision = decide(command, self, stamp)
+            except LedgerError:
+                # A refusal appends nothing, so no conflict would reveal a stale
+                # record behind it: decide again on fresh reads, unless the log
+                # shows that nobody else has written since the cache's records
+                # were committed.
+                if current or not self._overlay.refresh(self._read):
+                    raise
+                decision = decide(command, self, stamp)
+        except LedgerError as refused:
+            return answer(refused)
+        except Exception as failure:  # one command fails alone
+            return failed(command, failure)
+        events = decision.events
+        if command.command_id is not None:
+            events = [*events, acceptance(command, stamp, events, decision.result)]
+        self._overlay.remember(events, decision.evolved)
+        return _Planned(slot, command, events, decision.result, command_id)
+
+    def _accepted(self, command: Command) -> Outcome | None:
+        """The first outcome of the command's id, if it was applied before."""
+        assert command.command_id is not None
+        record = self._existing(command_record_id(command.command_id), command_record.project)
+        return replay_of(command, record)
+
+    def _placed_one(self, replayed: Outcome) -> Outcome:
+        (done,) = placed([replayed], self.positions)
+        assert isinstance(done, Outcome)
+        return done
+
+    def _changed(self, first: int, last: int) -> set[str] | None:
+        return records_changed(self.recorder, first, last, self.cache_size)
+
+    def append(self, events: list[LedgerEvent]) -> list[int]:
+        """Store events in one transaction with the library's mapper and
+        recorder; return their positions in the log, in the order given. (The
+        ledger takes no snapshots and keeps no repository cache, so this is what
+        ``Application.save`` would do, without its per-object protocol checks
+        and the ``Recording`` objects nothing here reads.)"""
+        to_stored = self.mapper.to_stored_event
+        positions = self.recorder.insert_events([to_stored(e) for e in events])
+        assert positions is not None and len(positions) == len(events)
+        return list(positions)
+
+    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The log positions of the events with these (aggregate id, version)
+        keys; a key with no event is left out."""
+        if isinstance(self.recorder, FindsPositions):
+            return self.recorder.positions(keys)
+        wanted, found = set(keys), {}  # other recorders: the whole log, in order
+        for n in self.notifications():
+            if (key := (str(n.originator_id), n.originator_version)) in wanted:
+                found[key] = n.id
+        return found
+
+    # Reads (replayed from the log, or from a batch's view) -------------------
+
+    def exists(self, aggregate_id: str) -> bool:
+        return self._existing(aggregate_id, projector_of(aggregate_id)) is not None
+
+    def _existing(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
+        """A record a command would create, if it exists already. In a batch this
+        is decided without a read when the record is not known: the new record's
+        first event is then stored at version 1, so if it did exist the save
+        fails as a whole and the batch is run again one command at a time, each
+        with a real read."""
+        states = self._overlay.states
+        if states is not None and aggregate_id not in states:
+            found, cached = self._cache.get(aggregate_id)
+            return cast("S | None", cached) if found else None
+        return self._get(aggregate_id, projector)
+
+    def _get(self, aggregate_id: str, projector: Callable[..., S | None]) -> S | None:
+        found, state = self._overlay.get(aggregate_id, self._cache)
+        if found:
+            return cast("S | None", state)
+        state = self._read(aggregate_id, projector)
+        self._overlay.put(aggregate_id, state)
+        return cast("S | None", state)
+
+    def _read(self, aggregate_id: str,
+              projector: Callable[..., Any] | None = None) -> Any:
+        """The record as the log has it now (None if it has no events)."""
+        try:
+            return self.repository.get(
+                aggregate_id, projector_func=projector or projector_of(aggregate_id))
+        except AggregateNotFoundError:
+            return None
+
+    def find_policy(self, policy_id: str) -> Policy | None:
+        return self._get(policy_id_of(policy_id), policy_module.project)
+
+    def get_policy(self, policy_id: str) -> Policy:
+        policy = self.find_policy(policy_id)
+        if policy is None:
+            raise NotFound.of(
+                "policy_id", "policy_exists", f"no policy {policy_id} is enrolled"
+            )
+        return policy
+
+    def get_policy_year(self, policy_id: str, year: int) -> PolicyYear:
+        state = self._get(policy_year_id(policy_id, year), policy_year.project)
+        if state is None:
+            raise NotFound.of(
+                "policy_year",
+                "policy_year_exists",
+                f"policy {policy_id} has no policy year {year}",
+            )
+        return state
+
+    def find_claim(self, claim_id: str) -> Claim | None:
+        return self._get(claim_id_of(claim_id), claim_module.project)
+
+    def get_claim(self, claim_id: str) -> Claim:
+        claim = self.find_claim(claim_id)
+        if claim is None:
+            raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed")
+        return claim
+
+    def find_incident(self, policy_id: str, coverage: str, incident_id: str) -> Incident | None:
+        return self._get(incident_id_of(policy_id, coverage, incident_id),
+                         incident_module.project)
+
+    def incident_of(self, claim: Claim) -> Incident | None:
+        """The incident a claim is one of (None: it is its own incident)."""
+        if claim.incident_id is None:
+            return None
+        incident = self.find_incident(claim.policy_id, claim.coverage, claim.incident_id)
+        assert incident is not None, f"claim {claim.claim_id} without its incident"
+        return incident
+
+    def claim_dates_in_log(self, policy_id: str) -> dict[str, date]:
+        """The date of cover of every claim the log holds filed under the policy
+        (read from every filing: for a policy enrolled before its claims were
+        registered on it)."""
+        dates = {}
+        for n in self.notifications(("ClaimFiled",)):
+            state = self.mapper.to_state(n)  # type: ignore[attr-defined]
+            if state["policy_id"] == policy_id:
+                day = state["claim_made_on"] or state["incident_date"]
+                dates[state["claim_id"]] = date.fromisoformat(day)
+        return dates
+
+    def _known_at(self, aggregate_id: str, at: datetime) -> list[LedgerEvent]:
+        """The aggregate's events as the ledger knew them at recorded time ``at``."""
+        known = []
+        for event in self.events.get(aggregate_id):
+            assert isinstance(event, LedgerEvent)
+            if event.timestamp > at:
+                break
+            known.append(event)
+        return known
+
+    def claim_as_of(self, claim_id: str, at: datetime) -> Claim | None:
+        """The claim as it stood at recorded time ``at``, replayed from its events."""
+        return claim_module.project(None, self._known_at(claim_id_of(claim_id), at))
+
+    def policy_years_as_of(self, policy_id: str, at: datetime) -> list[PolicyYear]:
+        """The policy's years as they stood at recorded time ``at``."""
+        policy = policy_module.project(None, self._known_at(policy_id_of(policy_id), at))
+        if policy is None:
+            return []
+        years = []
+        for period in sorted(policy.years, key=lambda y: y.year):
+            events = self._known_at(policy_year_id(policy_id, period.year), at)
+            year = policy_year.project(None, events)
+            if year is not None:
+                years.append(year)
+        return years
+
+    # The log ------------------------------------------------------------------
+
+    def notifications(
+        self, topics: tuple[str, ...] = (), page: int = 1000
+    ) -> Iterator[Notification]:
+        """Every stored event in log order (optionally only some event names)."""
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=page, topics=topics
+            )
+            yield from batch
+            if len(batch) < page:
+                return
+            start = batch[-1].id + 1
+
+    def decode(self, notification: Notification) -> LedgerEvent:
+        return self.decode_stored(notification)
+
+    def decode_stored(self, stored: StoredEvent) -> LedgerEvent:
+        event = self.mapper.to_domain_event(stored)
+        assert isinstance(event, LedgerEvent), type(event)
+        return event
+
+    def policy_ids(self) -> list[str]:
+        """Every enrolled policy, in the order they enrolled."""
+        return [
+            self.decode(n).policy_id  # type: ignore[attr-defined]
+            for n in self.notifications(("PolicyEnrolled",))
+        ]
+

@@ -1,0 +1,226 @@
+"""What a batch of commands decides on: its own view of the records, and the
+records the last committed batch left, kept between batches.
+
+``Overlay`` is the records one batch has read and decided so far (per thread):
+each command is decided on the state the commands before it left. ``StateCache``
+keeps the states a committed batch decided on, so hot records are not read
+again for every batch; it follows the log's head to drop what other writers
+changed (see its docstring for why that is safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from domain.events import LedgerEvent
+from domain.ids import aggregate_kind
+from domain.replay import evolve_any
+
+Changed = Callable[[int, int], "set[str] | None"]
+"""Which records the events at positions ``first``..``last`` changed (None: too
+many to say)."""
+
+
+@runtime_checkable
+class ListsChangedRecords(Protocol):
+    """A recorder that can say which records a range of positions changed
+    without reading the events (the sealing recorders can)."""
+
+    def originator_ids(self, first: int, last: int) -> set[str]: ...
+
+
+def records_changed(recorder: ApplicationRecorder, first: int, last: int,
+                    most: int) -> set[str] | None:
+    """The records that the events at positions ``first``..``last`` changed
+    (None if there may be more than ``most`` of them)."""
+    if last - first >= most:
+        return None
+    if isinstance(recorder, ListsChangedRecords):
+        return recorder.originator_ids(first, last)
+    return {str(n.originator_id) for n in recorder.select_notifications(
+        first, last - first + 1, stop=last)}
+
+
+class Overlay(threading.local):
+    """Per thread: the records a batch of commands has decided on so far (by
+    aggregate id; None: known to be absent). Outside a batch it holds nothing
+    and every read goes to the log."""
+
+    states: dict[str, Any] | None = None
+    use_cache = False
+    read: set[str]
+    """The records the command being decided has read."""
+    cached: set[str]
+    """Records this batch took from the shared cache and has not changed."""
+
+    def __init__(self) -> None:
+        self.read = set()
+        self.cached = set()
+
+    def begin(self) -> dict[str, Any]:
+        """Start a batch's view, empty; records may come from the cache."""
+        self.states = {}
+        self.cached = set()
+        self.use_cache = True
+        return self.states
+
+    def end(self) -> None:
+        self.states = None
+        self.use_cache = False
+
+    def get(self, aggregate_id: str, cache: StateCache) -> tuple[bool, Any]:
+        """(True, the state) if the batch's view has the record, or the cache has
+        it (it then joins the view); (False, None) if it must be read."""
+        states = self.states
+        if states is None:
+            return False, None
+        self.read.add(aggregate_id)
+        if aggregate_id in states:
+            return True, states[aggregate_id]
+        if self.use_cache:
+            found, cached = cache.get(aggregate_id)
+            if found:
+                states[aggregate_id] = cached
+                self.cached.add(aggregate_id)
+                return True, cached
+        return False, None
+
+    def put(self, aggregate_id: str, state: Any) -> None:
+        """A record read from the log joins the batch's view (if in a batch)."""
+        if self.states is not None:
+            self.states[aggregate_id] = state
+
+    def refresh(self, read: Callable[[str], Any]) -> bool:
+        """Read again (with ``read``) the records the command being decided took
+        from the cache; say whether any had changed (the fresh ones join the
+        view)."""
+        states = self.states
+        assert states is not None
+        changed = False
+        for aggregate_id in self.read & self.cached:
+            fresh = read(aggregate_id)
+            if fresh != states.get(aggregate_id):
+                states[aggregate_id] = fresh
+                changed = True
+        return changed
+
+    def remember(self, events: list[LedgerEvent], evolved: dict[str, Any]) -> None:
+        """Fold a planned command's events into the batch's view (taking as they
+        are the records its decision ``evolved`` already)."""
+        states = self.states
+        assert states is not None
+        for event in events:
+            aggregate_id = event.originator_id
+            # Changed here from now on: a stale base shows as a conflict at save.
+            self.cached.discard(aggregate_id)
+            if aggregate_id in evolved:
+                states[aggregate_id] = evolved[aggregate_id]
+            else:
+                evolve_any(states, event)
+
+
+class StateCache:
+    """Records as the last committed batch left them, so hot records are not read
+    again for every batch (least recently used go first). Safe under
+    concurrency:
+
+    * A decision on a claim, policy year or command record that another writer
+      has changed since appends an event at a version that writer already took;
+      the save fails as a whole, and the cache is cleared before the commands
+      are run again from the database. A refusal (which appends nothing) is
+      decided again on fresh reads of the cached records it used, unless
+      ``check_head`` found every cached record current when the batch began
+      (nobody else had written since the cache's head, or what they changed
+      was dropped).
+    * A claim's filing reads its policy without writing to it, so a stale policy
+      would go unnoticed at save. So the cache remembers the log's last position
+      it has accounted for (``head``). A batch that finds the log grown past it
+      (another writer, or another process, appended) first drops every record
+      that those events changed, read from the log (``check_head``); and a
+      commit whose first position does not follow the head checked before it
+      drops the records that the events in between changed (``update``). When
+      the head is not known (another batch of this ledger committed in between),
+      the next batch drops every policy instead, and decides refusals again on
+      fresh reads.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._policies: set[str] = set()
+        """The ids of the policies in ``_items`` (dropped together)."""
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._head: int | None = None
+
+    def check_head(self, head: int, changed: Changed) -> bool:
+        """Start a batch on a log whose last position is ``head``; ``changed``
+        reads which records the events in a range of positions changed. Say
+        whether every record in the cache is now current (the ones others
+        changed since the cache's head are dropped); if the cache's head is not
+        known, drop policies and say no."""
+        with self._lock:
+            if self._head is None or head < self._head:
+                for aggregate_id in self._policies:
+                    self._items.pop(aggregate_id, None)
+                self._policies.clear()
+                self._head = head
+                return False
+            if head > self._head:
+                self._drop(changed(self._head + 1, head))
+                self._head = head
+            return True
+
+    def _drop(self, aggregate_ids: set[str] | None) -> None:
+        """Forget these records (None: all of them)."""
+        if aggregate_ids is None:
+            self._items.clear()
+            self._policies.clear()
+            return
+        for aggregate_id in aggregate_ids:
+            self._items.pop(aggregate_id, None)
+            self._policies.discard(aggregate_id)
+
+    def get(self, aggregate_id: str) -> tuple[bool, Any]:
+        with self._lock:
+            if aggregate_id not in self._items:
+                return False, None
+            self._items.move_to_end(aggregate_id)
+            return True, self._items[aggregate_id]
+
+    def update(self, states: dict[str, Any], head: int, positions: list[int],
+               changed: Changed) -> None:
+        """Keep the states a batch decided on, begun on a log at ``head`` and
+        committed at ``positions`` (none if it appended nothing), except the
+        records that others changed in between."""
+        with self._lock:
+            foreign: set[str] | None = set()
+            if positions and self._head != head:
+                self._head = None  # another batch of ours committed in between
+            elif positions:
+                if positions[0] != head + 1:
+                    foreign = changed(head + 1, positions[0] - 1)
+                self._head = positions[-1] if foreign is not None else None
+            keep_policies = self._head is not None
+            for aggregate_id, state in states.items():
+                if foreign and aggregate_id in foreign:
+                    continue
+                if aggregate_kind(aggregate_id) == "policy":
+                    if not keep_policies:
+                        continue
+                    self._policies.add(aggregate_id)
+                self._items[aggregate_id] = state
+                self._items.move_to_end(aggregate_id)
+            self._drop(foreign)
+            while len(self._items) > self._maxsize:
+                self._policies.discard(self._items.popitem(last=False)[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._policies.clear()
+            self._head = None
