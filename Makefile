@@ -48,13 +48,13 @@ lint: install
 	$(BIN)/ruff check domain projections adapters tests
 
 typecheck: install
-	$(BIN)/mypy domain projections adapters
+	$(BIN)/mypy domain projections adapters tests/bench tests/workload.py
 
 importlint: install
 	$(BIN)/lint-imports
 
 bench: install
-	$(BIN)/python -m adapters.bench --events $(EVENTS) --runs $(RUNS) --out var/bench.json
+	$(BIN)/python -m tests.bench --events $(EVENTS) --runs $(RUNS) --out var/bench.json
 
 # Debian's Chromium and a Japanese font, for the console's browser tests and
 # screenshots (Playwright drives /usr/bin/chromium; no browser is downloaded).

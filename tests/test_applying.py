@@ -13,9 +13,9 @@ import pytest
 from adapters.applying import Workers, apply_lines, render_json, worker_of
 from adapters.console import Progress
 from adapters.storage import open_ledger
-from adapters.workload import commands as workload
 from tests.builders import attach, file_data_media, pay
 from tests.conftest import fresh_db
+from tests.workload import commands as workload
 
 
 def _policies_on(worker: int, count: int, workers: int = 2) -> list[str]:

@@ -19,7 +19,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 from adapters.storage import persistence_env
-from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.events import PydanticEventMapper, event_class, event_names
 from domain.ledger import Ledger
@@ -33,6 +32,7 @@ from tests.builders import attach
 from tests.conftest import fresh_db, make_ledger
 from tests.test_event_mapper import ClaimRenamedProbe, UpcastProbe
 from tests.test_read_models import run_all
+from tests.workload import commands as workload
 
 _DATES = ("service_start", "service_end", "firewall_applied_on", "period_start",
           "period_end", "incident_date", "claim_made_on")

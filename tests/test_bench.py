@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.bench import BenchError, load
-from adapters.bench_targets import LARGE_LOG, apply_verdicts, large_log_verdicts
 from adapters.storage import open_ledger
-from adapters.workload import commands
 from domain.commands import parse_command
+from tests.bench.load import load
+from tests.bench.measures import BenchError
+from tests.bench.targets import LARGE_LOG, apply_verdicts, large_log_verdicts
 from tests.conftest import PG_URL, require_postgres
+from tests.workload import commands
 
 
 def test_the_workload_is_deterministic_and_every_command_is_valid():
@@ -30,7 +31,7 @@ def test_the_workload_is_deterministic_and_every_command_is_valid():
 
 def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "600",
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "600",
                           "--runs", "1", "--http-commands", "60", "--workers", "2",
                           "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
@@ -99,7 +100,7 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
                               "-"], input=lines, capture_output=True, text=True, check=False)
     assert applied.returncode in (0, 1), applied.stderr  # 1: a few commands were refused
     out = tmp_path / "rebuild.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(log),
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--rebuild-log", str(log),
                           "--runs", "2", "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
@@ -123,7 +124,7 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
         tmp_path: Path):
     require_postgres()
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "400",
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "400",
                           "--runs", "1", "--http-commands", "40", "--workers", "2",
                           "--postgres", PG_URL, "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
@@ -160,7 +161,7 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
 
 def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
     missing = tmp_path / "missing.db"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(missing),
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--rebuild-log", str(missing),
                           "--out", str(tmp_path / "out.json")],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2
@@ -169,7 +170,7 @@ def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
     empty = tmp_path / "empty.db"
     open_ledger(str(empty)).close()  # a ledger with no event
     assert empty.exists()
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(empty),
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--rebuild-log", str(empty),
                           "--runs", "1", "--out", str(tmp_path / "out.json")],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 1
@@ -186,7 +187,7 @@ def test_a_log_with_one_policy_and_no_claim_is_measured_without_claim_reads(tmp_
                              text=True, check=False)
     assert applied.returncode == 0, applied.stderr
     out = tmp_path / "out.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--rebuild-log", str(log),
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--rebuild-log", str(log),
                           "--runs", "1", "--out", str(out)],
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
@@ -208,7 +209,7 @@ def test_a_count_option_out_of_its_range_or_not_whole_is_refused_naming_it(
     tmp_path: Path, option: str, value: str, rule: str,
 ):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", option, value,
+    run = subprocess.run([sys.executable, "-m", "tests.bench", option, value,
                           "--out", str(out)], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 2
@@ -227,7 +228,7 @@ def test_an_output_the_bench_cannot_write_is_refused_before_any_figure(
     (tmp_path / "a-file").write_text("")
     (tmp_path / "a-folder").mkdir()
     out = tmp_path / "a-file" / "bench.json" if where == "under-a-file" else tmp_path / "a-folder"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--events", "50",
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "50",
                           "--out", str(out)], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 2
@@ -247,7 +248,7 @@ def test_a_postgres_server_the_bench_cannot_use_is_refused_before_any_figure(
     tmp_path: Path, url: str, problem: str,
 ):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--postgres", url,
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--postgres", url,
                           "--out", str(out)], capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 2
@@ -258,7 +259,7 @@ def test_a_postgres_server_the_bench_cannot_use_is_refused_before_any_figure(
 
 
 def test_the_workload_refuses_a_size_that_is_not_a_whole_number_of_events():
-    run = subprocess.run([sys.executable, "-m", "adapters.workload", "--events", "0"],
+    run = subprocess.run([sys.executable, "-m", "tests.workload", "--events", "0"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert (run.returncode, run.stdout) == (2, "")
     assert "argument --events: must be a whole number of at least 1, not '0'" in run.stderr
@@ -346,7 +347,7 @@ def test_the_load_generator_refuses_bad_input_by_name(tmp_path: Path, args: list
         closed = s.getsockname()[1]
     filled = [a.format(missing=tmp_path / "missing.jsonl", commands=commands_file,
                        not_json=not_json, closed=closed) for a in args]
-    run = subprocess.run([sys.executable, "-m", "adapters.bench", "--load", *filled],
+    run = subprocess.run([sys.executable, "-m", "tests.bench", "--load", *filled],
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode in (1, 2)
     assert message in run.stderr
@@ -355,7 +356,7 @@ def test_the_load_generator_refuses_bad_input_by_name(tmp_path: Path, args: list
 
 
 def test_the_workload_stops_quietly_when_its_reader_does():
-    run = subprocess.run(f"{sys.executable} -m adapters.workload --events 1e5 | head -1",
+    run = subprocess.run(f"{sys.executable} -m tests.workload --events 1e5 | head -1",
                          shell=True, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0
     assert json.loads(run.stdout)["command"] == "attach_coverage"

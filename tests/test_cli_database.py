@@ -97,7 +97,7 @@ def test_a_refused_login_never_prints_the_password(tmp_path: Path) -> None:
 
 def test_the_bench_never_prints_the_database_password(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "adapters.bench", "--postgres", UNREACHABLE, "--out",
+        [sys.executable, "-m", "tests.bench", "--postgres", UNREACHABLE, "--out",
          str(tmp_path / "bench.json")],
         capture_output=True, text=True, env=ENV, timeout=60, check=False)
     assert run.returncode == 2

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters import cli as cli_module
-from adapters.workload import commands
 from tests.builders import attach, file_data_media, pay
 from tests.test_cli import ENV, cli, jsonl
+from tests.workload import commands
 
 THREE = jsonl(attach(), file_data_media(), pay())
 

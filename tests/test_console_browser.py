@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from adapters.workload import commands
 from tests import browser, serving
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
+from tests.workload import commands
 
 if (reason := browser.missing()) is not None:
     if browser.env_flag("CI"):

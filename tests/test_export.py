@@ -15,12 +15,12 @@ import pytest
 from adapters import views
 from adapters.cli import main
 from adapters.storage import persistence_env
-from adapters.workload import commands
 from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.read_models import ReadModels
 from tests.builders import FakeClock, attach, file_data_media, pay
 from tests.conftest import fresh_db, make_ledger
+from tests.workload import commands
 
 
 def run(*args: str) -> tuple[int, str]:

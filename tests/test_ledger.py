@@ -407,8 +407,8 @@ def test_the_cycle_collector_runs_again_after_a_batch_and_gets_back_what_was_fro
 
 
 def test_an_outcome_as_json_is_what_pydantic_would_dump(db_url: str):
-    from adapters.workload import commands as workload
     from domain.ledger import Outcome
+    from tests.workload import commands as workload
 
     ledger = make_ledger(persistence_env(db_url))
     parsed = [parse_command(c) for c in workload(2000, 4)]

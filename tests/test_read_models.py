@@ -20,7 +20,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.storage import persistence_env
-from adapters.workload import commands as workload
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
@@ -46,6 +45,7 @@ from tests.builders import (
 )
 from tests.conftest import fresh_db, make_ledger
 from tests.test_properties import commands
+from tests.workload import commands as workload
 
 
 def run_all(ledger: Ledger, sequence: list[dict[str, Any]], after_each: Any = None) -> None:

@@ -441,8 +441,8 @@ def test_an_edited_payload_on_postgresql_is_found_at_its_position(
                                                               marks=pytest.mark.postgres)])
 def test_a_log_from_before_the_seal_is_sealed_when_first_opened(
         backend: str, tmp_path: Path) -> None:
-    from adapters.bench_auditors import unsealed_ledger
     from adapters.storage import open_ledger
+    from tests.bench.auditors import unsealed_ledger
     from tests.conftest import fresh_db
 
     with fresh_db(backend, tmp_path) as db:

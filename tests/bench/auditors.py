@@ -1,6 +1,6 @@
 """``make bench`` figures for the auditor tools: what the seal costs an append,
 how fast the seal is verified and the log exported and replayed, and how long
-each console page takes to render. Called by ``adapters.bench``."""
+each console page takes to render. Called by ``tests.bench.run``."""
 
 from __future__ import annotations
 

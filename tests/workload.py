@@ -3,7 +3,7 @@ with a realistic mix of claims, exclusions, interim payouts, re-assessments and
 reversals. The same seed and size always give the same commands.
 
 Used by ``make bench`` and by tests that need a ledger of thousands of events:
-``python -m adapters.workload --events 20000 --seed 7 > commands.jsonl``.
+``python -m tests.workload --events 20000 --seed 7 > commands.jsonl``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def commands(events: int, seed: int = 7) -> Iterator[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adapters.workload",
+    parser = argparse.ArgumentParser(prog="python -m tests.workload",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=whole_number(1), default=10_000,
                         help="about how many events (e.g. 1e6)")
