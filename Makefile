@@ -68,7 +68,7 @@ browser:
 
 # The README's console screenshots (docs/screenshots/*.png), from the demo cases.
 screenshots: install browser
-	$(BIN)/python -m tests.console_screenshots docs/screenshots
+	$(BIN)/python -m tests.support.console_screenshots docs/screenshots
 
 unit: install
 	$(BIN)/pytest -q

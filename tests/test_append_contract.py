@@ -14,8 +14,7 @@ from domain.commands import parse_command
 from domain.errors import IdempotencyConflict, LedgerError
 from domain.ledger import Ledger, Outcome
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
-from tests.conftest import make_ledger
-from tests.test_ledger import database_reads
+from tests.harness import database_reads, make_ledger
 
 
 def _batch(ledger: Ledger, *commands: dict[str, Any]) -> list[Outcome | LedgerError]:

@@ -41,7 +41,7 @@ from domain.errors import LedgerError
 from domain.ledger import Outcome
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
 from tests.builders import assess, attach, file_data_media, file_liability, pay, reverse
-from tests.serving import Served
+from tests.support.serving import Served
 
 CLIENTS = 12
 POLICIES = 4

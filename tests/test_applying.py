@@ -14,7 +14,7 @@ from adapters.applying import Workers, apply_lines, render_json, worker_of
 from adapters.console import Progress
 from adapters.storage import open_ledger
 from tests.builders import attach, file_data_media, pay
-from tests.conftest import fresh_db
+from tests.support.databases import fresh_db
 from tests.workload import commands as workload
 
 
@@ -180,7 +180,7 @@ def test_commands_on_claims_filed_before_the_file_go_with_their_policy(tmp_path:
 
 
 def test_the_cli_applies_with_workers_and_prints_what_one_process_prints(tmp_path: Path):
-    from tests.test_cli import cli
+    from tests.support.cli import cli
 
     source = tmp_path / "commands.jsonl"
     source.write_text("\n".join([*(_line(c) for c in workload(1500, 2)), "not json",
@@ -199,7 +199,7 @@ def test_apply_refuses_more_worker_processes_than_its_maximum_and_appends_nothin
     tmp_path: Path,
 ):
     from adapters.applying import MAX_WORKERS
-    from tests.test_cli import cli
+    from tests.support.cli import cli
 
     source = tmp_path / "commands.jsonl"
     source.write_text(_line(attach("Q1")) + "\n", encoding="utf-8")
@@ -221,7 +221,7 @@ def test_ctrl_c_stops_apply_once_everything_it_committed_is_reported(
     import subprocess
     import sys
 
-    from tests.test_cli import ENV
+    from tests.support.cli import ENV
 
     source = tmp_path / "commands.jsonl"
     source.write_text("\n".join(_line(c) for c in workload(60000, 8)) + "\n", encoding="utf-8")

@@ -29,9 +29,9 @@ from projections.limits import LimitsProjection
 from projections.read_models import ReadModels, Stalled, _same_database
 from projections.store import open_store
 from tests.builders import attach
-from tests.conftest import fresh_db, make_ledger
-from tests.test_event_mapper import ClaimRenamedProbe, UpcastProbe
-from tests.test_read_models import run_all
+from tests.harness import make_ledger, run_all
+from tests.support.databases import fresh_db
+from tests.support.stored_events import ClaimRenamedProbe, UpcastProbe
 from tests.workload import commands as workload
 
 _DATES = ("service_start", "service_end", "firewall_applied_on", "period_start",

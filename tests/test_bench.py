@@ -17,7 +17,7 @@ from domain.commands import parse_command
 from tests.bench.load import load
 from tests.bench.measures import BenchError
 from tests.bench.targets import LARGE_LOG, apply_verdicts, large_log_verdicts
-from tests.conftest import PG_URL, require_postgres
+from tests.support.databases import PG_URL, require_postgres
 from tests.workload import commands
 
 

@@ -29,7 +29,7 @@ from tests.builders import (
     reverse,
     withdraw,
 )
-from tests.conftest import Harness
+from tests.harness import Harness
 
 
 @pytest.fixture

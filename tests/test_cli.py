@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.storage import open_ledger
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
-
-ENV = {**os.environ, "CLAIMS_LEDGER_ACTOR": "test:cli"}
-
-
-def cli(
-    *args: str, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args],
-        input=stdin, capture_output=True, text=True, env=ENV, cwd=cwd, timeout=60,
-        check=False,
-    )
-
-
-def jsonl(*commands: dict[str, Any]) -> str:
-    return "\n".join(json.dumps(c, ensure_ascii=False) for c in commands) + "\n"
+from tests.support.cli import cli, jsonl
 
 
 @pytest.fixture

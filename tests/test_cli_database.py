@@ -11,7 +11,7 @@ import pytest
 
 from adapters.storage import redact
 from tests.builders import attach
-from tests.test_cli import ENV, cli, jsonl
+from tests.support.cli import ENV, cli, jsonl
 
 READS = [["limits"], ["limits", "--as-of", "2030-01-01"], ["claim", "C-1"], ["history", "P1"],
          ["audit"], ["explain", "C-1"], ["status"], ["verify"], ["seal", "verify"],
@@ -86,7 +86,7 @@ def test_a_failing_command_never_prints_the_database_password(
 
 @pytest.mark.postgres
 def test_a_refused_login_never_prints_the_password(tmp_path: Path) -> None:
-    from tests.conftest import require_postgres
+    from tests.support.databases import require_postgres
 
     require_postgres()
     run = cli("--db", f"postgresql://no_such_role:{SECRET}@127.0.0.1:5432/test", "limits")

@@ -19,7 +19,7 @@ from typing import Any
 
 from adapters import cli as cli_module
 from tests.builders import attach, file_data_media, pay
-from tests.test_cli import ENV, cli, jsonl
+from tests.support.cli import ENV, cli, jsonl
 from tests.workload import commands
 
 THREE = jsonl(attach(), file_data_media(), pay())

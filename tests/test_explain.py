@@ -31,7 +31,7 @@ from tests.builders import (
     pay,
     reverse,
 )
-from tests.conftest import make_ledger
+from tests.harness import make_ledger
 
 
 @pytest.fixture

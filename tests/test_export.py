@@ -19,7 +19,8 @@ from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.read_models import ReadModels
 from tests.builders import FakeClock, attach, file_data_media, pay
-from tests.conftest import fresh_db, make_ledger
+from tests.harness import make_ledger
+from tests.support.databases import fresh_db
 from tests.workload import commands
 
 

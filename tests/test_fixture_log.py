@@ -19,7 +19,7 @@ from adapters.storage import persistence_env
 from domain.ledger import Ledger
 from projections.read_models import ReadModels
 from projections.verify import verify
-from tests.conftest import make_ledger
+from tests.harness import make_ledger
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOG = FIXTURES / "log_2026-12-04.jsonl"

@@ -34,8 +34,8 @@ from domain.ledger import Ledger
 from domain.terms import JST
 from projections.read_models import ReadModels
 from tests.builders import attach, file_data_media
-from tests.conftest import make_ledger
-from tests.test_console import form_field
+from tests.harness import make_ledger
+from tests.support.console import form_field
 
 PROBLEM = "application/problem+json"
 BEYOND_POSITIONS = 2**63

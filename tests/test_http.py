@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from adapters.storage import open_ledger
-from tests import serving
 from tests.builders import attach, exclude, file_data_media, file_liability, pay
-from tests.conftest import BACKENDS, fresh_db
+from tests.support import serving
+from tests.support.databases import BACKENDS, fresh_db
 
 PROBLEM = "application/problem+json"
 

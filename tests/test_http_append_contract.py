@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import serving
 from tests.builders import attach, file_data_media, pay
-from tests.conftest import BACKENDS, fresh_db
+from tests.support import serving
+from tests.support.databases import BACKENDS, fresh_db
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -44,7 +44,7 @@ from tests.builders import (
     reverse,
     withdraw,
 )
-from tests.conftest import Harness, make_ledger
+from tests.harness import Harness, RacingLedger, make_ledger
 
 
 @pytest.fixture
@@ -220,20 +220,6 @@ def test_explain_shows_what_the_other_claims_took(enrolled: Harness):
 
 
 # Concurrency ------------------------------------------------------------------
-
-
-class RacingLedger(Ledger):
-    """A ledger that lets a rival writer commit just before its first save."""
-
-    name = Ledger.name
-    rival: Ledger
-    race: dict[str, Any]
-
-    def append(self, events: Any) -> Any:
-        if self.race:
-            command, self.race = self.race, {}
-            self.rival.execute(parse_command(command), actor="rival")
-        return super().append(events)
 
 
 def _racers(db_url: str, *given: dict[str, Any]) -> tuple[Ledger, RacingLedger]:

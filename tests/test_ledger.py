@@ -24,8 +24,8 @@ from domain.errors import (
 )
 from domain.ledger import Ledger
 from tests.builders import FakeClock, attach, end_service, file_data_media, pay, reverse
-from tests.conftest import Harness, make_ledger
-from tests.test_properties import commands
+from tests.harness import Harness, RacingLedger, database_reads, make_ledger
+from tests.strategies import commands
 
 
 def test_every_event_records_the_actor_the_command_id_and_the_recorded_time(h: Harness):
@@ -88,20 +88,6 @@ def test_an_actor_with_control_characters_is_refused(h: Harness, actor: str):
     assert h.position() == 0
 
 
-class RacingLedger(Ledger):
-    """A ledger that lets a rival writer commit just before its first save."""
-
-    name = Ledger.name  # the same log (PostgreSQL names tables after the application)
-    rival: Ledger
-    race: dict[str, Any]
-
-    def append(self, events: Any) -> Any:
-        if self.race:
-            command, self.race = self.race, {}
-            self.rival.execute(parse_command(command), actor="rival")
-        return super().append(events)
-
-
 def test_a_payout_that_loses_a_race_is_decided_again_on_fresh_state(db_url: str):
     env = persistence_env(db_url)
     clock = FakeClock()
@@ -127,7 +113,7 @@ def test_concurrent_processes_never_pay_more_than_the_annual_limit(db_url: str,
     for claim_id in claims:
         setup.execute(parse_command(file_data_media(claim_id)), actor="t")
     outs = [tmp_path / f"w{n}.json" for n in range(4)]
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.pg_workers", "pay", db,
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.support.pg_workers", "pay", db,
                                  ",".join(claims), str(out)], stderr=subprocess.PIPE, text=True)
                for out in outs]
     for w in workers:
@@ -237,7 +223,7 @@ def test_a_batch_beaten_by_another_writer_is_run_again_one_command_at_a_time(db_
 def test_batched_commands_leave_the_same_ledger_as_one_at_a_time(
     filings: list[dict[str, Any]], sequence: list[dict[str, Any]], size: int,
 ) -> None:
-    from tests.test_properties import fold
+    from tests.harness import fold
 
     one, many = (make_ledger(persistence_env(":memory:")) for _ in range(2))
     parsed = [parse_command(c) for c in [attach(), *filings, *sequence]]
@@ -286,19 +272,6 @@ def test_a_policy_cached_between_batches_is_dropped_once_another_writer_changes_
     (outcome,) = first.execute_many(
         [parse_command(file_data_media("C2", incident="2024-12-01"))], actor="a")
     assert outcome.result["exclusion"] == "outside_cover"  # type: ignore[union-attr]  # ended
-
-
-def database_reads(ledger: Ledger) -> list[str]:
-    """From now on, the ids of the records ``ledger`` reads from the database."""
-    reads: list[str] = []
-    get = ledger.repository.get
-
-    def counted(aggregate_id: str, **kwargs: Any) -> Any:
-        reads.append(aggregate_id)
-        return get(aggregate_id, **kwargs)
-
-    ledger.repository.get = counted  # type: ignore[method-assign]
-    return reads
 
 
 @pytest.mark.parametrize("others", [[], [attach("P2")]],

@@ -54,8 +54,8 @@ from tests.builders import (
     withdraw,
     withdraw_denial,
 )
-from tests.conftest import Harness, make_ledger
-from tests.test_event_mapper import mapper, stored
+from tests.harness import Harness, make_ledger
+from tests.support.stored_events import mapper, stored
 
 AFTER_THREE_YEARS = datetime(2027, 6, 10, 3, 0, tzinfo=UTC)
 """A recorded time after the time bar of an incident on 2024-06-01 (2027-06-01)."""

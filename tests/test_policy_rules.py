@@ -12,7 +12,7 @@ from domain.errors import AlreadyExists, CoverageNotEligible, NotFound, RuleViol
 from domain.policy import anniversary, year_number, year_period
 from domain.policy_year import CoverageAttached
 from tests.builders import attach, end_service, file_data_media
-from tests.conftest import Harness
+from tests.harness import Harness
 
 
 def test_attaching_coverage_enrols_and_opens_year_one_with_the_terms_copied_in(h: Harness):

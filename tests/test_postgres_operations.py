@@ -28,7 +28,7 @@ from projections.read_models import ReadModels
 from projections.store import open_store
 from projections.verify import verify
 from tests.builders import attach
-from tests.conftest import PG_URL
+from tests.support.databases import PG_URL
 
 pytestmark = pytest.mark.postgres
 
@@ -44,14 +44,14 @@ def enrol(db: str) -> None:
 
 def start_workers(db: str, workers: int, count: int, folder: Path,
                   until_done: bool = False) -> list[tuple[subprocess.Popen[str], Path]]:
-    """Worker processes (`python -m tests.pg_workers`), each writing what it was
+    """Worker processes (`python -m tests.support.pg_workers`), each writing what it was
     told to a JSON file."""
     started = []
     for w in range(workers):
         out = folder / f"worker-{w}.json"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.pg_workers", db, str(w), str(count), str(POLICIES),
-             str(out), "1" if until_done else "0"],
+            [sys.executable, "-m", "tests.support.pg_workers", db, str(w), str(count),
+             str(POLICIES), str(out), "1" if until_done else "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         started.append((proc, out))
     return started

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -20,8 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.storage import persistence_env
-from domain.commands import parse_command
-from domain.errors import LedgerError
 from domain.events import PydanticEventMapper
 from domain.ledger import Ledger
 from projections import audit_trail, pages
@@ -43,17 +40,10 @@ from tests.builders import (
     pay,
     reverse,
 )
-from tests.conftest import fresh_db, make_ledger
-from tests.test_properties import commands
+from tests.harness import make_ledger, run_all
+from tests.strategies import commands
+from tests.support.databases import fresh_db
 from tests.workload import commands as workload
-
-
-def run_all(ledger: Ledger, sequence: list[dict[str, Any]], after_each: Any = None) -> None:
-    for command in sequence:
-        with contextlib.suppress(LedgerError):  # refusals are part of the mix
-            ledger.execute(parse_command(command), actor="t")
-        if after_each is not None:
-            after_each()
 
 
 def tables(models: ReadModels) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from adapters.cli import main
 from adapters.storage import open_ledger, persistence_env
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
-from tests.conftest import make_ledger
-from tests.test_cli import ENV, cli, jsonl
+from tests.harness import make_ledger
+from tests.support.cli import ENV, cli, jsonl
 
 COMMANDS = [attach(), file_data_media("C1"), pay("C1"), file_data_media("C2", loss=400_000)]
 NOBODY = 65534

@@ -31,7 +31,7 @@ from projections.read_models import PROJECTIONS, ReadModels, Stalled
 from projections.store import open_store
 from projections.verify import verify
 from tests.builders import attach, file_data_media, pay
-from tests.conftest import make_ledger
+from tests.harness import make_ledger
 
 PROBLEM = "application/problem+json"
 

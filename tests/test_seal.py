@@ -28,7 +28,8 @@ from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder, se
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
-from tests.conftest import make_ledger, require_postgres
+from tests.harness import make_ledger
+from tests.support.databases import require_postgres
 
 # The library's own test case, on both sealing recorders ------------------------
 
@@ -443,7 +444,7 @@ def test_a_log_from_before_the_seal_is_sealed_when_first_opened(
         backend: str, tmp_path: Path) -> None:
     from adapters.storage import open_ledger
     from tests.bench.auditors import unsealed_ledger
-    from tests.conftest import fresh_db
+    from tests.support.databases import fresh_db
 
     with fresh_db(backend, tmp_path) as db:
         old = unsealed_ledger(db)

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.cli import main
 from tests.builders import attach, file_data_media, pay
-from tests.test_cli import jsonl
+from tests.support.cli import jsonl
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -21,7 +21,7 @@ from adapters.auth import (
     digest,
     new_token,
 )
-from tests.serving import free_port
+from tests.support.serving import free_port
 
 
 @pytest.fixture

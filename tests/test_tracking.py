@@ -11,7 +11,7 @@ from eventsourcing.tests.persistence import TrackingRecorderTestCase
 
 from projections.store import open_store
 from projections.tracking import SQLTrackingRecorder
-from tests.conftest import require_postgres
+from tests.support.databases import require_postgres
 
 
 class TestSQLTrackingRecorderOnSQLite(TrackingRecorderTestCase):

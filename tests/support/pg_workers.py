@@ -1,5 +1,5 @@
 """Worker processes for the concurrency, load and fault tests, run as
-``python -m tests.pg_workers …`` (plain processes, not threads)."""
+``python -m tests.support.pg_workers …`` (plain processes, not threads)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.ledger import Ledger
-from tests import browser, serving
 from tests.builders import FakeClock, SequentialIds
+from tests.support import browser, serving
 
 PAGES = [
     ("policies", "/console/policies", {"width": 1100, "height": 720}),

@@ -1,5 +1,5 @@
 """Debian's Chromium driven by Playwright: what the browser tests and the README
-screenshots share (the server they talk to is ``tests.serving``). The browser is never
+screenshots share (the server they talk to is ``tests.support.serving``). The browser is never
 downloaded: without /usr/bin/chromium (or the playwright package) the tests
 skip, except under CI=true, where they fail."""
 
