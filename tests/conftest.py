@@ -12,7 +12,6 @@ from adapters.storage import persistence_env
 from domain.ledger import Ledger
 from tests.builders import FakeClock
 from tests.harness import Harness, make_ledger
-from tests.support.console import Console, open_console
 from tests.support.databases import BACKENDS, fresh_db
 
 
@@ -50,10 +49,3 @@ def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
 @pytest.fixture
 def h(ledger: Ledger, clock: FakeClock) -> Harness:
     return Harness(ledger, clock)
-
-
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    """The console in-process on a small SQLite ledger (see ``open_console``)."""
-    with open_console(tmp_path) as opened:
-        yield opened

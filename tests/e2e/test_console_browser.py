@@ -34,7 +34,7 @@ if (reason := browser.missing()) is not None:
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-SHOTS = Path(__file__).resolve().parents[1] / "var" / "test-output" / "console"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-output" / "console"
 POLICY, CLAIM, LIABILITY = "P-WEB-1", "C-WEB-1", "L-WEB-1"
 
 

@@ -30,7 +30,8 @@ from eventsourcing.utils import Environment, get_topic
 from domain.events import PydanticEventMapper, event_class, event_names
 from tests.support.stored_events import PROBES, mapper, stored
 
-FIXTURES = [fixture for path in sorted((Path(__file__).parent / "fixtures").glob("events_*.json"))
+FOLDER = Path(__file__).parents[1] / "fixtures"
+FIXTURES = [fixture for path in sorted(FOLDER.glob("events_*.json"))
             for fixture in json.loads(path.read_text())]
 """Every stored-event fixture: events_v1.json and the files of later shapes and types."""
 

@@ -3,8 +3,6 @@ the terms copied into its policy year, in Japanese and English."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +10,8 @@ from typing import Any
 import pytest
 
 from adapters import views
-from adapters.cli import main
 from adapters.storage import persistence_env
 from domain.claim import PayoutIssued, claim_id_of
-from domain.commands import parse_command
 from domain.explanation import explain
 from domain.ledger import Ledger
 from domain.money import Yen
@@ -31,7 +27,8 @@ from tests.builders import (
     pay,
     reverse,
 )
-from tests.harness import make_ledger
+from tests.harness import explanation_text as text
+from tests.harness import given, make_ledger
 
 
 @pytest.fixture
@@ -39,15 +36,6 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     app = make_ledger(persistence_env(str(tmp_path / "ledger.db")))
     yield app
     app.close()
-
-
-def given(ledger: Ledger, *commands: dict[str, Any]) -> None:
-    for command in commands:
-        ledger.execute(parse_command(command), actor="tester")
-
-
-def text(ledger: Ledger, claim_id: str, lang: str = "ja") -> str:
-    return views.explanation(ledger, claim_id, lang).text()  # type: ignore[arg-type]
 
 
 # The terms' four worked examples, in the terms' own figures ----------------------
@@ -170,42 +158,3 @@ def test_a_claim_whose_deductible_is_not_the_one_in_force_is_called_out(
     explanation = explain(claim_events, year_events, "ja")
     assert [m.text for m in explanation.mismatches] == [
         "※ ClaimFiled: 記録された免責金額 100,000円 は約款からの再計算 50,000円 と一致しません"]
-
-
-# The command ----------------------------------------------------------------------
-
-
-def run(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(args), out), out.getvalue()
-
-
-def test_explain_prints_the_lines_or_json(ledger: Ledger, tmp_path: Path) -> None:
-    given(ledger, attach(), file_data_media(loss=800_000), pay("C1"))
-    db = str(tmp_path / "ledger.db")
-    code, out = run("--db", db, "explain", "C1")
-    assert code == 0
-    assert out == text(ledger, "C1") + "\n"
-    code, out = run("--db", db, "explain", "C1", "--lang", "en", "--json")
-    data = json.loads(out)
-    assert (code, data["claim_id"], data["lang"]) == (0, "C1", "en")
-    assert data["lines"][1]["figures"]["amount"] == 700_000
-    code, out = run("--db", db, "explain", "C1", "--as-of", "2000-01-01")
-    assert code == 3
-
-
-def test_explaining_an_unknown_claim_names_the_field(
-        ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    given(ledger, attach())
-    code, out = run("--db", str(tmp_path / "ledger.db"), "explain", "NOPE", "--json")
-    assert code == 3
-    assert json.loads(out)["violations"][0] == {
-        "field": "claim_id", "rule": "claim_exists", "message": "no claim NOPE is filed"}
-
-
-def test_an_unknown_language_is_a_usage_error(
-        ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        run("--db", str(tmp_path / "ledger.db"), "explain", "C1", "--lang", "fr")
-    assert exit_.value.code == 2
-    assert "invalid choice: 'fr'" in capsys.readouterr().err

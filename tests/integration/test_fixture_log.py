@@ -21,7 +21,7 @@ from projections.read_models import ReadModels
 from projections.verify import verify
 from tests.harness import make_ledger
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 LOG = FIXTURES / "log_2026-12-04.jsonl"
 EXPECTED = json.loads((FIXTURES / "log_2026-12-04.expected.json").read_text())
 CLAIM_FIELDS = ("claim_id", "policy_id", "policy_year", "coverage", "status", "loss_amount",

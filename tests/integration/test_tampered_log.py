@@ -1,7 +1,7 @@
 """A log that does not match its seal is not exported, and `verify` says so.
 
-The log is tampered with directly, as in tests/test_seal.py: by someone with
-write access to the database."""
+The log is tampered with directly, as in tests/integration/test_seal_verify.py:
+by someone with write access to the database."""
 
 from __future__ import annotations
 
