@@ -1,5 +1,6 @@
 """Fixtures for every tier: a ledger on each storage backend, and a given/when/then
-harness over it."""
+harness over it. The backends are SQLite and PostgreSQL here; the unit tier's
+conftest makes them the library's in-memory recorder ("memory") alone."""
 
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from adapters.storage import persistence_env
 from domain.ledger import Ledger
 from tests.builders import FakeClock
 from tests.harness import Harness, make_ledger
-from tests.support.databases import BACKENDS, fresh_db
+from tests.support.databases import BACKENDS, MEMORY, MEMORY_ENV, fresh_db
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    """Each database in turn (the unit tier overrides this with ``MEMORY``)."""
     return str(request.param)
 
 
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """The event log's database, on each backend in turn."""
+    if backend == MEMORY:
+        pytest.fail("the in-memory recorder has no database: a test that needs one "
+                    "belongs in tests/integration")
     with fresh_db(backend, tmp_path) as url:
         yield url
 
@@ -40,8 +45,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
-    app = make_ledger(persistence_env(db_url), clock)
+def ledger(backend: str, clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[Ledger]:
+    """The ledger on the backend: in memory, or on the database ``db_url`` names."""
+    env = MEMORY_ENV if backend == MEMORY else persistence_env(request.getfixturevalue("db_url"))
+    app = make_ledger(env, clock)
     yield app
     app.close()
 

@@ -1,5 +1,6 @@
-"""The databases tests run on: a SQLite file, or a PostgreSQL schema of its own on
-the test server (skipped without one, or failed when CI requires it)."""
+"""The backends tests run on: the library's in-memory recorder, a SQLite file, or
+a PostgreSQL schema of its own on the test server (skipped without one, or
+failed when CI requires it)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ PG_URL = os.environ.get("CLAIMS_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.
 REQUIRE_PG = os.environ.get("CLAIMS_LEDGER_REQUIRE_POSTGRES") == "1"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The databases: what the integration and end-to-end tiers run on."""
+MEMORY = "memory"
+"""The library's in-memory (POPO) recorder: what the unit tier runs on."""
+MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+"""The ledger's persistence settings for ``MEMORY`` (whatever the environment says)."""
 
 
 def postgres_available() -> str | None:

@@ -3,14 +3,11 @@ the terms copied into its policy year, in Japanese and English."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters import views
-from adapters.storage import persistence_env
 from domain.claim import PayoutIssued, claim_id_of
 from domain.explanation import explain
 from domain.ledger import Ledger
@@ -28,15 +25,7 @@ from tests.builders import (
     reverse,
 )
 from tests.harness import explanation_text as text
-from tests.harness import given, make_ledger
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    app = make_ledger(persistence_env(str(tmp_path / "ledger.db")))
-    yield app
-    app.close()
-
+from tests.harness import given
 
 # The terms' four worked examples, in the terms' own figures ----------------------
 
