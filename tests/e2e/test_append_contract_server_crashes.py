@@ -42,8 +42,6 @@ from tests.support.append_contract import (
 from tests.support.serving import Served
 
 CLIENTS = 12
-
-
 STOPS = (signal.SIGKILL, signal.SIGKILL, signal.SIGKILL, signal.SIGTERM)
 MAX_STEPS = 200
 """Requests of new commands per client, at most (the load stops sooner)."""

@@ -20,9 +20,11 @@ from domain.command_record import CommandAccepted
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
 
 POLICIES = 4
+"""Policies the commands are spread over."""
 
 
 def seed_of_run() -> int:
+    """The run's seed (``FAULT_SEED``, or a fresh one), printed to replay a failure."""
     seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(10**6))
     print(f"FAULT_SEED={seed}")
     return seed
