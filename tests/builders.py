@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 NOW = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)  # 2026-01-15 12:00 in Japan
+AFTER_THREE_YEARS = datetime(2027, 6, 10, 3, 0, tzinfo=UTC)
+"""A recorded time after the time bar of an incident on 2024-06-01 (2027-06-01)."""
 
 
 class FakeClock:
@@ -139,3 +141,21 @@ def reopen(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
 def cancel_firewall(policy_id: str = "P1", on: str = "2025-06-30", **over: Any) -> dict[str, Any]:
     return {"command": "cancel_firewall_option", "policy_id": policy_id, "cancelled_on": on,
             "reason": "the customer cancelled the firewall option", **over}
+
+
+def exclude_part(claim_id: str = "L1", amount: Any = 500_000, **over: Any) -> dict[str, Any]:
+    """An exclusion of part of a liability claim's loss."""
+    return exclude(claim_id, "unapproved_settlement", amount=amount,
+                   reason="part of the settlement was paid without the insurer", **over)
+
+
+def incident_liability(claim_id: str, made_on: str = "2024-06-20", **over: Any) -> dict[str, Any]:
+    """A liability claim of incident INC-1 (of 2024-06-01) on policy P1."""
+    return file_liability(claim_id, loss=3_000_000, incident="2024-06-01", made_on=made_on,
+                          **{"incident_id": "INC-1", **over})
+
+
+def incident_data_media(claim_id: str, loss: int = 300_000, **over: Any) -> dict[str, Any]:
+    """A data-media claim of incident INC-1 (of 2024-06-01) on policy P1."""
+    return file_data_media(claim_id, loss=loss, incident="2024-06-01",
+                           **{"incident_id": "INC-1", **over})

@@ -1,78 +1,33 @@
-"""Fixtures: a ledger on each storage backend, and a given/when/then harness."""
+"""Fixtures for every tier: a ledger on each storage backend, and a given/when/then
+harness over it. The backends are SQLite and PostgreSQL here; the unit tier's
+conftest makes them the library's in-memory recorder ("memory") alone."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.storage import persistence_env
-from domain.commands import parse_command
-from domain.errors import LedgerError
-from domain.events import LedgerEvent
-from domain.ledger import Ledger, Outcome
-from tests.builders import FakeClock, SequentialIds
-
-PG_URL = os.environ.get("CLAIMS_LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REQUIRE_PG = os.environ.get("CLAIMS_LEDGER_REQUIRE_POSTGRES") == "1"
-
-
-def postgres_available() -> str | None:
-    """None when the test server answers, else the reason it does not."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return None
-    except Exception as exc:
-        return f"PostgreSQL at {PG_URL} is not available: {exc}"
-
-
-def require_postgres() -> None:
-    reason = postgres_available()
-    if reason is None:
-        return
-    if REQUIRE_PG:
-        pytest.fail(f"{reason} (CLAIMS_LEDGER_REQUIRE_POSTGRES=1 makes this a failure)")
-    pytest.skip(reason)
-
-
-@contextmanager
-def fresh_db(backend: str, folder: Path) -> Iterator[str]:
-    """A database of its own for one test: a SQLite file in ``folder``, or a
-    PostgreSQL schema that is dropped afterwards."""
-    if backend == "sqlite":
-        yield str(folder / f"ledger-{uuid.uuid4().hex[:8]}.db")
-        return
-    require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from domain.ledger import Ledger
+from tests.builders import FakeClock
+from tests.harness import Harness, make_ledger
+from tests.support.databases import BACKENDS, MEMORY, MEMORY_ENV, fresh_db
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    """Each database in turn (the unit tier overrides this with ``MEMORY``)."""
     return str(request.param)
 
 
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """The event log's database, on each backend in turn."""
+    if backend == MEMORY:
+        pytest.fail("the in-memory recorder has no database: a test that needs one "
+                    "belongs in tests/integration")
     with fresh_db(backend, tmp_path) as url:
         yield url
 
@@ -84,55 +39,16 @@ def pg_schema(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-class Harness:
-    """Given commands / when a command / then events or an error."""
-
-    def __init__(self, ledger: Ledger, clock: FakeClock) -> None:
-        self.ledger = ledger
-        self.clock = clock
-
-    def given(self, *commands: dict[str, Any]) -> None:
-        for command in commands:
-            self.ledger.execute(parse_command(command), actor="tester")
-
-    def position(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
-
-    def when(self, command: dict[str, Any], actor: str = "tester") -> Outcome:
-        return self.ledger.execute(parse_command(command), actor=actor)
-
-    def events_after(self, position: int) -> list[LedgerEvent]:
-        notifications = self.ledger.recorder.select_notifications(position + 1, 10_000)
-        return [self.ledger.mapper.to_domain_event(n) for n in notifications]
-
-    def then_events(self, command: dict[str, Any]) -> list[LedgerEvent]:
-        before = self.position()
-        self.when(command)
-        return self.events_after(before)
-
-    def then_refused(
-        self, command: dict[str, Any], error: type[LedgerError], field: str | None, rule: str
-    ) -> LedgerError:
-        before = self.position()
-        with pytest.raises(error) as caught:
-            self.when(command)
-        assert (caught.value.field, caught.value.rule) == (field, rule), caught.value
-        assert self.position() == before, "a refused command appended events"
-        return caught.value
-
-
-def make_ledger(env: dict[str, str], clock: FakeClock | None = None) -> Ledger:
-    return Ledger(env, clock=clock or FakeClock(), new_id=SequentialIds())
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def ledger(db_url: str, clock: FakeClock) -> Iterator[Ledger]:
-    app = make_ledger(persistence_env(db_url), clock)
+def ledger(backend: str, clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[Ledger]:
+    """The ledger on the backend: in memory, or on the database ``db_url`` names."""
+    env = MEMORY_ENV if backend == MEMORY else persistence_env(request.getfixturevalue("db_url"))
+    app = make_ledger(env, clock)
     yield app
     app.close()
 

@@ -1,0 +1,7 @@
+"""``python -m tests.bench``: runs :func:`tests.bench.run.main`."""
+
+import sys
+
+from tests.bench.run import main
+
+sys.exit(main())
