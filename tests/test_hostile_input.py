@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
-from adapters import pages
 from adapters.auth import Tokens, new_token
 from adapters.cli import main
-from adapters.console import parse_time
+from adapters.console import pages
 from adapters.http import Service, create_app
+from adapters.service.times import parse_time
 from adapters.storage import persistence_env
 from adapters.web import CSP
 from domain.commands import parse_command

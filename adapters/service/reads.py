@@ -1,0 +1,152 @@
+"""What the CLI, the HTTP API and the console show: limits, claims, explanations
+and histories as JSON-ready data, from the read models, or replayed from the log
+for an ``as_of`` time (was ``adapters/views.py``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.claim import Claim, claim_id_of
+from domain.errors import NotFound
+from domain.events import LedgerEvent
+from domain.explanation import Explanation, Lang, explain
+from domain.incident import incident_id_of
+from domain.ledger import Ledger
+from domain.policy_year import PolicyYear, policy_year_id
+from domain.terms import term_set
+from projections.audit_trail import AuditQuery
+from projections.read_models import ReadModels
+
+
+def limits(ledger: Ledger, models: ReadModels | None, policy_id: str | None,
+           as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Per policy year and coverage; ``models`` must be caught up by the caller."""
+    if as_of is None:
+        assert models is not None
+        rows = models.limits(policy_id)
+    else:
+        rows = _limits_as_of(ledger, policy_id, as_of)
+    if policy_id and not rows:
+        ledger.get_policy(policy_id)  # raises NotFound for an unknown policy
+    return rows
+
+
+def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for pid in [policy_id] if policy_id else ledger.policy_ids():
+        for year in ledger.policy_years_as_of(pid, at):
+            rows.extend(year_rows(year))
+    return rows
+
+
+def year_rows(year: PolicyYear) -> list[dict[str, Any]]:
+    """A replayed policy year in the limits read model's shape (positions and
+    open claims are not known)."""
+    return [{
+        "policy_id": year.policy_id, "policy_year": year.year, "coverage": str(c.coverage),
+        "period_start": year.period_start.isoformat(),
+        "period_end": year.period_end.isoformat(),
+        "terms_version": c.terms_version,
+        "per_incident_limit": int(c.per_incident_limit),
+        "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
+        "paid": int(c.drawn), "reversed": int(c.reversed),
+        "remaining": int(c.remaining), "claims_open": None, "last_position": None,
+    } for c in year.coverages]
+
+
+def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
+          as_of: datetime | None = None) -> dict[str, Any]:
+    """A claim with its payouts and the wording of its exclusion."""
+    if as_of is None:
+        assert models is not None
+        data = models.claim(claim_id)
+    else:
+        state = ledger.claim_as_of(claim_id, as_of)
+        data = claim_from_state(state) if state else None
+    if data is None:
+        when = f" at {as_of.isoformat()}" if as_of else ""
+        raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
+    wording = None
+    if data["exclusion"]:
+        w = term_set(data["terms_version"]).coverage(data["coverage"]).exclusion(
+            data["exclusion"])
+        wording = {"ja": w.ja, "en": w.en} if w else None
+    data["exclusion_wording"] = wording
+    return data
+
+
+def claim_from_state(state: Claim) -> dict[str, Any]:
+    """A replayed claim in the read model's shape (positions are not known)."""
+    return {
+        "claim_id": state.claim_id, "policy_id": state.policy_id,
+        "policy_year": state.policy_year, "coverage": str(state.coverage),
+        "cause": state.cause, "incident_date": state.incident_date.isoformat(),
+        "claim_made_on": state.claim_made_on.isoformat() if state.claim_made_on else None,
+        "description": state.description, "status": str(state.status),
+        "loss_amount": int(state.loss), "deductible": int(state.deductible),
+        "per_incident_limit": int(state.per_incident_limit), "payable": int(state.payable),
+        "paid": int(state.paid), "exclusion": state.exclusion,
+        "terms_version": state.terms_version, "version": state.version,
+        "excluded": int(state.excluded),
+        "notified_on": state.notified_on.isoformat() if state.notified_on else None,
+        "channel": state.channel, "notice_time_barred": state.notice_time_barred,
+        "incident_id": state.incident_id,
+        "payouts": [
+            {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
+             "breakdown": p.breakdown.model_dump(mode="json")}
+            for p in state.payouts
+        ],
+    }
+
+
+def explanation(ledger: Ledger, claim_id: str, lang: Lang,
+                as_of: datetime | None = None) -> Explanation:
+    """The claim's decisions in words and figures (see ``domain.explanation``),
+    from its events and its policy year's in the log, as known at ``as_of`` if
+    given."""
+    def known(aggregate_id: str) -> list[Any]:
+        events = [e for e in ledger.events.get(aggregate_id) if isinstance(e, LedgerEvent)]
+        return [e for e in events if as_of is None or e.timestamp <= as_of]
+
+    claim_events = known(claim_id_of(claim_id))
+    if not claim_events:
+        when = f" at {as_of.isoformat()}" if as_of else ""
+        raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
+    first = claim_events[0]
+    year_events = known(policy_year_id(first.policy_id, first.policy_year))
+    incident_id = getattr(first, "incident_id", None)
+    incident_events = [] if incident_id is None else known(
+        incident_id_of(first.policy_id, first.coverage, incident_id))
+    return explain(claim_events, year_events, lang, incident_events)
+
+
+def history(ledger: Ledger, models: ReadModels, entity_id: str, kind: str | None,
+            after: int = 0, limit: int = 10**12) -> list[dict[str, Any]]:
+    """Every event of a policy (its years and claims too) or of a claim, in log
+    order; raises ``ValueError`` when the id names both and ``kind`` is not given."""
+    is_policy = kind != "claim" and ledger.find_policy(entity_id) is not None
+    is_claim = kind != "policy" and ledger.find_claim(entity_id) is not None
+    if is_policy and is_claim:
+        msg = f"{entity_id} is both a policy and a claim id: say which kind"
+        raise ValueError(msg)
+    if not (is_policy or is_claim):
+        raise NotFound.of("id", "exists", f"no policy or claim {entity_id}")
+    query = (AuditQuery(policy_id=entity_id, after=after, limit=limit) if is_policy
+             else AuditQuery(claim_id=entity_id, after=after, limit=limit))
+    kinds = {"policy", "policy_year", "claim"} if is_policy else {"claim"}
+    return [r for r in audit_pages(models, query) if r["aggregate_type"] in kinds]
+
+
+def audit_pages(models: ReadModels, query: AuditQuery, page: int = 1000) -> list[dict[str, Any]]:
+    """Every row matching ``query`` from its cursor on, read a page at a time."""
+    found: list[dict[str, Any]] = []
+    after = query.after
+    while len(found) < query.limit:
+        want = min(page, query.limit - len(found))
+        rows = models.audit(AuditQuery(**{**query.__dict__, "after": after, "limit": want}))
+        found.extend(rows)
+        if len(rows) < want:
+            break
+        after = rows[-1]["position"]
+    return found
