@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters import views
+from adapters.service import reads as views
 from domain import claim as claim_module
 from domain import incident as incident_module
 from domain import policy as policy_module

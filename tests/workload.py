@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from adapters.console import whole_number
+from adapters.cli.output import whole_number
 
 EVENTS = {"attach_coverage": 4, "file_claim": 1, "issue_payout": 2, "reverse_payout": 2,
           "assess_loss": 1, "apply_exclusion": 1, "close_claim": 1, "withdraw_claim": 1}

@@ -14,8 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
-from datetime import time as clock_time
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TextIO, TypeVar
 
@@ -24,7 +23,6 @@ import orjson
 from adapters.apply.results import Result
 from adapters.cli.exits import UsageError
 from adapters.storage import redact
-from domain.terms import JST
 
 T = TypeVar("T")
 
@@ -70,52 +68,6 @@ def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], in
             raise argparse.ArgumentTypeError(msg)
         return int(value)
     return parse
-
-
-EARLIEST = datetime(2000, 1, 1, tzinfo=JST)
-LATEST = datetime(2100, 12, 31, 23, 59, 59, 999_999, tzinfo=JST)
-"""The times a time argument may name (Japan time, both ends included). The
-ledger records only times it has seen, so no recorded time lies outside them,
-and every time inside converts to UTC and back without leaving what
-``datetime`` can represent."""
-MAX_POSITION = 2**63 - 1
-"""The largest log position (a signed 64-bit column): the most a cursor may be."""
-
-
-class BadTime(ValueError):
-    """A time argument refused: ``rule`` is ``date_format`` (not a date or
-    date-time) or ``date_range`` (outside ``EARLIEST`` to ``LATEST``)."""
-
-    def __init__(self, message: str, rule: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-def parse_time(text: str, *, end_of_day: bool = False) -> datetime:
-    """An ISO 8601 date or date-time; without an offset it is Japan time (JST).
-
-    A bare date means the start of that day, or its end with ``end_of_day``.
-    Raises ``BadTime`` for text that is not one, or a time outside the range
-    the ledger records (``EARLIEST`` to ``LATEST``)."""
-    try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text).date()
-            when = datetime.combine(day, clock_time(), JST)
-        else:
-            when = datetime.fromisoformat(text)
-    except ValueError:
-        msg = f"{text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+09:00])"
-        raise BadTime(msg, "date_format") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=JST)
-    # Compared before any arithmetic: an aware comparison cannot overflow.
-    if not EARLIEST <= when <= LATEST:
-        msg = (f"{text!r} is outside the times the ledger records: 2000-01-01 to "
-               "2100-12-31, Japan time")
-        raise BadTime(msg, "date_range")
-    if len(text) == 10 and end_of_day:
-        return when + timedelta(days=1) - timedelta(microseconds=1)
-    return when
 
 
 class Progress:
@@ -191,7 +143,7 @@ def print_audit(rows: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     if fmt == "json":
         dump(rows, out)
     elif fmt == "csv":
-        from adapters import spreadsheet
+        from adapters.console import spreadsheet
 
         columns = ["position", "recorded_at", "actor", "command_id", "aggregate_type",
                    "aggregate_id", "version", "event_type", "policy_id", "policy_year",

@@ -11,7 +11,8 @@ from typing import TypeAlias
 
 from adapters.apply import MAX_WORKERS
 from adapters.cli.commands.apply import PARALLEL_FROM
-from adapters.cli.output import MAX_POSITION, BadTime, parse_time, whole_number
+from adapters.cli.output import whole_number
+from adapters.service.times import MAX_POSITION, BadTime, parse_time
 from adapters.storage import DB_ENV, DEFAULT_DB
 from domain.explanation import LANGS
 from projections.read_models import PAGE_SIZE, PROJECTIONS

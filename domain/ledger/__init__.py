@@ -8,21 +8,7 @@ for Python's cycle collector; ``mapper`` how events are stored. The model
 modules beside this package never import it.
 """
 
-from domain.commands import check_actor
-from domain.ids import aggregate_kind
 from domain.ledger.application import Ledger
-from domain.ledger.collector import BatchCollection as _BatchCollection
-from domain.ledger.idempotency import content as _content
 from domain.ledger.outcome import AppendedEvent, Outcome
 
-__all__ = [
-    "AppendedEvent",
-    "Ledger",
-    "Outcome",
-    # Moved to domain.commands, domain.ids, domain.ledger.collector and
-    # domain.ledger.idempotency; kept here until the imports are switched.
-    "_BatchCollection",
-    "_content",
-    "aggregate_kind",
-    "check_actor",
-]
+__all__ = ["AppendedEvent", "Ledger", "Outcome"]

@@ -9,10 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters import export, seal
-from adapters.auth import Tokens
-from adapters.http import Service
-from adapters.pages import (
+from adapters.audit import export, seal
+from adapters.console.pages import (
     AuditFilters,
     View,
     audit_page,
@@ -22,8 +20,10 @@ from adapters.pages import (
     seal_page,
     year_page,
 )
-from adapters.seal_store import sealed_log
+from adapters.http import Service
+from adapters.service.auth import Tokens
 from adapters.storage import new_command_id, persistence_env, system_clock
+from adapters.storage.sealed_recorders import sealed_log
 from domain.events import event_names
 from domain.ledger import Ledger
 from projections.read_models import ReadModels

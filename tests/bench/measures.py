@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.applying import Workers, apply_lines, render_json, worker_of
-from adapters.console import Progress
+from adapters.apply import Workers, apply_lines, worker_of
+from adapters.cli.output import Progress, render_json
 from adapters.storage import open_ledger, redact
 from domain.commands import parse_command
 from domain.ledger import Ledger

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.applying import MAX_WORKERS, default_workers
-from adapters.console import whole_number
+from adapters.apply import MAX_WORKERS, default_workers
+from adapters.cli.output import whole_number
 from adapters.storage import StorageError, is_postgres, persistence_env, redact
 from domain.commands import parse_command
 from tests.bench import report

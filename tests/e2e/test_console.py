@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters import seal, views
-from adapters.i18n import Words, yen
-from adapters.pages import AUDIT_COLUMNS, View, claim_page
-from adapters.seal_store import sealed_log
+from adapters.audit import seal
+from adapters.console.i18n import Words, yen
+from adapters.console.pages import AUDIT_COLUMNS, View, claim_page
+from adapters.service import reads as views
+from adapters.storage.sealed_recorders import sealed_log
 from tests.support.console import Console
 
 

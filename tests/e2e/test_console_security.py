@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from adapters import seal
+from adapters.audit import seal
 from tests.support.console import Console
 
 ORIGIN = "http://127.0.0.1"  # the test client's own

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from adapters.spreadsheet import cell
+from adapters.console.spreadsheet import cell
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
 from tests.support.cli import cli, jsonl

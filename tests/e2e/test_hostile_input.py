@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from adapters import pages
 from adapters.cli import main
-from adapters.console import parse_time
+from adapters.console import pages
+from adapters.console.routes import CSP
+from adapters.service.times import parse_time
 from adapters.storage import persistence_env
-from adapters.web import CSP
 from domain.commands import parse_command
 from domain.terms import JST
 from tests.builders import attach

@@ -20,9 +20,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters import seal
-from adapters.seal_store import sealed_log
+from adapters.audit import seal
 from adapters.storage import open_ledger
+from adapters.storage.sealed_recorders import sealed_log
 from domain.commands import parse_command
 from projections.read_models import ReadModels
 from projections.store import open_store

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.auth import (
+from adapters.service.auth import (
     TOKENS_ENV,
     TOKENS_FILE_ENV,
     TokenConfigError,

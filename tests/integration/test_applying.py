@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from adapters.applying import Workers, apply_lines, render_json, worker_of
-from adapters.console import Progress
+from adapters.apply import Workers, apply_lines, worker_of
+from adapters.cli.output import Progress, render_json
 from adapters.storage import open_ledger
 from tests.builders import attach, file_data_media, pay
 from tests.support.databases import fresh_db
@@ -141,7 +141,7 @@ def test_when_the_database_fails_part_way_every_line_after_is_reported_failed_or
 ):
     import sqlite3
 
-    from adapters.applying import StoppedAt
+    from adapters.apply import StoppedAt
 
     db = str(tmp_path / "ledger.db")
     lines = [_line(c) for c in workload(6000, 3)]
@@ -198,7 +198,7 @@ def test_the_cli_applies_with_workers_and_prints_what_one_process_prints(tmp_pat
 def test_apply_refuses_more_worker_processes_than_its_maximum_and_appends_nothing(
     tmp_path: Path,
 ):
-    from adapters.applying import MAX_WORKERS
+    from adapters.apply import MAX_WORKERS
     from tests.support.cli import cli
 
     source = tmp_path / "commands.jsonl"
@@ -267,7 +267,7 @@ def test_a_worker_whose_router_has_gone_applies_no_share_it_had_not_begun(tmp_pa
     import sqlite3
     import time
 
-    from adapters.applying import _work
+    from adapters.apply.pool import _work
 
     db = str(tmp_path / "ledger.db")
     open_ledger(db).close()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from adapters import views
 from adapters.cli import main
+from adapters.service import reads as views
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.ledger import Ledger

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from adapters import views
-from adapters.export import replay
+from adapters.audit.export import replay
+from adapters.service import reads as views
 from adapters.storage import persistence_env
 from domain.ledger import Ledger
 from projections.read_models import ReadModels

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from adapters import views
-from adapters.auth import Tokens
 from adapters.cli import main
+from adapters.console.pages import View, claim_page
 from adapters.http import Service
-from adapters.pages import View, claim_page
+from adapters.service import reads as views
+from adapters.service.auth import Tokens
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import PayoutRefused, RuleViolated

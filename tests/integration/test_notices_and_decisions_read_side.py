@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from adapters import views
-from adapters.auth import Tokens
-from adapters.export import export, replay
+from adapters.audit.export import export, replay
+from adapters.console.pages import View, claim_page
 from adapters.http import Service
-from adapters.pages import View, claim_page
-from adapters.seal_store import sealed_log
+from adapters.service import reads as views
+from adapters.service.auth import Tokens
 from adapters.storage import persistence_env
+from adapters.storage.sealed_recorders import sealed_log
 from projections.read_models import ReadModels
 from projections.verify import verify
 from tests.builders import (

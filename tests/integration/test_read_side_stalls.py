@@ -20,9 +20,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 
-from adapters.auth import Tokens, new_token
 from adapters.cli import main
 from adapters.http import Service, create_app
+from adapters.service.auth import Tokens, new_token
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.ledger import Ledger

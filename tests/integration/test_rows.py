@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from adapters.auth import Tokens, new_token
 from adapters.http import Service, create_app
+from adapters.service.auth import Tokens, new_token
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import LedgerError

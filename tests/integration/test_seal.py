@@ -16,8 +16,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
-from adapters import seal
-from adapters.seal_store import SealedPostgresRecorder, SealedSQLiteRecorder
+from adapters.audit import seal
+from adapters.storage.sealed_recorders import SealedPostgresRecorder, SealedSQLiteRecorder
 from tests.support.databases import require_postgres
 
 # The library's own test case, on both sealing recorders ------------------------

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from adapters import seal
+from adapters.audit import seal
 from adapters.cli import main
-from adapters.seal_store import SealedSQLiteRecorder, sealed_log
 from adapters.storage import persistence_env
+from adapters.storage.sealed_recorders import SealedSQLiteRecorder, sealed_log
 from domain.commands import parse_command
 from tests.builders import attach, file_data_media, pay
 from tests.harness import make_ledger

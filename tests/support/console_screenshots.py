@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from adapters.seal_store import sealed_log
 from adapters.storage import persistence_env
+from adapters.storage.sealed_recorders import sealed_log
 from domain.commands import parse_command
 from domain.errors import LedgerError
 from domain.ledger import Ledger

@@ -231,7 +231,7 @@ def test_a_payout_on_a_claim_outside_cover_is_refused(h: Harness):
 def test_a_denial_outside_cover_is_explained_with_its_wording_and_no_mismatch(
     h: Harness, lang: str,
 ):
-    from adapters import views
+    from adapters.service import reads as views
 
     h.given(LATE, file_data_media(incident="2005-06-01"))
     explanation = views.explanation(h.ledger, "C1", lang, None)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters import views
+from adapters.service import reads as views
 from domain.claim import PayoutIssued, claim_id_of
 from domain.explanation import explain
 from domain.ledger import Ledger

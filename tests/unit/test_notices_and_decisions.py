@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from adapters import views
+from adapters.service import reads as views
 from domain import claim as claim_module
 from domain.claim import (
     ClaimFiled,

@@ -81,7 +81,7 @@ def cmd_demo(s: Session) -> int:
 
 
 def cmd_token(s: Session) -> int:
-    from adapters.auth import TokenConfigError, new_token
+    from adapters.service.auth import TokenConfigError, new_token
 
     args, out = s.args, s.out
     try:
@@ -98,8 +98,8 @@ def cmd_token(s: Session) -> int:
 def cmd_serve(s: Session) -> int:
     import uvicorn
 
-    from adapters.auth import TokenConfigError, Tokens
     from adapters.http import build
+    from adapters.service.auth import TokenConfigError, Tokens
 
     args = s.args
     try:

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters import views
 from adapters.audit import export, seal
 from adapters.audit.export import ExportError, ExportTampered
 from adapters.audit.seal import CheckpointFile, SealedLog, SealError
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
 from adapters.cli.output import Progress, dump, error, table, utc_text, write_atomically, yen
 from adapters.cli.session import Session
+from adapters.service import reads
 from adapters.storage.sealed_recorders import sealed_log
 
 
@@ -76,7 +76,7 @@ def _seal_verify(s: Session, log: SealedLog) -> int:
 
 
 def cmd_explain(s: Session) -> int:
-    explanation = views.explanation(s.ledger, s.args.claim_id, s.args.lang, s.args.as_of)
+    explanation = reads.explanation(s.ledger, s.args.claim_id, s.args.lang, s.args.as_of)
     if s.args.json:
         dump(explanation.model_dump(mode="json"), s.out)
     else:

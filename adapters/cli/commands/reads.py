@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from adapters import views
 from adapters.cli.exits import EXIT_OK, UsageError
 from adapters.cli.output import dump, print_audit, table, utc_text, yen
 from adapters.cli.session import Session
+from adapters.service import reads
 from projections.audit_trail import AuditQuery
 
 
 def cmd_limits(s: Session) -> int:
     args = s.args
     models = s.fresh() if args.as_of is None else None
-    rows = views.limits(s.ledger, models, args.policy, args.as_of)
+    rows = reads.limits(s.ledger, models, args.policy, args.as_of)
     if args.json:
         dump(rows, s.out)
         return EXIT_OK
@@ -38,7 +38,7 @@ def cmd_limits(s: Session) -> int:
 def cmd_claim(s: Session) -> int:
     args = s.args
     models = s.fresh() if args.as_of is None else None
-    data = views.claim(s.ledger, models, args.claim_id, args.as_of)
+    data = reads.claim(s.ledger, models, args.claim_id, args.as_of)
     wording = data["exclusion_wording"]
     if args.json:
         dump(data, s.out)
@@ -77,7 +77,7 @@ def cmd_claim(s: Session) -> int:
 def cmd_history(s: Session) -> int:
     args = s.args
     try:
-        rows = views.history(s.ledger, s.fresh(), args.id, args.kind)
+        rows = reads.history(s.ledger, s.fresh(), args.id, args.kind)
     except ValueError as exc:
         raise UsageError(f"{exc}: add --kind policy or --kind claim") from None
     print_audit(rows, "json" if args.json else "table", s.out)
@@ -91,7 +91,7 @@ def cmd_audit(s: Session) -> int:
         event_type=args.type, after=args.after, limit=args.limit,
         recorded_from=utc_text(args.recorded_from), recorded_to=utc_text(args.recorded_to),
     )
-    rows = views.audit_pages(s.fresh(), query)
+    rows = reads.audit_pages(s.fresh(), query)
     print_audit(rows, args.format, s.out)
     if rows and len(rows) == args.limit and args.format == "table":
         print(f"more rows may follow: add --after {rows[-1]['position']}", file=sys.stderr)

@@ -1,18 +1,17 @@
-"""What the CLI and the HTTP API show: limits, claims and histories as JSON-ready
-data, from the read models, or replayed from the log for an ``as_of`` time."""
+"""What the CLI, the HTTP API and the console show: limits, claims, explanations
+and histories as JSON-ready data, from the read models, or replayed from the log
+for an ``as_of`` time (was ``adapters/views.py``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from domain.claim import claim_id_of
 from domain.errors import NotFound
 from domain.events import LedgerEvent
 from domain.explanation import Explanation, Lang, explain
-from domain.incident import incident_id_of
+from domain.ids import claim_id_of, incident_id_of, policy_year_id
 from domain.ledger import Ledger
-from domain.policy_year import policy_year_id
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels

@@ -1,4 +1,5 @@
-"""Who may call the HTTP API: bearer tokens, stored as hashes, each with a role.
+"""Who may call the HTTP API (and sign in to the console): bearer tokens, stored
+as hashes, each with a role.
 
 Roles: ``appender`` sends commands; ``auditor`` reads; ``operator`` reads and
 runs rebuilds and checks. The operator configures tokens in a JSON file (or the

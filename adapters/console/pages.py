@@ -1,10 +1,10 @@
 """The console's pages: what each one shows, gathered from the read models and
-rendered with the Jinja2 templates in ``adapters/templates``.
+rendered with the Jinja2 templates in ``adapters/console/templates``.
 
 Each page is a function from the service and a ``View`` (language, as-of time,
 who is signed in, the page's own query) to HTML, so a page can be rendered and
 timed without HTTP. Pages read the read models; an as-of page answers with the
-replays of ``adapters.views`` instead, as the API's ``as_of`` does.
+replays of ``adapters.service.reads`` instead, as the API's ``as_of`` does.
 """
 
 from __future__ import annotations
@@ -15,24 +15,22 @@ from datetime import UTC, date, datetime
 from functools import cache
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from adapters import spreadsheet, svg, views
-from adapters.auth import Caller
-from adapters.i18n import Words, yen
-from adapters.seal import SealReport
-from adapters.seal_store import sealed_log
+from adapters.audit.seal import SealReport
+from adapters.console import spreadsheet, svg
+from adapters.console.i18n import Words, yen
+from adapters.service import Service, reads
+from adapters.service.auth import Caller
+from adapters.storage.sealed_recorders import sealed_log
 from domain.claim import time_bar_ends
 from domain.errors import NotFound
 from domain.terms import JST
 from projections.audit_trail import AuditQuery
 from projections.base import recorded_time
-
-if TYPE_CHECKING:
-    from adapters.http import Service
 
 CONSOLE = "/console"
 POLICIES_PER_PAGE = 20
@@ -85,7 +83,7 @@ class View:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("adapters", "templates"),
+    env = Environment(loader=PackageLoader("adapters.console", "templates"),
                       autoescape=select_autoescape(default=True), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(yen=yen, css=CSS, console=CONSOLE)
@@ -116,7 +114,7 @@ def policies_page(service: Service, view: View, prefix: str = "", after: str = "
     shown = ids[:POLICIES_PER_PAGE]
     by_policy = {pid: [r for r in rows if r["policy_id"] == pid] for pid in shown}
     if view.as_of is not None:
-        by_policy = {pid: views.limits(service.ledger, None, pid, view.as_of) for pid in shown}
+        by_policy = {pid: reads.limits(service.ledger, None, pid, view.as_of) for pid in shown}
     policies = [{"policy_id": pid, "years": _years(by_policy[pid], view.words)}
                 for pid in shown if by_policy[pid]]
     return render("policies.html", view, policies=policies, prefix=prefix, after=after,
@@ -127,7 +125,7 @@ def policy_page(service: Service, view: View, policy_id: str) -> str:
     """A policy's years and coverages as bars, and its claims."""
     now = view.as_of is None
     models = service.fresh()
-    rows = views.limits(service.ledger, models if now else None, policy_id, view.as_of)
+    rows = reads.limits(service.ledger, models if now else None, policy_id, view.as_of)
     # By the policy's own index: a policy has a few hundred events, while an event
     # type has many thousands across the log.
     filed = [r for r in models.audit(AuditQuery(policy_id=policy_id,
@@ -135,7 +133,7 @@ def policy_page(service: Service, view: View, policy_id: str) -> str:
                                                 limit=10**9))
              if r["event_type"] == "ClaimFiled"]
     claims = [models.claim(r["claim_id"]) if now
-              else views.claim(service.ledger, None, r["claim_id"], view.as_of)
+              else reads.claim(service.ledger, None, r["claim_id"], view.as_of)
               for r in filed]
     return render("policy.html", view, policy_id=policy_id, years=_years(rows, view.words),
                   claims=[c for c in claims if c is not None])
@@ -146,12 +144,12 @@ def year_page(service: Service, view: View, policy_id: str, year: int) -> str:
     step chart, with each payout and reversal linking to its claim."""
     now = view.as_of is None
     models = service.fresh()
-    rows = [r for r in views.limits(service.ledger, models if now else None, policy_id,
+    rows = [r for r in reads.limits(service.ledger, models if now else None, policy_id,
                                     view.as_of) if r["policy_year"] == year]
     if not rows:
         raise NotFound.of("policy_year", "policy_year_exists",
                           f"policy {policy_id} has no policy year {year}")
-    events = [r for r in views.audit_pages(models, AuditQuery(
+    events = [r for r in reads.audit_pages(models, AuditQuery(
         policy_id=policy_id, recorded_to=_recorded_to(view), limit=10**9))
         if r["policy_year"] == year and r["aggregate_type"] == "policy_year"]
     end = view.as_of or datetime.now(UTC)
@@ -188,11 +186,11 @@ def _chart(view: View, row: dict[str, Any], attached: dict[str, Any] | None,
 def claim_page(service: Service, view: View, claim_id: str) -> str:
     """A claim: its figures, its timeline of events, and its payouts."""
     models = service.fresh()
-    data = views.claim(service.ledger, models if view.as_of is None else None, claim_id,
+    data = reads.claim(service.ledger, models if view.as_of is None else None, claim_id,
                        view.as_of)
-    timeline = views.audit_pages(models, AuditQuery(
+    timeline = reads.audit_pages(models, AuditQuery(
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))
-    explanation = views.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
+    explanation = reads.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
                                     view.as_of)
     return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation,
                   time_bar_ends=time_bar_ends(date.fromisoformat(data["incident_date"])))

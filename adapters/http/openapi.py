@@ -1,0 +1,113 @@
+"""The OpenAPI document's hand-written parts: an example of every command, the
+command schema (the domain's own models), the request bodies of the command
+routes, and the problem+json responses every route may give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
+
+from adapters.http.deps import MAX_BATCH
+from adapters.http.problems import PROBLEM
+from domain.commands import COMMAND_TYPES, Command
+
+COMMAND_SCHEMA = TypeAdapter(Command).json_schema(
+    ref_template="#/components/schemas/{model}")
+EXAMPLES = {
+    "attach_coverage": {"command": "attach_coverage", "policy_id": "P-1",
+                        "customer_id": "CU-1", "customer_name": "株式会社サンプル",
+                        "financial_institution": False, "screening_passed": True,
+                        "firewall_option": "shared", "firewall_applied_on": "2024-04-01",
+                        "service_start": "2024-04-01"},
+    "end_service": {"command": "end_service", "policy_id": "P-1", "service_end": "2026-03-31"},
+    "file_claim": {"command": "file_claim", "claim_id": "C-1", "policy_id": "P-1",
+                   "coverage": "data_media", "cause": "virus", "incident_date": "2024-06-10",
+                   "loss_amount": 800000, "description": "data rebuilt after a virus",
+                   "notified_on": "2024-06-11", "channel": "customer_service",
+                   "incident_id": "INC-2024-06-10"},
+    "assess_loss": {"command": "assess_loss", "claim_id": "C-1", "loss_amount": 900000,
+                    "reason": "final invoice"},
+    "apply_exclusion": {"command": "apply_exclusion", "claim_id": "C-1",
+                        "exclusion": "natural_disaster", "reason": "caused by a flood"},
+    "issue_payout": {"command": "issue_payout", "claim_id": "C-1",
+                     "command_id": "pay-C-1-1"},
+    "reverse_payout": {"command": "reverse_payout", "claim_id": "C-1",
+                       "payout_id": "payout-1", "reason": "paid to the wrong account"},
+    "close_claim": {"command": "close_claim", "claim_id": "C-1", "reason": "settled"},
+    "withdraw_claim": {"command": "withdraw_claim", "claim_id": "C-1",
+                       "reason": "the customer withdrew it"},
+    "withdraw_denial": {"command": "withdraw_denial", "claim_id": "C-1",
+                        "reason": "the flood did not cause the damage"},
+    "reopen_claim": {"command": "reopen_claim", "claim_id": "C-1",
+                     "reason": "the bank transfer was returned"},
+    "cancel_firewall_option": {"command": "cancel_firewall_option", "policy_id": "P-1",
+                               "cancelled_on": "2026-03-31",
+                               "reason": "the customer cancelled the firewall option"},
+}
+assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
+                         for t in COMMAND_TYPES}
+PROBLEM_RESPONSE = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_STATUSES = {
+    400: "malformed request", 401: "no or unknown bearer token",
+    403: "the token's role may not do this", 404: "no such policy or claim",
+    409: "concurrency conflict, or a command id reused for a different command",
+    413: "request body too large", 422: "refused by a rule of the ledger",
+    503: "the database is unavailable"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    str(s): {"description": d, **PROBLEM_RESPONSE} for s, d in _STATUSES.items()}
+"""The problem responses every route but ``/health`` documents."""
+
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "applied (or, with a command id seen before, the first "
+          "outcome again: `replayed` is true and nothing was appended)"}, **ERRORS}
+COMMAND_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Command"},
+        "examples": {k: {"value": v} for k, v in EXAMPLES.items()}}}},
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string"},
+                    "description": "the command id: a retry with the same key "
+                    "returns the first outcome"}]}
+"""``POST /commands``'s body and header (the route reads them itself)."""
+BATCH_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["commands"], "properties": {"commands": {
+            "type": "array", "maxItems": MAX_BATCH,
+            "items": {"$ref": "#/components/schemas/Command"}}}},
+        "example": {"commands": [EXAMPLES["file_claim"], EXAMPLES["issue_payout"]]}}}}}
+"""``POST /commands/batch``'s body."""
+
+PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"],
+                  "properties": {
+                      "type": {"type": "string"}, "title": {"type": "string"},
+                      "status": {"type": "integer"},
+                      "detail": {"type": "string"},
+                      "violations": {"type": "array", "items": {
+                          "type": "object", "properties": {
+                              "field": {"type": ["string", "null"]},
+                              "rule": {"type": "string"},
+                              "message": {"type": "string"}}}}}}
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document, with the command and problem schemas added."""
+    schema = get_openapi(title=app.title, version=app.version,
+                         description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(COMMAND_SCHEMA.pop("$defs", {}))
+    components["Command"] = COMMAND_SCHEMA
+    components["Problem"] = PROBLEM_SCHEMA
+    return schema
+
+
+def use_document(app: FastAPI) -> None:
+    """Make ``app.openapi()`` give ``document(app)``, made once."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,216 @@
+"""The API's routes: commands (one, or a batch), the auditors' reads, health,
+and the operators' rebuild and verify. Each route takes the service and its
+caller as typed dependencies (``adapters.http.deps``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from adapters.http.deps import (
+    APPENDER,
+    MAX_BATCH,
+    OPERATOR,
+    READER,
+    ServiceDep,
+    batch_key,
+    command_object,
+    json_body,
+    query_time,
+    with_key,
+)
+from adapters.http.middleware import CompactJSON
+from adapters.http.openapi import BATCH_BODY, COMMAND_BODY, COMMAND_RESPONSES, ERRORS
+from adapters.http.problems import Problem, log, problem_of
+from adapters.service import Service, reads
+from adapters.service.auth import Caller
+from adapters.service.times import MAX_POSITION
+from adapters.storage import redact
+from domain.commands import Command, parse_command
+from domain.errors import LedgerError
+from domain.explanation import Lang
+from projections.audit_trail import AuditQuery
+from projections.base import recorded_time
+from projections.read_models import PROJECTIONS
+from projections.verify import verify
+
+router = APIRouter()
+
+
+@router.post("/commands", status_code=201, tags=["commands"], responses=COMMAND_RESPONSES,
+             openapi_extra=COMMAND_BODY)
+async def post_command(request: Request, service: ServiceDep,
+                       caller: Caller = APPENDER) -> JSONResponse:
+    """Apply one command."""
+    data = with_key(command_object(await json_body(request)),
+                    request.headers.get("idempotency-key"))
+    outcome = await service.execute(data, caller.name)
+    return CompactJSON(outcome.as_json(), status_code=201,
+                       headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
+
+
+@router.post("/commands/batch", tags=["commands"], responses=ERRORS, openapi_extra=BATCH_BODY)
+async def post_batch(request: Request, service: ServiceDep,
+                     caller: Caller = APPENDER) -> JSONResponse:
+    """Apply many commands in order; each is applied or refused on its own.
+    With an Idempotency-Key, a command without its own id gets `KEY.N`."""
+    data = await json_body(request)
+    commands = data.get("commands") if isinstance(data, dict) else None
+    if not isinstance(commands, list) or len(commands) > MAX_BATCH:
+        raise Problem(400, "Invalid batch", f"the body must be {{\"commands\": [...]}} "
+                      f"with at most {MAX_BATCH:,} commands", [
+                          {"field": "commands", "rule": "batch",
+                           "message": f"a list of at most {MAX_BATCH:,} commands"}])
+    key = batch_key(request.headers.get("idempotency-key"))
+    results = await run_in_threadpool(_apply_batch, service, commands, key, caller.name)
+    return JSONResponse({"results": results})
+
+
+def _apply_batch(service: Service, commands: list[Any], key: str | None,
+                 actor: str) -> list[dict[str, Any]]:
+    """Each command's result, in order: its outcome, or the problem it is
+    refused with (as parsed, or by the ledger); the parsed ones in one commit."""
+    parsed: list[Command | LedgerError] = []
+    for index, item in enumerate(commands):
+        try:
+            command = command_object(item)
+            if key is not None and not command.get("command_id"):
+                command = {**command, "command_id": f"{key}.{index}"}
+            parsed.append(parse_command(command))
+        except LedgerError as exc:
+            parsed.append(exc)
+    outcomes = iter(service.execute_many(
+        [c for c in parsed if not isinstance(c, LedgerError)], actor))
+    results = []
+    for index, item in enumerate(parsed):
+        result = item if isinstance(item, LedgerError) else next(outcomes)
+        if isinstance(result, LedgerError):
+            problem = problem_of(result)
+            results.append({"index": index, "ok": False, "status": problem.status,
+                            "problem": problem.body()})
+        else:
+            results.append({"index": index, "ok": True, "outcome": result.as_json()})
+    return results
+
+
+@router.get("/policies/{policy_id}/limits", tags=["reads"], responses=ERRORS)
+def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
+               _: Caller = READER) -> list[dict[str, Any]]:
+    """Annual limit, paid, reversed and remaining per policy year and coverage."""
+    when = query_time(as_of, "as_of")
+    return reads.limits(service.ledger, service.fresh() if when is None else None,
+                        policy_id, when)
+
+
+@router.get("/claims/{claim_id}", tags=["reads"], responses=ERRORS)
+def get_claim(claim_id: str, service: ServiceDep, as_of: str | None = None,
+              _: Caller = READER) -> dict[str, Any]:
+    """A claim's state, payouts with their breakdowns, and exclusion."""
+    when = query_time(as_of, "as_of")
+    return reads.claim(service.ledger, service.fresh() if when is None else None,
+                       claim_id, when)
+
+
+@router.get("/claims/{claim_id}/explanation", tags=["reads"], responses=ERRORS)
+def get_claim_explanation(claim_id: str, service: ServiceDep, lang: Lang = "ja",
+                          as_of: str | None = None, _: Caller = READER) -> dict[str, Any]:
+    """The claim's decisions in words and figures (Japanese or English), each payout
+    recomputed from the terms copied into its policy year; ``mismatches`` lists any
+    recorded figure that disagrees with the recomputation."""
+    explanation = reads.explanation(service.ledger, claim_id, lang,
+                                    query_time(as_of, "as_of"))
+    return {**explanation.model_dump(mode="json"), "text": explanation.text(),
+            "mismatches": [m.text for m in explanation.mismatches]}
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A page of rows, with the cursor of the next page if there may be one."""
+    return {"items": jsonable_encoder(rows),
+            "next_after": rows[-1]["position"] if len(rows) == limit else None}
+
+
+@router.get("/policies/{policy_id}/history", tags=["reads"], responses=ERRORS)
+def get_policy_history(policy_id: str, service: ServiceDep,
+                       after: int = Query(0, ge=0, le=MAX_POSITION),
+                       limit: int = Query(1000, ge=1, le=10_000),
+                       _: Caller = READER) -> dict[str, Any]:
+    """Every event of a policy, its years and its claims, in log order."""
+    return _page(reads.history(service.ledger, service.fresh(), policy_id, "policy",
+                               after, limit), limit)
+
+
+@router.get("/claims/{claim_id}/history", tags=["reads"], responses=ERRORS)
+def get_claim_history(claim_id: str, service: ServiceDep,
+                      after: int = Query(0, ge=0, le=MAX_POSITION),
+                      limit: int = Query(1000, ge=1, le=10_000),
+                      _: Caller = READER) -> dict[str, Any]:
+    """Every event of a claim, in log order."""
+    return _page(reads.history(service.ledger, service.fresh(), claim_id, "claim",
+                               after, limit), limit)
+
+
+@router.get("/audit", tags=["reads"], responses=ERRORS)
+def get_audit(service: ServiceDep, policy_id: str | None = None, claim_id: str | None = None,
+              actor: str | None = None, event_type: str | None = None,
+              recorded_from: str | None = Query(None, alias="from"),
+              recorded_to: str | None = Query(None, alias="to"),
+              after: int = Query(0, ge=0, le=MAX_POSITION,
+                                 description="cursor: rows after this position"),
+              limit: int = Query(100, ge=1, le=10_000),
+              _: Caller = READER) -> dict[str, Any]:
+    """The audit trail, filtered; follow `next_after` for the next page."""
+    start = query_time(recorded_from, "from", end_of_day=False)
+    end = query_time(recorded_to, "to")
+    query = AuditQuery(policy_id=policy_id, claim_id=claim_id, actor=actor,
+                       event_type=event_type, after=after, limit=limit,
+                       recorded_from=recorded_time(start) if start else None,
+                       recorded_to=recorded_time(end) if end else None)
+    return _page(service.fresh().audit(query), limit)
+
+
+@router.get("/health", tags=["operations"])
+def get_health(service: ServiceDep) -> JSONResponse:
+    """Whether the databases answer, and how far each read model lags the log.
+    A read model stopped at an event it cannot apply makes the status
+    `degraded`, with the stall (its position, event and error) under its
+    name: still `200`, since commands and the other read models work (`503`
+    is for a database that does not answer)."""
+    try:
+        status = service.models.status()
+    except (PersistenceError, SQLAlchemyError) as exc:
+        log.warning("health: database unavailable: %s", redact(str(exc)))
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    stalled = any(s.stall is not None for s in status)
+    return JSONResponse({"status": "degraded" if stalled else "ok",
+                         "log_head": status[0].head if status else 0,
+                         "read_models": [{"name": s.name, "generation": s.active,
+                                          "position": s.position, "lag": s.lag,
+                                          "stalled": s.stall and s.stall.as_json()}
+                                         for s in status]})
+
+
+@router.post("/admin/rebuild", tags=["operations"], responses=ERRORS)
+def post_rebuild(service: ServiceDep, read_models: list[str] | None = Query(None),
+                 restart: bool = Query(False), _: Caller = OPERATOR) -> dict[str, Any]:
+    """Rebuild read models (default all) into fresh tables and switch readers."""
+    names = read_models or list(PROJECTIONS)
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        raise Problem(422, "Unknown read model", f"unknown: {', '.join(unknown)}", [
+            {"field": "read_models", "rule": "known_read_model",
+             "message": f"expected some of {', '.join(PROJECTIONS)}"}])
+    applied = service.models.rebuild(names, restart=restart)
+    return {"rebuilt": names, "events": applied, "position": service.models.head()}
+
+
+@router.post("/admin/verify", tags=["operations"], responses=ERRORS)
+def post_verify(service: ServiceDep, _: Caller = OPERATOR) -> dict[str, Any]:
+    """Replay the log and compare every read model with it."""
+    problems = verify(service.models)
+    return {"ok": not problems, "differences": problems}

@@ -1,3 +1,0 @@
-"""Moved to ``adapters.audit.seal``; kept until the imports are switched."""
-
-from adapters.audit.seal import *  # noqa: F403
