@@ -101,33 +101,24 @@ def calculate_payout(
     if available == 0:
         if after_deductible == 0:
             raise PayoutRefused.of(
-                "loss_amount",
-                "deductible",
+                "loss_amount", "deductible",
                 f"the loss of {after_exclusion}"
                 + (f" (after {excluded} excluded)" if excluded else "")
                 + f" does not exceed the deductible of {borne}"
                 + (f" (of {deductible}, {deductible_taken_by_others} taken by the "
-                   "incident's other claims)" if deductible_taken_by_others else ""),
-            )
+                   "incident's other claims)" if deductible_taken_by_others else ""))
         if room == 0:
             raise PayoutRefused.of(
-                "amount",
-                "per_incident_limit",
+                "amount", "per_incident_limit",
                 f"the incident's other claims are paid {incident_paid_by_others}: all of "
-                f"its per-incident limit of {per_incident_limit}",
-            )
+                f"its per-incident limit of {per_incident_limit}")
         if on_claim == 0:
             raise PayoutRefused.of(
-                "amount",
-                "payable_on_claim",
-                f"{paid_before} is already paid: all that is payable for this "
-                "incident",
-            )
+                "amount", "payable_on_claim",
+                f"{paid_before} is already paid: all that is payable for this incident")
         raise PayoutRefused.of(
-            "amount",
-            "annual_limit",
-            f"the annual limit of {annual_limit} for this policy year is used up",
-        )
+            "amount", "annual_limit",
+            f"the annual limit of {annual_limit} for this policy year is used up")
     if requested is not None:
         _check_requested(requested, available, on_claim, annual_remaining)
     amount = available if requested is None else requested

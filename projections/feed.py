@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
+from eventsourcing.utils import construct_topic
+
 from domain.ledger import Ledger
 from domain.ledger.collector import collector_paused
 from projections.base import Fact, Projection, decoded
@@ -123,6 +125,10 @@ class Producers:
                  positions: dict[str, int], page_size: int, n: int) -> None:
         env = dict(ledger.env)
         env["CREATE_TABLE"] = "n"
+        if "APPLICATION_RECORDER_TOPIC" in env:
+            # Named by its own module: a topic registered as an alias in this
+            # process (``adapters.seal_store:…``) does not resolve in a new one.
+            env["APPLICATION_RECORDER_TOPIC"] = construct_topic(type(ledger.recorder))
         head = ledger.recorder.max_notification_id() or 0
         context = multiprocessing.get_context("spawn")  # no inherited connections
         self._pipes: list[Pipe] = []

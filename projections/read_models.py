@@ -12,7 +12,7 @@ from there.
 
 ``rebuild`` builds a projection from position 0 into a new generation of tables
 (resuming one left half-built), adds the indexes, and switches readers to it in
-one transaction.
+one transaction (``builds``).
 
 No event stops the read side: a projection that cannot apply an event stops
 just before it (see ``writer``) and the others go on. Reads of a stalled
@@ -31,13 +31,13 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.schema import CreateTable
 
 from domain.ledger import Ledger
 from domain.ledger.collector import collector_paused
 from projections import audit_trail, claims, limits, registry
 from projections.audit_trail import AuditQuery
 from projections.base import Projection
+from projections.builds import finish_build, start_build
 from projections.feed import Page, Producers, pages
 from projections.log import _same_database as _same_database
 from projections.log import attach, log_for_sql, stored_events
@@ -48,10 +48,8 @@ from projections.store import (
     Stall,
     clear_stall,
     generations,
-    lock,
     open_store,
     reading_state,
-    set_generations,
     stalls,
 )
 from projections.tracking import SQLTrackingRecorder, tracking_name
@@ -164,13 +162,14 @@ class ReadModels:
             state = self._state(name)
             projection = PROJECTIONS[name]
             if state.active is None or state.schema_version != projection.schema_version:
-                builds.append((projection, self._start_build(projection, restart=False)))
+                generation = start_build(self.store, self.tracking, projection, restart=False)
+                builds.append((projection, generation))
             else:
                 current.append((projection, state.active))
         applied, stalled = self._run(current + builds, progress)
         for projection, generation in builds:
             if projection.name not in stalled:
-                self._finish_build(projection, generation)
+                finish_build(self.store, self.tracking, projection, generation)
         return applied
 
     def rebuild(
@@ -182,57 +181,15 @@ class ReadModels:
         A build that stops at an event it cannot apply is left unfinished (readers
         keep the generation they had) and raises ``Stalled`` once the others are
         switched."""
-        builds = [(PROJECTIONS[n], self._start_build(PROJECTIONS[n], restart))
+        builds = [(PROJECTIONS[n], start_build(self.store, self.tracking, PROJECTIONS[n], restart))
                   for n in registry.names(names)]
         applied, stalled = self._run(builds, progress)
         for projection, generation in builds:
             if projection.name not in stalled:
-                self._finish_build(projection, generation)
+                finish_build(self.store, self.tracking, projection, generation)
         if stalled:
             raise Stalled(list(stalled.values()))
         return applied
-
-    def _start_build(self, projection: Projection, restart: bool) -> int:
-        with self.store.writer.begin() as conn:
-            lock(conn, f"state:{projection.name}")
-            state = generations(conn, projection.name)
-            if state.building is not None and not restart:
-                return state.building
-            if state.building is not None:
-                self._drop(conn, projection, state.building)
-            generation = state.newest + 1
-            for table in projection.tables(generation):
-                table.drop(conn, checkfirst=True)
-                # The table alone: its indexes are created when the build is
-                # complete (an Index object also names its table, and
-                # ``table.create`` would create it now).
-                conn.execute(CreateTable(table))
-            self.tracking.forget(conn, tracking_name(projection.name, generation))
-            set_generations(conn, projection.name, Generations(
-                state.active, generation, state.schema_version))
-            return generation
-
-    def _finish_build(self, projection: Projection, generation: int) -> None:
-        with self.store.writer.begin() as conn:
-            if self.store.is_sqlite:
-                conn.exec_driver_sql("PRAGMA threads=2")  # sort for each index on 2 cores
-            for index in projection.indexes(generation, conn.dialect.name):
-                index.create(conn, checkfirst=True)
-        with self.store.writer.begin() as conn:
-            lock(conn, f"state:{projection.name}")
-            state = generations(conn, projection.name)
-            # Keep the generation readers used until now (a reader may have just
-            # looked it up); drop the ones before it.
-            for old in range(1, state.active or 0):
-                self._drop(conn, projection, old)
-            set_generations(conn, projection.name, Generations(
-                generation, None, projection.schema_version))
-
-    def _drop(self, conn: Connection, projection: Projection, generation: int) -> None:
-        for table in reversed(projection.tables(generation)):
-            table.drop(conn, checkfirst=True)
-        self.tracking.forget(conn, tracking_name(projection.name, generation))
-        clear_stall(conn, projection.name, generation)
 
     def _run(self, targets: list[tuple[Projection, int]], progress: Progress | None
              ) -> tuple[int, dict[str, Stall]]:

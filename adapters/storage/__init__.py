@@ -5,7 +5,8 @@ retries.
 The ledger keeps its events through the ``eventsourcing`` library's own
 recorders: a SQLite file by default (embedded, WAL, durable commits) or a
 PostgreSQL server named by URL (``postgresql://user@host:port/dbname``),
-extended in ``sealed_recorders`` to seal each event at commit.
+extended in ``sealed_recorders`` to seal each event at commit (the chain's
+bookkeeping, shared by both, is ``sealing``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ extended to write the seal's links in the same transaction as the events.
 The events are inserted exactly as the library does it; then, still inside the
 transaction (which holds the log's write lock on both backends), the last link
 is read and one link per new event is written, with a checkpoint whenever the
-log crosses another ``CHECKPOINT_EVERY`` positions. The ledger selects them by
+log crosses another ``CHECKPOINT_EVERY`` positions. That bookkeeping is shared
+(``sealing``); each recorder here supplies its SQL. The ledger selects them by
 ``APPLICATION_RECORDER_TOPIC`` (see ``adapters.storage``). Both pass the
 library's ``ApplicationRecorderTestCase``.
 """
@@ -24,15 +25,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from adapters.audit.seal import (
-    CHECKPOINT_EVERY,
-    PAGE,
-    Checkpoint,
-    SealedLog,
-    SealError,
-    genesis,
-    link,
-)
+from adapters.audit.seal import Checkpoint, SealedLog, SealError
+from adapters.storage.sealing import Sealing
 
 SQLITE_TOPIC = "adapters.seal_store:SealedSQLiteRecorder"
 POSTGRES_TOPIC = "adapters.seal_store:SealedPostgresRecorder"
@@ -52,14 +46,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _chain(prev: bytes, events: Sequence[tuple[int, StoredEvent]]) -> list[tuple[int, bytes]]:
-    links = []
-    for position, e in events:
-        prev = link(prev, position, str(e.originator_id), e.originator_version, e.topic, e.state)
-        links.append((position, prev))
-    return links
-
-
 def _seal_history(log: SealedSQLiteRecorder | SealedPostgresRecorder) -> None:
     """A log that held events before it had a seal (a database from before the
     seal) is sealed when the seal is created, before anything new is appended."""
@@ -67,120 +53,7 @@ def _seal_history(log: SealedSQLiteRecorder | SealedPostgresRecorder) -> None:
         log.seal_tail()
 
 
-def _crosses(before: int, after: int) -> bool:
-    return after // CHECKPOINT_EVERY > before // CHECKPOINT_EVERY
-
-
-class _Sealing:
-    """The chain's bookkeeping, the same on both backends; each recorder below
-    supplies the SQL (the ``_``-prefixed primitives) and its write lock."""
-
-    datastore: Any
-    _ledger_id: str | None = None
-
-    def _last_link(self, c: Any) -> tuple[int, bytes] | None:
-        raise NotImplementedError
-
-    def _write_links(self, c: Any, links: list[tuple[int, bytes]]) -> None:
-        raise NotImplementedError
-
-    def _write_checkpoint(self, c: Any, position: int, chained: bytes) -> Checkpoint:
-        """Record a checkpoint unless one is there; return the one stored."""
-        raise NotImplementedError
-
-    def _select_ledger_id(self, c: Any) -> str | None:
-        raise NotImplementedError
-
-    def _events_after(self, c: Any, after: int, limit: int) -> list[tuple[int, StoredEvent]]:
-        raise NotImplementedError
-
-    def _lock(self, c: Any) -> None:
-        """Take the log's write lock for the rest of the transaction."""
-        raise NotImplementedError
-
-    def _select_originator_ids(self, c: Any, first: int, last: int) -> set[str]:
-        raise NotImplementedError
-
-    def _select_first_events(self, c: Any, originator_ids: list[str]) -> list[StoredEvent]:
-        raise NotImplementedError
-
-    def first_events(self, originator_ids: list[str]) -> list[StoredEvent]:
-        """The first event of each of these records that the log holds, in one
-        query per 500 records."""
-        found: list[StoredEvent] = []
-        with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(originator_ids), 500):
-                found += self._select_first_events(c, originator_ids[start:start + 500])
-        return found
-
-    def originator_ids(self, first: int, last: int) -> set[str]:
-        """The ids of the records that the events at positions ``first`` to
-        ``last`` changed (for the ledger's cache: without reading the events)."""
-        with self.datastore.transaction(commit=False) as c:
-            return self._select_originator_ids(c, first, last)
-
-    def _select_position(self, c: Any, originator_id: str, version: int) -> int | None:
-        raise NotImplementedError
-
-    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """The log positions of the events with these (record id, version) keys,
-        read with the log's own index of them; a key with no event is left out
-        (for a replayed command's outcome)."""
-        found: dict[tuple[str, int], int] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for key in keys:
-                position = self._select_position(c, *key)
-                if position is not None:
-                    found[key] = position
-        return found
-
-    def _seal(self, c: Any, events: list[tuple[int, StoredEvent]],
-              checkpoint: bool) -> Checkpoint | None:
-        """Link ``events`` (just inserted, in the same transaction) to the chain;
-        record a checkpoint if asked, or if the log crossed another
-        ``CHECKPOINT_EVERY`` positions."""
-        last = self._last_link(c)
-        before, prev = last if last else (0, genesis(self._read_ledger_id(c)))
-        links = _chain(prev, events)
-        if links:
-            self._write_links(c, links)
-        end, head = links[-1] if links else (before, prev)
-        if end and (checkpoint or _crosses(before, end)):
-            return self._write_checkpoint(c, end, head)
-        return None
-
-    def _read_ledger_id(self, c: Any) -> str:
-        if self._ledger_id is None:
-            found = self._select_ledger_id(c)
-            if found is None:
-                msg = "this database has no seal: open it once with write access"
-                raise SealError(msg)
-            self._ledger_id = found
-        return self._ledger_id
-
-    def ledger_id(self) -> str:
-        with self.datastore.transaction(commit=False) as c:
-            return self._read_ledger_id(c)
-
-    def seal_tail(self) -> tuple[int, Checkpoint | None]:
-        """Seal events after the last link (a log from before the seal, or rows
-        written outside the ledger) and record a checkpoint at the end of the log."""
-        sealed = 0
-        with self.datastore.transaction(commit=True) as c:
-            self._lock(c)
-            last = self._last_link(c)
-            after = last[0] if last else 0
-            while True:
-                events = self._events_after(c, after, PAGE)
-                final = len(events) < PAGE
-                checkpoint = self._seal(c, events, checkpoint=final)
-                sealed += len(events)
-                if final:
-                    return sealed, checkpoint
-                after = events[-1][0]
-
-
-class SealedSQLiteRecorder(_Sealing, SQLiteApplicationRecorder):
+class SealedSQLiteRecorder(Sealing, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         self.links_table = f"{events_table_name}_seal"
         self.checkpoints_table = f"{events_table_name}_seal_checkpoints"
@@ -299,7 +172,7 @@ def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(position=row[0], hash=bytes(row[1]).hex(), sealed_at=row[2])
 
 
-class SealedPostgresRecorder(_Sealing, PostgresApplicationRecorder):
+class SealedPostgresRecorder(Sealing, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)

@@ -11,17 +11,18 @@ commands on one view of the records and commits them together
 wait between retries are passed in by whoever builds the ledger.
 
 Reads here replay aggregates from the log; they are the reference that
-projections are checked against.
+projections are checked against. Reads of the log itself (its events in order,
+records as of a past time) are the base class's, ``LogReads``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, cast
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain import claim as claim_module
 from domain import command_record, policy_year
@@ -43,6 +44,7 @@ from domain.ledger.batch_cache import Overlay, StateCache, records_changed
 from domain.ledger.collector import COLLECTION
 from domain.ledger.deciding import decide
 from domain.ledger.idempotency import acceptance, committed, read_records, replay_of
+from domain.ledger.log_reads import LogReads
 from domain.ledger.mapper import PydanticEventMapper
 from domain.ledger.outcome import (
     FindsPositions,
@@ -71,7 +73,7 @@ class _Planned(NamedTuple):
     command_id: str
 
 
-class Ledger(Application[str]):
+class Ledger(LogReads):
     """The claims ledger: commands in, events out, aggregates replayed."""
 
     name = "claims_ledger"
@@ -338,74 +340,3 @@ class Ledger(Application[str]):
         incident = self.find_incident(claim.policy_id, claim.coverage, claim.incident_id)
         assert incident is not None, f"claim {claim.claim_id} without its incident"
         return incident
-
-    def claim_dates_in_log(self, policy_id: str) -> dict[str, date]:
-        """The date of cover of every claim the log holds filed under the policy
-        (read from every filing: for a policy enrolled before its claims were
-        registered on it)."""
-        dates = {}
-        for n in self.notifications(("ClaimFiled",)):
-            state = self.mapper.to_state(n)  # type: ignore[attr-defined]
-            if state["policy_id"] == policy_id:
-                day = state["claim_made_on"] or state["incident_date"]
-                dates[state["claim_id"]] = date.fromisoformat(day)
-        return dates
-
-    def _known_at(self, aggregate_id: str, at: datetime) -> list[LedgerEvent]:
-        """The aggregate's events as the ledger knew them at recorded time ``at``."""
-        known = []
-        for event in self.events.get(aggregate_id):
-            assert isinstance(event, LedgerEvent)
-            if event.timestamp > at:
-                break
-            known.append(event)
-        return known
-
-    def claim_as_of(self, claim_id: str, at: datetime) -> Claim | None:
-        """The claim as it stood at recorded time ``at``, replayed from its events."""
-        return claim_module.project(None, self._known_at(claim_id_of(claim_id), at))
-
-    def policy_years_as_of(self, policy_id: str, at: datetime) -> list[PolicyYear]:
-        """The policy's years as they stood at recorded time ``at``."""
-        policy = policy_module.project(None, self._known_at(policy_id_of(policy_id), at))
-        if policy is None:
-            return []
-        years = []
-        for period in sorted(policy.years, key=lambda y: y.year):
-            events = self._known_at(policy_year_id(policy_id, period.year), at)
-            year = policy_year.project(None, events)
-            if year is not None:
-                years.append(year)
-        return years
-
-    # The log ------------------------------------------------------------------
-
-    def notifications(
-        self, topics: tuple[str, ...] = (), page: int = 1000
-    ) -> Iterator[Notification]:
-        """Every stored event in log order (optionally only some event names)."""
-        start = 1
-        while True:
-            batch = self.recorder.select_notifications(
-                start=start, limit=page, topics=topics
-            )
-            yield from batch
-            if len(batch) < page:
-                return
-            start = batch[-1].id + 1
-
-    def decode(self, notification: Notification) -> LedgerEvent:
-        return self.decode_stored(notification)
-
-    def decode_stored(self, stored: StoredEvent) -> LedgerEvent:
-        event = self.mapper.to_domain_event(stored)
-        assert isinstance(event, LedgerEvent), type(event)
-        return event
-
-    def policy_ids(self) -> list[str]:
-        """Every enrolled policy, in the order they enrolled."""
-        return [
-            self.decode(n).policy_id  # type: ignore[attr-defined]
-            for n in self.notifications(("PolicyEnrolled",))
-        ]
-
