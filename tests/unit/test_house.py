@@ -80,3 +80,15 @@ def test_every_file_the_layout_table_names_is_in_its_folder() -> None:
             if not (ROOT / folder / name).exists():
                 missing.append(f"{folder}{name}")
     assert missing == []
+
+
+def test_the_layout_table_names_every_module_in_its_folder() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([\w/]+/)` \| (.*) \|$", readme, flags=re.MULTILINE))
+    unnamed = [
+        path.relative_to(ROOT).as_posix()
+        for path in python_files(*PRODUCT)
+        if path.name not in ("__init__.py", "__main__.py")
+        and f"`{path.name}`" not in rows.get(f"{path.parent.relative_to(ROOT).as_posix()}/", "")
+    ]
+    assert unnamed == []
