@@ -40,12 +40,16 @@ def test_the_length_check_finds_a_long_function_and_accepts_a_reason() -> None:
     assert long_functions("def f():\n" + "".join(lines[1:])) == []
 
 
-@pytest.mark.parametrize("path", python_files(*PRODUCT, "tests"), ids=lambda p: str(p.relative_to(ROOT)))
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("path", python_files(*PRODUCT, "tests"), ids=relative)
 def test_no_module_is_longer_than_the_limit(path: Path) -> None:
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_MODULE_LINES
 
 
-@pytest.mark.parametrize("path", python_files(*PRODUCT), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", python_files(*PRODUCT), ids=relative)
 def test_no_function_is_longer_than_the_limit_without_a_reason(path: Path) -> None:
     assert long_functions(path.read_text(encoding="utf-8")) == []
 
