@@ -3,8 +3,8 @@ pydantic models of the rows the read models and the API return.
 
 ``year_rows`` and ``claim_from_state`` give a replayed policy year or claim the
 shape of its read model's row (for ``as_of`` reads and the export's replay). The
-models describe, field for field, the JSON the API returns today, so that they
-can serve as its response models; ``model_validate`` checks a row against them.
+models describe, field for field, the JSON the API returns: they are its
+response models, and ``model_validate`` checks a row against them.
 """
 
 from __future__ import annotations
