@@ -3,8 +3,8 @@ pydantic models of the rows the read models and the API return.
 
 ``year_rows`` and ``claim_from_state`` give a replayed policy year or claim the
 shape of its read model's row (for ``as_of`` reads and the export's replay). The
-models describe, field for field, the JSON the API returns today, so that they
-can serve as its response models; ``model_validate`` checks a row against them.
+models describe, field for field, the JSON the API returns: they are its
+response models, and ``model_validate`` checks a row against them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ IsoDate = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
 """A business date as ISO text (``2024-06-10``)."""
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 """A recorded time as fixed-width UTC text (``2024-06-10T09:00:00.000000Z``)."""
+_REWRITTEN = "; an event rewritten out of its class's shape may hold any JSON value here"
+FromEvent = Annotated[JsonValue, WithJsonSchema({"description": "a string, or null" + _REWRITTEN})]
+"""A figure an audit page takes from the event as the log stores it: checked as
+any JSON, since the page must show a tampered event too (``seal verify`` reports
+it)."""
+NumberFromEvent = Annotated[JsonValue, WithJsonSchema({"description": "an integer, or null"
+                                                                      + _REWRITTEN})]
+DateFromEvent = Annotated[JsonValue, WithJsonSchema({"description": "an ISO date" + _REWRITTEN})]
 
 
 def year_rows(year: PolicyYear) -> list[dict[str, Any]]:
@@ -170,26 +178,27 @@ class AuditRow(_Row):
     """One event in the audit trail: the read model's row, and what a page shows
     of the event as the log stores it (``audit_trail.shown``). The figures are
     None, and ``business_dates`` empty, for an event the log no longer holds or
-    one rewritten out of its class's shape."""
+    one rewritten out of its class's shape; the fields a page takes from the event
+    (``FromEvent``) show whatever a tampered event holds."""
 
     position: int
     recorded_at: Timestamp
     actor: str
-    command_id: str | None
+    command_id: FromEvent
     aggregate_type: str
     aggregate_id: str
     version: int
     event_type: str
     policy_id: str | None
-    policy_year: int | None
+    policy_year: NumberFromEvent
     claim_id: str | None
-    coverage: str | None
-    business_dates: dict[str, str]
-    amount: int | None
-    balance_before: int | None
+    coverage: FromEvent
+    business_dates: dict[str, DateFromEvent]
+    amount: NumberFromEvent
+    balance_before: NumberFromEvent
     """The annual limit's remaining balance before the event (payouts, and the
     draws and restorations of a year's limit)."""
-    balance_after: int | None
+    balance_after: NumberFromEvent
     payload: JsonValue
     """The event exactly as the log stores it; None if the log no longer holds
     that position."""

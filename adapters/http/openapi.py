@@ -4,6 +4,7 @@ routes, and the problem+json responses every route may give."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -97,9 +98,10 @@ def document(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version,
                          description=app.description, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.update(COMMAND_SCHEMA.pop("$defs", {}))
-    components["Command"] = COMMAND_SCHEMA
-    components["Problem"] = PROBLEM_SCHEMA
+    command = copy.deepcopy(COMMAND_SCHEMA)  # shared by every app built in the process
+    components.update(command.pop("$defs", {}))
+    components["Command"] = command
+    components["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
     return schema
 
 

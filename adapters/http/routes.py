@@ -8,11 +8,17 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from adapters.http.answers import (
+    BatchAnswer,
+    ExplanationAnswer,
+    RebuildAnswer,
+    Unavailable,
+    VerifyAnswer,
+)
 from adapters.http.deps import (
     APPENDER,
     MAX_BATCH,
@@ -35,16 +41,18 @@ from adapters.storage import redact
 from domain.commands import Command, parse_command
 from domain.errors import LedgerError
 from domain.explanation import Lang
+from domain.ledger import Outcome
 from projections.audit_trail import AuditQuery
 from projections.base import recorded_time
 from projections.read_models import PROJECTIONS
+from projections.rows import AuditPage, ClaimAnswer, ClaimRow, Health, LimitsRow, ReplayedClaimRow
 from projections.verify import verify
 
 router = APIRouter()
 
 
-@router.post("/commands", status_code=201, tags=["commands"], responses=COMMAND_RESPONSES,
-             openapi_extra=COMMAND_BODY)
+@router.post("/commands", status_code=201, tags=["commands"], response_model=Outcome,
+             responses=COMMAND_RESPONSES, openapi_extra=COMMAND_BODY)
 async def post_command(request: Request, service: ServiceDep,
                        caller: Caller = APPENDER) -> JSONResponse:
     """Apply one command."""
@@ -55,7 +63,8 @@ async def post_command(request: Request, service: ServiceDep,
                        headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
 
 
-@router.post("/commands/batch", tags=["commands"], responses=ERRORS, openapi_extra=BATCH_BODY)
+@router.post("/commands/batch", tags=["commands"], response_model=BatchAnswer,
+             responses=ERRORS, openapi_extra=BATCH_BODY)
 async def post_batch(request: Request, service: ServiceDep,
                      caller: Caller = APPENDER) -> JSONResponse:
     """Apply many commands in order; each is applied or refused on its own.
@@ -101,45 +110,51 @@ def _apply_batch(service: Service, commands: list[Any], key: str | None,
 
 @router.get("/policies/{policy_id}/limits", tags=["reads"], responses=ERRORS)
 def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
-               _: Caller = READER) -> list[dict[str, Any]]:
+               _: Caller = READER) -> list[LimitsRow]:
     """Annual limit, paid, reversed and remaining per policy year and coverage."""
     when = query_time(as_of, "as_of")
-    return reads.limits(service.ledger, service.fresh() if when is None else None,
+    rows = reads.limits(service.ledger, service.fresh() if when is None else None,
                         policy_id, when)
+    return [LimitsRow.model_validate(row) for row in rows]
 
 
 @router.get("/claims/{claim_id}", tags=["reads"], responses=ERRORS)
 def get_claim(claim_id: str, service: ServiceDep, as_of: str | None = None,
-              _: Caller = READER) -> dict[str, Any]:
-    """A claim's state, payouts with their breakdowns, and exclusion."""
+              _: Caller = READER) -> ClaimAnswer:
+    """A claim's state, payouts with their breakdowns, and exclusion: the read
+    model's row, or (``as_of``) a replay's, which has no positions or recorded
+    times."""
     when = query_time(as_of, "as_of")
-    return reads.claim(service.ledger, service.fresh() if when is None else None,
-                       claim_id, when)
+    row = reads.claim(service.ledger, service.fresh() if when is None else None,
+                      claim_id, when)
+    return (ClaimRow if when is None else ReplayedClaimRow).model_validate(row)
 
 
 @router.get("/claims/{claim_id}/explanation", tags=["reads"], responses=ERRORS)
 def get_claim_explanation(claim_id: str, service: ServiceDep, lang: Lang = "ja",
-                          as_of: str | None = None, _: Caller = READER) -> dict[str, Any]:
+                          as_of: str | None = None,
+                          _: Caller = READER) -> ExplanationAnswer:
     """The claim's decisions in words and figures (Japanese or English), each payout
     recomputed from the terms copied into its policy year; ``mismatches`` lists any
     recorded figure that disagrees with the recomputation."""
     explanation = reads.explanation(service.ledger, claim_id, lang,
                                     query_time(as_of, "as_of"))
-    return {**explanation.model_dump(mode="json"), "text": explanation.text(),
-            "mismatches": [m.text for m in explanation.mismatches]}
+    return ExplanationAnswer(claim_id=explanation.claim_id, lang=explanation.lang,
+                             lines=explanation.lines, text=explanation.text(),
+                             mismatches=[m.text for m in explanation.mismatches])
 
 
-def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+def _page(rows: list[dict[str, Any]], limit: int) -> AuditPage:
     """A page of rows, with the cursor of the next page if there may be one."""
-    return {"items": jsonable_encoder(rows),
-            "next_after": rows[-1]["position"] if len(rows) == limit else None}
+    return AuditPage.model_validate(
+        {"items": rows, "next_after": rows[-1]["position"] if len(rows) == limit else None})
 
 
 @router.get("/policies/{policy_id}/history", tags=["reads"], responses=ERRORS)
 def get_policy_history(policy_id: str, service: ServiceDep,
                        after: int = Query(0, ge=0, le=MAX_POSITION),
                        limit: int = Query(1000, ge=1, le=10_000),
-                       _: Caller = READER) -> dict[str, Any]:
+                       _: Caller = READER) -> AuditPage:
     """Every event of a policy, its years and its claims, in log order."""
     return _page(reads.history(service.ledger, service.fresh(), policy_id, "policy",
                                after, limit), limit)
@@ -149,7 +164,7 @@ def get_policy_history(policy_id: str, service: ServiceDep,
 def get_claim_history(claim_id: str, service: ServiceDep,
                       after: int = Query(0, ge=0, le=MAX_POSITION),
                       limit: int = Query(1000, ge=1, le=10_000),
-                      _: Caller = READER) -> dict[str, Any]:
+                      _: Caller = READER) -> AuditPage:
     """Every event of a claim, in log order."""
     return _page(reads.history(service.ledger, service.fresh(), claim_id, "claim",
                                after, limit), limit)
@@ -163,7 +178,7 @@ def get_audit(service: ServiceDep, policy_id: str | None = None, claim_id: str |
               after: int = Query(0, ge=0, le=MAX_POSITION,
                                  description="cursor: rows after this position"),
               limit: int = Query(100, ge=1, le=10_000),
-              _: Caller = READER) -> dict[str, Any]:
+              _: Caller = READER) -> AuditPage:
     """The audit trail, filtered; follow `next_after` for the next page."""
     start = query_time(recorded_from, "from", end_of_day=False)
     end = query_time(recorded_to, "to")
@@ -174,8 +189,9 @@ def get_audit(service: ServiceDep, policy_id: str | None = None, claim_id: str |
     return _page(service.fresh().audit(query), limit)
 
 
-@router.get("/health", tags=["operations"])
-def get_health(service: ServiceDep) -> JSONResponse:
+@router.get("/health", tags=["operations"], response_model=Health, responses={
+    503: {"model": Unavailable, "description": "a database does not answer"}})
+def get_health(service: ServiceDep) -> Health | JSONResponse:
     """Whether the databases answer, and how far each read model lags the log.
     A read model stopped at an event it cannot apply makes the status
     `degraded`, with the stall (its position, event and error) under its
@@ -187,17 +203,17 @@ def get_health(service: ServiceDep) -> JSONResponse:
         log.warning("health: database unavailable: %s", redact(str(exc)))
         return JSONResponse({"status": "unavailable"}, status_code=503)
     stalled = any(s.stall is not None for s in status)
-    return JSONResponse({"status": "degraded" if stalled else "ok",
-                         "log_head": status[0].head if status else 0,
-                         "read_models": [{"name": s.name, "generation": s.active,
-                                          "position": s.position, "lag": s.lag,
-                                          "stalled": s.stall and s.stall.as_json()}
-                                         for s in status]})
+    return Health.model_validate({
+        "status": "degraded" if stalled else "ok",
+        "log_head": status[0].head if status else 0,
+        "read_models": [{"name": s.name, "generation": s.active, "position": s.position,
+                         "lag": s.lag, "stalled": s.stall and s.stall.as_json()}
+                        for s in status]})
 
 
 @router.post("/admin/rebuild", tags=["operations"], responses=ERRORS)
 def post_rebuild(service: ServiceDep, read_models: list[str] | None = Query(None),
-                 restart: bool = Query(False), _: Caller = OPERATOR) -> dict[str, Any]:
+                 restart: bool = Query(False), _: Caller = OPERATOR) -> RebuildAnswer:
     """Rebuild read models (default all) into fresh tables and switch readers."""
     names = read_models or list(PROJECTIONS)
     unknown = [n for n in names if n not in PROJECTIONS]
@@ -206,11 +222,11 @@ def post_rebuild(service: ServiceDep, read_models: list[str] | None = Query(None
             {"field": "read_models", "rule": "known_read_model",
              "message": f"expected some of {', '.join(PROJECTIONS)}"}])
     applied = service.models.rebuild(names, restart=restart)
-    return {"rebuilt": names, "events": applied, "position": service.models.head()}
+    return RebuildAnswer(rebuilt=names, events=applied, position=service.models.head())
 
 
 @router.post("/admin/verify", tags=["operations"], responses=ERRORS)
-def post_verify(service: ServiceDep, _: Caller = OPERATOR) -> dict[str, Any]:
+def post_verify(service: ServiceDep, _: Caller = OPERATOR) -> VerifyAnswer:
     """Replay the log and compare every read model with it."""
     problems = verify(service.models)
-    return {"ok": not problems, "differences": problems}
+    return VerifyAnswer(ok=not problems, differences=problems)

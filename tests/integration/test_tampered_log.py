@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from adapters.cli import main
+from adapters.http import build
+from adapters.service.auth import Tokens, new_token
 from tests.builders import attach, file_data_media, pay
 from tests.support.cli import jsonl
 
@@ -46,6 +49,16 @@ def edit_payload(db: str, position: int) -> None:
                                    (position,)).fetchone()[0])
         conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
                      (state.replace(b'"actor":"cli:', b'"actor":"xyz:', 1), position))
+
+
+def rewrite_payload(db: str, position: int, fields: dict[str, Any]) -> None:
+    """Give the event at ``position`` other values (of any type) for ``fields``."""
+    with sqlite3.connect(db) as conn:
+        state = json.loads(bytes(conn.execute(
+            "SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()[0]))
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
+                     (json.dumps({**state, **fields}, separators=(",", ":")).encode(),
+                      position))
 
 
 def test_an_export_of_an_edited_log_is_refused_naming_the_position_and_writes_nothing(
@@ -106,3 +119,29 @@ def test_verify_json_says_not_ok_and_names_a_broken_seal(db: str) -> None:
 
 def test_verify_of_an_intact_log_says_nothing_of_the_seal(db: str) -> None:
     assert run("--db", db, "verify") == (0, "read models match a replay of the log\n")
+
+
+def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
+        db: str, tmp_path: Path) -> None:
+    """The auditor needs the tampered row: a value of the wrong type in the event
+    is shown as the log holds it, never a failure of the page."""
+    rewrite_payload(db, 9, {"command_id": 5, "amount": "seven", "coverage": {"x": 1},
+                            "remaining_before": [1]})
+    rewrite_payload(db, 10, {"incident_date": 20240601, "policy_year": "first"})
+    tokens_file = str(tmp_path / "tokens.json")
+    token = new_token("reader", "auditor", tokens_file)
+    app = build(db, db, Tokens.load(tokens_file))
+    try:
+        with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+            pages = [client.get("/audit"), client.get("/policies/P1/history")]
+    finally:
+        app.state.service.models.close()
+        app.state.service.ledger.close()
+    for page in pages:
+        assert page.status_code == 200, page.text
+        rows = {r["position"]: r for r in page.json()["items"]}
+        assert (rows[9]["command_id"], rows[9]["amount"], rows[9]["coverage"],
+                rows[9]["balance_before"]) == (5, "seven", {"x": 1}, [1])
+        assert rows[9]["payload"]["command_id"] == 5
+        assert rows[10]["business_dates"]["incident_date"] == 20240601
+        assert rows[10]["policy_year"] == "first"

@@ -54,7 +54,7 @@ def api_in_process(db: str, folder: Path) -> Iterator[Api]:
         ledger.execute(parse_command(command), actor="tester")
     tokens_file = str(folder / "tokens.json")
     tokens = {role: new_token(f"t-{role}", role, tokens_file)
-              for role in ("appender", "auditor")}
+              for role in ("appender", "auditor", "operator")}
     models = ReadModels.open(ledger, db)
     service = Service(ledger, models, Tokens.load(tokens_file))
     with TestClient(create_app(service), raise_server_exceptions=False) as client:

@@ -1,0 +1,81 @@
+"""The API's own answer models: what the routes answer besides the read rows
+(``projections.rows``) and a command's ``Outcome``. They are the response models
+the OpenAPI document describes; each matches, field for field, the JSON its
+route writes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
+
+from adapters.http.openapi import PROBLEM_SCHEMA
+from domain.explanation import Lang, Line
+from domain.ledger import Outcome
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExplanationAnswer(_Answer):
+    """``GET /claims/{id}/explanation``: the claim's decisions line by line, the
+    whole text, and the text of each line that disagrees with the recomputation."""
+
+    claim_id: str
+    lang: Lang
+    lines: list[Line]
+    text: str
+    mismatches: list[str]
+
+
+class Unavailable(_Answer):
+    """``GET /health`` when a database does not answer (``503``)."""
+
+    status: Literal["unavailable"]
+
+
+class RebuildAnswer(_Answer):
+    """``POST /admin/rebuild``: the read models rebuilt, the events applied, and
+    the log position they reached."""
+
+    rebuilt: list[str]
+    events: int
+    position: int
+
+
+class VerifyAnswer(_Answer):
+    """``POST /admin/verify``: whether the read models match a replay of the log,
+    and each difference found."""
+
+    ok: bool
+    differences: list[str]
+
+
+ProblemBody = Annotated[dict[str, Any], WithJsonSchema(PROBLEM_SCHEMA)]
+"""A problem+json body (the document's hand-written ``Problem`` schema, inline:
+pydantic cannot refer to a schema it did not make)."""
+
+
+class Applied(_Answer):
+    """A command of a batch that was applied (or replayed), at its index."""
+
+    index: int
+    ok: Literal[True]
+    outcome: Outcome
+
+
+class Refused(_Answer):
+    """A command of a batch that was refused, at its index: the status and problem
+    it would have had on its own."""
+
+    index: int
+    ok: Literal[False]
+    status: int
+    problem: ProblemBody
+
+
+class BatchAnswer(_Answer):
+    """``POST /commands/batch``: each command's result, in order."""
+
+    results: list[Applied | Refused]
