@@ -85,8 +85,8 @@ def history(ledger: Ledger, models: ReadModels, entity_id: str, kind: str | None
             after: int = 0, limit: int = 10**12) -> list[dict[str, Any]]:
     """Every event of a policy (its years and claims too) or of a claim, in log
     order; raises ``ValueError`` when the id names both and ``kind`` is not given."""
-    is_policy = kind != "claim" and ledger.find_policy(entity_id) is not None
-    is_claim = kind != "policy" and ledger.find_claim(entity_id) is not None
+    is_policy = kind != "claim" and ledger.has_policy(entity_id)
+    is_claim = kind != "policy" and ledger.has_claim(entity_id)
     if is_policy and is_claim:
         msg = f"{entity_id} is both a policy and a claim id: say which kind"
         raise ValueError(msg)

@@ -47,6 +47,14 @@ class LogReads(Application[str]):
         assert isinstance(event, LedgerEvent), type(event)
         return event
 
+    def has_policy(self, policy_id: str) -> bool:
+        """Whether the log holds a policy ``policy_id`` (its events are not decoded)."""
+        return bool(self.recorder.select_events(policy_id_of(policy_id), limit=1))
+
+    def has_claim(self, claim_id: str) -> bool:
+        """Whether the log holds a claim ``claim_id`` (its events are not decoded)."""
+        return bool(self.recorder.select_events(claim_id_of(claim_id), limit=1))
+
     def policy_ids(self) -> list[str]:
         """Every enrolled policy, in the order they enrolled."""
         return [

@@ -145,3 +145,27 @@ def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
         assert rows[9]["payload"]["command_id"] == 5
         assert rows[10]["business_dates"]["incident_date"] == 20240601
         assert rows[10]["policy_year"] == "first"
+
+
+def test_a_claims_history_shows_its_own_event_rewritten_with_values_of_the_wrong_type(
+        db: str, tmp_path: Path) -> None:
+    """The claim's history reads the audit trail: an event of the claim that no
+    longer decodes is shown as the log holds it, not a failure of the page."""
+    with sqlite3.connect(db) as conn:
+        (position,) = conn.execute(
+            "SELECT min(rowid) FROM stored_events WHERE originator_id = 'claim:C1'").fetchone()
+    rewrite_payload(db, position, {"loss": "a lot", "claim_id": ["C1"]})
+    tokens_file = str(tmp_path / "tokens.json")
+    token = new_token("reader", "auditor", tokens_file)
+    app = build(db, db, Tokens.load(tokens_file))
+    try:
+        with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+            page = client.get("/claims/C1/history")
+            missing = client.get("/claims/C9/history")
+    finally:
+        app.state.service.models.close()
+        app.state.service.ledger.close()
+    assert page.status_code == 200, page.text
+    rows = {r["position"]: r for r in page.json()["items"]}
+    assert rows[position]["payload"]["loss"] == "a lot"
+    assert missing.status_code == 404
