@@ -1,6 +1,7 @@
 """The ledger service: a thin ``eventsourcing`` Application over the domain.
 
-``Ledger.execute`` runs one command: it loads the aggregates the command reads,
+``Ledger.execute`` runs one command: it takes the aggregates the command reads
+from the states the ledger keeps between commands, or from the log (``batch_cache.py``),
 asks the decide step (``deciding.py``) for events, and saves every event of the
 command in one atomic ``append``. A concurrent writer that got there first makes
 the save fail on a version conflict; the ledger then re-reads and decides again
@@ -10,8 +11,8 @@ commands on one view of the records and commits them together
 (``batch_cache.py``). Time and ids are inputs: the clock, the id source and the
 wait between retries are passed in by whoever builds the ledger.
 
-Reads here replay aggregates from the log; they are the reference that
-projections are checked against. Reads of the log itself (its events in order,
+Reads outside commands replay aggregates from the log; they are the reference
+that projections are checked against. Reads of the log itself (its events in order,
 records as of a past time) are the base class's, ``LogReads``.
 """
 

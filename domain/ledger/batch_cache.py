@@ -1,11 +1,13 @@
-"""What a batch of commands decides on: its own view of the records, and the
-records the last committed batch left, kept between batches.
+"""What a batch of commands (or a single command, a batch of one) decides on:
+its own view of the records, and the records the last committed batch left,
+kept between batches.
 
 ``Overlay`` is the records one batch has read and decided so far (per thread):
 each command is decided on the state the commands before it left. ``StateCache``
 keeps the states a committed batch decided on, so hot records are not read
-again for every batch; it follows the log's head to drop what other writers
-changed (see its docstring for why that is safe).
+again for every batch; it follows the log's head to set aside what other
+writers changed, to be caught up from the log (see its docstring for why that
+is safe).
 """
 
 from __future__ import annotations
