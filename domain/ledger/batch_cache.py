@@ -184,8 +184,8 @@ class StateCache:
         """Start a batch on a log whose last position is ``head``; ``changed``
         reads which records the events in a range of positions changed. Say
         whether every record in the cache is now current (the ones others
-        changed since the cache's head are dropped); if the cache's head is not
-        known, drop policies and say no."""
+        changed since the cache's head are set aside); if the cache's head is
+        not known, set policies aside and say no."""
         with self._lock:
             if self._head is None or head < self._head:
                 self._drop(set(self._policies))
