@@ -1,6 +1,7 @@
 """The ledger service: a thin ``eventsourcing`` Application over the domain.
 
-``Ledger.execute`` runs one command: it loads the aggregates the command reads,
+``Ledger.execute`` runs one command: it takes the aggregates the command reads
+from the states the ledger keeps between commands, or from the log (``batch_cache.py``),
 asks the decide step (``deciding.py``) for events, and saves every event of the
 command in one atomic ``append``. A concurrent writer that got there first makes
 the save fail on a version conflict; the ledger then re-reads and decides again
@@ -10,8 +11,8 @@ commands on one view of the records and commits them together
 (``batch_cache.py``). Time and ids are inputs: the clock, the id source and the
 wait between retries are passed in by whoever builds the ledger.
 
-Reads here replay aggregates from the log; they are the reference that
-projections are checked against. Reads of the log itself (its events in order,
+Reads outside commands replay aggregates from the log; they are the reference
+that projections are checked against. Reads of the log itself (its events in order,
 records as of a past time) are the base class's, ``LogReads``.
 """
 
@@ -47,7 +48,6 @@ from domain.ledger.idempotency import acceptance, committed, read_records, repla
 from domain.ledger.log_reads import LogReads
 from domain.ledger.mapper import PydanticEventMapper
 from domain.ledger.outcome import (
-    FindsPositions,
     Outcome,
     answer,
     failed,
@@ -105,10 +105,61 @@ class Ledger(LogReads):
     # Commands ---------------------------------------------------------------
 
     def execute(self, command: Command, *, actor: str) -> Outcome:
-        """Run one command as ``actor``; raise a ``LedgerError`` if refused."""
+        """Run one command as ``actor``; raise a ``LedgerError`` if refused.
+
+        The first try decides on the records the ledger keeps between commands,
+        as a batch does (``batch_cache.py``); if another writer saved first, the
+        command is decided again on records read afresh (``_execute_fresh``)."""
         check_actor(actor)
         command_id = command.command_id or self._new_id()
-        for attempt in range(1, self.max_attempts + 1):
+        done = self._execute_cached(command, actor, command_id)
+        if done is not None:
+            return done
+        self._retry_wait(1)
+        return self._execute_fresh(command, actor, command_id, first_attempt=2)
+
+    def _execute_cached(self, command: Command, actor: str, command_id: str) -> Outcome | None:
+        """The first try of ``execute``, on the cached records: its outcome, or
+        None if the save met another writer's changes (nothing was stored)."""
+        head = self.recorder.max_notification_id() or 0
+        current = self._cache.check_head(head, self._changed)
+        decided = self._overlay.begin(assume_absent=False)
+        try:
+            read_records([command], decided, self._cache, self.recorder, self.decode_stored)
+            plan = self._decide_on_view(0, command, actor, command_id, current)
+        except LedgerError:
+            self._cache.update(decided, head, [], self._changed)  # what it read
+            raise
+        finally:
+            self._overlay.end()
+        if isinstance(plan, Outcome):
+            self._cache.update(decided, head, [], self._changed)
+            return self._placed_one(plan)
+        try:
+            positions = self.append(plan.events)
+        except IntegrityError:
+            if command.command_id is None and committed(self.events, plan.events[0],
+                                                        command_id):
+                return self._placed_one(lost_answer(command, command_id, plan.events,
+                                                    plan.result))
+            return None
+        self._cache.update(decided, head, positions, self._changed)
+        return outcome(command, command_id, list(zip(positions, plan.events, strict=True)),
+                       plan.result)
+
+    def _execute_fresh(self, command: Command, actor: str, command_id: str,
+                       first_attempt: int) -> Outcome:
+        """``execute``'s tries from ``first_attempt`` on, each on records read
+        from the log, until one saves or the tries run out."""
+        self._overlay.fresh = True
+        try:
+            return self._fresh_tries(command, actor, command_id, first_attempt)
+        finally:
+            self._overlay.fresh = False
+
+    def _fresh_tries(self, command: Command, actor: str, command_id: str,
+                     first_attempt: int) -> Outcome:
+        for attempt in range(first_attempt, self.max_attempts + 1):
             if command.command_id is not None:
                 previous = self._accepted(command)
                 if previous is not None:
@@ -202,27 +253,34 @@ class Ledger(LogReads):
         """Decide one command of a batch on the batch's view: its plan, its first
         outcome (a command id applied before), or its refusal."""
         try:
-            if command.command_id is not None:
-                previous = self._accepted(command)
-                if previous is not None:
-                    return previous
             command_id = command.command_id or self._new_id()
-            stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
-            self._overlay.read = set()
-            try:
-                decision = decide(command, self, stamp)
-            except LedgerError:
-                # A refusal appends nothing, so no conflict would reveal a stale
-                # record behind it: decide again on fresh reads, unless the log
-                # shows that nobody else has written since the cache's records
-                # were committed.
-                if current or not self._overlay.refresh(self._read):
-                    raise
-                decision = decide(command, self, stamp)
+            return self._decide_on_view(slot, command, actor, command_id, current)
         except LedgerError as refused:
             return answer(refused)
         except Exception as failure:  # one command fails alone
             return failed(command, failure)
+
+    def _decide_on_view(self, slot: int, command: Command, actor: str, command_id: str,
+                        current: bool) -> _Planned | Outcome:
+        """Decide one command on the view begun (``current``: every cached record
+        is known to be current): its plan, or its first outcome (a command id
+        applied before); a refusal is raised."""
+        if command.command_id is not None:
+            previous = self._accepted(command)
+            if previous is not None:
+                return previous
+        stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
+        self._overlay.read = set()
+        try:
+            decision = decide(command, self, stamp)
+        except LedgerError:
+            # A refusal appends nothing, so no conflict would reveal a stale
+            # record behind it: decide again on fresh reads, unless the log
+            # shows that nobody else has written since the cache's records
+            # were committed.
+            if current or not self._overlay.refresh(self._read):
+                raise
+            decision = decide(command, self, stamp)
         events = decision.events
         if command.command_id is not None:
             events = [*events, acceptance(command, stamp, events, decision.result)]
@@ -254,17 +312,6 @@ class Ledger(LogReads):
         assert positions is not None and len(positions) == len(events)
         return list(positions)
 
-    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """The log positions of the events with these (aggregate id, version)
-        keys; a key with no event is left out."""
-        if isinstance(self.recorder, FindsPositions):
-            return self.recorder.positions(keys)
-        wanted, found = set(keys), {}  # other recorders: the whole log, in order
-        for n in self.notifications():
-            if (key := (str(n.originator_id), n.originator_version)) in wanted:
-                found[key] = n.id
-        return found
-
     # Reads (replayed from the log, or from a batch's view) -------------------
 
     def exists(self, aggregate_id: str) -> bool:
@@ -275,9 +322,10 @@ class Ledger(LogReads):
         is decided without a read when the record is not known: the new record's
         first event is then stored at version 1, so if it did exist the save
         fails as a whole and the batch is run again one command at a time, each
-        with a real read."""
+        with a real read. A single command reads it (a refusal decided on it
+        then answers as a fresh read would)."""
         states = self._overlay.states
-        if states is not None and aggregate_id not in states:
+        if states is not None and self._overlay.assume_absent and aggregate_id not in states:
             found, cached = self._cache.get(aggregate_id)
             return cast("S | None", cached) if found else None
         return self._get(aggregate_id, projector)
@@ -286,16 +334,19 @@ class Ledger(LogReads):
         found, state = self._overlay.get(aggregate_id, self._cache)
         if found:
             return cast("S | None", state)
-        state = self._read(aggregate_id, projector)
+        state = self._read(aggregate_id, projector, self._overlay.base(aggregate_id, self._cache))
         self._overlay.put(aggregate_id, state)
         return cast("S | None", state)
 
-    def _read(self, aggregate_id: str,
-              projector: Callable[..., Any] | None = None) -> Any:
-        """The record as the log has it now (None if it has no events)."""
+    def _read(self, aggregate_id: str, projector: Callable[..., Any] | None = None,
+              base: Any = None) -> Any:
+        """The record as the log has it now (None if it has no events): ``base``
+        (a committed state of it) with the events after it, or all its events."""
+        project: Callable[..., Any] = projector or projector_of(aggregate_id)
+        if base is not None:
+            return project(base, self.events.get(aggregate_id, gt=base.version))
         try:
-            return self.repository.get(
-                aggregate_id, projector_func=projector or projector_of(aggregate_id))
+            return self.repository.get(aggregate_id, projector_func=project)
         except AggregateNotFoundError:
             return None
 

@@ -1,11 +1,13 @@
-"""What a batch of commands decides on: its own view of the records, and the
-records the last committed batch left, kept between batches.
+"""What a batch of commands (or a single command, a batch of one) decides on:
+its own view of the records, and the records the last committed batch left,
+kept between batches.
 
 ``Overlay`` is the records one batch has read and decided so far (per thread):
 each command is decided on the state the commands before it left. ``StateCache``
 keeps the states a committed batch decided on, so hot records are not read
-again for every batch; it follows the log's head to drop what other writers
-changed (see its docstring for why that is safe).
+again for every batch; it follows the log's head to set aside what other
+writers changed, to be caught up from the log (see its docstring for why that
+is safe).
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class Overlay(threading.local):
 
     states: dict[str, Any] | None = None
     use_cache = False
+    assume_absent = True
+    """A record a command would create, not known to the view or the cache, is
+    taken as absent without a read (see ``Ledger._existing``)."""
+    fresh = False
+    """Outside a batch: a single command's try on records read afresh."""
     read: set[str]
     """The records the command being decided has read."""
     cached: set[str]
@@ -62,11 +69,12 @@ class Overlay(threading.local):
         self.read = set()
         self.cached = set()
 
-    def begin(self) -> dict[str, Any]:
+    def begin(self, *, assume_absent: bool = True) -> dict[str, Any]:
         """Start a batch's view, empty; records may come from the cache."""
         self.states = {}
         self.cached = set()
         self.use_cache = True
+        self.assume_absent = assume_absent
         return self.states
 
     def end(self) -> None:
@@ -89,6 +97,15 @@ class Overlay(threading.local):
                 self.cached.add(aggregate_id)
                 return True, cached
         return False, None
+
+    def base(self, aggregate_id: str, cache: StateCache) -> Any:
+        """A committed state of a record about to be read from the log, so that
+        only the events after it are read (None: all of them). In a batch, one
+        the cache set aside; in a single command's fresh try, any the cache
+        holds; none for reads outside commands (they replay the log)."""
+        if self.states is not None:
+            return cache.behind(aggregate_id)
+        return cache.known(aggregate_id) if self.fresh else None
 
     def put(self, aggregate_id: str, state: Any) -> None:
         """A record read from the log joins the batch's view (if in a batch)."""
@@ -147,12 +164,18 @@ class StateCache:
       the head is not known (another batch of this ledger committed in between),
       the next batch drops every policy instead, and decides refusals again on
       fresh reads.
+    * A record dropped (or cleared) is kept aside as it was (``behind``): a
+      committed state, perhaps not the latest. A batch that reads it again reads
+      only the events after its version and folds them into it (``Ledger._get``),
+      which gives the state a replay from the first event would.
     """
 
     def __init__(self, maxsize: int) -> None:
         self._items: OrderedDict[str, Any] = OrderedDict()
         self._policies: set[str] = set()
         """The ids of the policies in ``_items`` (dropped together)."""
+        self._behind: OrderedDict[str, Any] = OrderedDict()
+        """Records dropped from ``_items``, as they were (not None)."""
         self._maxsize = maxsize
         self._lock = threading.Lock()
         self._head: int | None = None
@@ -161,13 +184,13 @@ class StateCache:
         """Start a batch on a log whose last position is ``head``; ``changed``
         reads which records the events in a range of positions changed. Say
         whether every record in the cache is now current (the ones others
-        changed since the cache's head are dropped); if the cache's head is not
-        known, drop policies and say no."""
+        changed since the cache's head are set aside); if the cache's head is
+        not known, set policies aside and say no."""
         with self._lock:
             if self._head is None or head < self._head:
-                for aggregate_id in self._policies:
-                    self._items.pop(aggregate_id, None)
-                self._policies.clear()
+                self._drop(set(self._policies))
+                if self._head is not None:
+                    self._behind.clear()  # a log that shrank is not the one they came from
                 self._head = head
                 return False
             if head > self._head:
@@ -176,14 +199,33 @@ class StateCache:
             return True
 
     def _drop(self, aggregate_ids: set[str] | None) -> None:
-        """Forget these records (None: all of them)."""
-        if aggregate_ids is None:
-            self._items.clear()
-            self._policies.clear()
-            return
-        for aggregate_id in aggregate_ids:
-            self._items.pop(aggregate_id, None)
+        """Set these records aside (None: all of them)."""
+        for aggregate_id in list(self._items) if aggregate_ids is None else aggregate_ids:
+            state = self._items.pop(aggregate_id, None)
             self._policies.discard(aggregate_id)
+            self._set_aside(aggregate_id, state)
+
+    def _set_aside(self, aggregate_id: str, state: Any) -> None:
+        """Keep a record's committed state to catch up from (least recently set
+        aside go first)."""
+        if state is None:
+            return
+        self._behind[aggregate_id] = state
+        self._behind.move_to_end(aggregate_id)
+        if len(self._behind) > self._maxsize:
+            self._behind.popitem(last=False)
+
+    def behind(self, aggregate_id: str) -> Any:
+        """The record as it was when it was set aside (None if it was not); the
+        state caught up from it replaces it with the next ``update``."""
+        with self._lock:
+            return self._behind.get(aggregate_id)
+
+    def known(self, aggregate_id: str) -> Any:
+        """A committed state of the record, current or set aside (None if none)."""
+        with self._lock:
+            state = self._items.get(aggregate_id)
+            return self._behind.get(aggregate_id) if state is None else state
 
     def get(self, aggregate_id: str) -> tuple[bool, Any]:
         with self._lock:
@@ -207,11 +249,14 @@ class StateCache:
                 self._head = positions[-1] if foreign is not None else None
             keep_policies = self._head is not None
             for aggregate_id, state in states.items():
-                if foreign and aggregate_id in foreign:
+                self._behind.pop(aggregate_id, None)
+                policy = aggregate_kind(aggregate_id) == "policy"
+                if (foreign and aggregate_id in foreign) or (policy and not keep_policies):
+                    self._items.pop(aggregate_id, None)
+                    self._policies.discard(aggregate_id)
+                    self._set_aside(aggregate_id, state)
                     continue
-                if aggregate_kind(aggregate_id) == "policy":
-                    if not keep_policies:
-                        continue
+                if policy:
                     self._policies.add(aggregate_id)
                 self._items[aggregate_id] = state
                 self._items.move_to_end(aggregate_id)
@@ -220,7 +265,7 @@ class StateCache:
                 self._policies.discard(self._items.popitem(last=False)[0])
 
     def clear(self) -> None:
+        """Set every record aside: each is caught up before it is used again."""
         with self._lock:
-            self._items.clear()
-            self._policies.clear()
+            self._drop(None)
             self._head = None

@@ -1,5 +1,6 @@
 """The ledger's reads of the log itself: every stored event in log order,
-decoded, and the records as they stood at a past recorded time.
+decoded, where given events were stored, and the records as they stood at a
+past recorded time.
 
 ``LogReads`` is the base of ``Ledger``: these reads replay the log and nothing
 else (no batch view, no cache), so they stay apart from its command path.
@@ -19,6 +20,7 @@ from domain import policy_year
 from domain.claim import Claim
 from domain.events import LedgerEvent
 from domain.ids import claim_id_of, policy_id_of, policy_year_id
+from domain.ledger.outcome import FindsPositions
 from domain.policy_year import PolicyYear
 
 
@@ -38,6 +40,17 @@ class LogReads(Application[str]):
             if len(batch) < page:
                 return
             start = batch[-1].id + 1
+
+    def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The log positions of the events with these (aggregate id, version)
+        keys; a key with no event is left out."""
+        if isinstance(self.recorder, FindsPositions):
+            return self.recorder.positions(keys)
+        wanted, found = set(keys), {}  # other recorders: the whole log, in order
+        for n in self.notifications():
+            if (key := (str(n.originator_id), n.originator_version)) in wanted:
+                found[key] = n.id
+        return found
 
     def decode(self, notification: Notification) -> LedgerEvent:
         return self.decode_stored(notification)
