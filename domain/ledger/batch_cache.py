@@ -248,7 +248,14 @@ class StateCache:
                     foreign = changed(head + 1, positions[0] - 1)
                 self._head = positions[-1] if foreign is not None else None
             keep_policies = self._head is not None
+            # Read at ``head`` and saved nothing, while another batch of ours moved
+            # the cache on: what it read may be older than what the cache holds.
+            read_before = not positions and self._head != head
             for aggregate_id, state in states.items():
+                if read_before:  # a committed state still, to catch up from
+                    if aggregate_id not in self._items:
+                        self._set_aside(aggregate_id, state)
+                    continue
                 self._behind.pop(aggregate_id, None)
                 policy = aggregate_kind(aggregate_id) == "policy"
                 if (foreign and aggregate_id in foreign) or (policy and not keep_policies):
