@@ -84,8 +84,13 @@ screenshots: install browser
 unit: install
 	$(BIN)/pytest -q tests/unit
 
+# All three tiers on TEST_WORKERS processes (pytest-xdist, each test sent to whichever
+# is free), then the PostgreSQL restart test alone: it stops the server every other
+# test uses.
+TEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_postgres"
+	$(BIN)/pytest -q -m restarts_postgres
 
 check: lint unit
 

@@ -182,6 +182,7 @@ def wait_for_server(timeout: float = 60) -> None:
     pytest.fail("PostgreSQL did not come back")
 
 
+@pytest.mark.restarts_postgres
 def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resumes(
     pg_schema: str, tmp_path: Path,
 ):
