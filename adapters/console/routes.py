@@ -138,8 +138,20 @@ def _page(request: Request, state: ConsoleState,
         raise PageError(404, "not_found", str(exc)) from None
 
 
+def _shown(name: str, text: str) -> str:
+    """An id from the path: one with control characters names nothing recorded
+    (and some databases refuse to look for it)."""
+    if not text.isprintable():
+        raise PageError(404, "not_found", f"{name}: no record has this id")
+    return text
+
+
 def _audit_filters(request: Request) -> AuditFilters:
     q = request.query_params
+    for name in ("policy_id", "claim_id", "actor", "event_type"):
+        if not q.get(name, "").isprintable():
+            raise PageError(400, "bad_request",
+                            f"{name}: must be printable text, without control characters")
     event_type = q.get("event_type", "").strip()
     if event_type and event_type not in event_names():
         raise PageError(400, "bad_request", f"event_type: unknown event type {event_type!r}")
@@ -223,12 +235,13 @@ def policies(request: Request, state: StateDep) -> HTMLResponse:
 
 @router.get("/policies/{policy_id}")
 def policy(request: Request, state: StateDep, policy_id: str) -> HTMLResponse:
+    _shown("policy_id", policy_id)
     return _page(request, state, lambda s, v: pages.policy_page(s, v, policy_id))
 
 
 @router.get("/policies/{policy_id}/years/{year}")
 def policy_year(request: Request, state: StateDep, policy_id: str, year: str) -> HTMLResponse:
-    if not year.isdigit():
+    if not year.isdigit() or not policy_id.isprintable():
         _view(request, state)
         raise PageError(404, "not_found", f"policy {policy_id} has no policy year {year}")
     return _page(request, state, lambda s, v: pages.year_page(s, v, policy_id, int(year)))
@@ -236,6 +249,7 @@ def policy_year(request: Request, state: StateDep, policy_id: str, year: str) ->
 
 @router.get("/claims/{claim_id}")
 def claim(request: Request, state: StateDep, claim_id: str) -> HTMLResponse:
+    _shown("claim_id", claim_id)
     return _page(request, state, lambda s, v: pages.claim_page(s, v, claim_id))
 
 

@@ -200,6 +200,16 @@ def with_key(data: dict[str, Any], key: str | None) -> dict[str, Any]:
     return {**data, "command_id": key}
 
 
+def printable(value: str | None, name: str) -> str | None:
+    """An id or filter from the path or query, or a 400 naming it: control
+    characters match nothing the ledger records, and some databases refuse them."""
+    if value is not None and not value.isprintable():
+        message = "must be printable text, without control characters"
+        raise Problem(400, "Invalid query", f"{name}: {message} [printable]", [
+            {"field": name, "rule": "printable", "message": message}])
+    return value
+
+
 def query_time(value: str | None, name: str, end_of_day: bool = True) -> datetime | None:
     """A time query parameter (``as_of``, ``from``, ``to``), or a 400 naming it."""
     if value is None:

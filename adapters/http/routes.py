@@ -28,6 +28,7 @@ from adapters.http.deps import (
     batch_key,
     command_object,
     json_body,
+    printable,
     query_time,
     with_key,
 )
@@ -112,6 +113,7 @@ def _apply_batch(service: Service, commands: list[Any], key: str | None,
 def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
                _: Caller = READER) -> list[LimitsRow]:
     """Annual limit, paid, reversed and remaining per policy year and coverage."""
+    printable(policy_id, "policy_id")
     when = query_time(as_of, "as_of")
     rows = reads.limits(service.ledger, service.fresh() if when is None else None,
                         policy_id, when)
@@ -124,6 +126,7 @@ def get_claim(claim_id: str, service: ServiceDep, as_of: str | None = None,
     """A claim's state, payouts with their breakdowns, and exclusion: the read
     model's row, or (``as_of``) a replay's, which has no positions or recorded
     times."""
+    printable(claim_id, "claim_id")
     when = query_time(as_of, "as_of")
     row = reads.claim(service.ledger, service.fresh() if when is None else None,
                       claim_id, when)
@@ -137,6 +140,7 @@ def get_claim_explanation(claim_id: str, service: ServiceDep, lang: Lang = "ja",
     """The claim's decisions in words and figures (Japanese or English), each payout
     recomputed from the terms copied into its policy year; ``mismatches`` lists any
     recorded figure that disagrees with the recomputation."""
+    printable(claim_id, "claim_id")
     explanation = reads.explanation(service.ledger, claim_id, lang,
                                     query_time(as_of, "as_of"))
     return ExplanationAnswer(claim_id=explanation.claim_id, lang=explanation.lang,
@@ -156,6 +160,7 @@ def get_policy_history(policy_id: str, service: ServiceDep,
                        limit: int = Query(1000, ge=1, le=10_000),
                        _: Caller = READER) -> AuditPage:
     """Every event of a policy, its years and its claims, in log order."""
+    printable(policy_id, "policy_id")
     return _page(reads.history(service.ledger, service.fresh(), policy_id, "policy",
                                after, limit), limit)
 
@@ -166,6 +171,7 @@ def get_claim_history(claim_id: str, service: ServiceDep,
                       limit: int = Query(1000, ge=1, le=10_000),
                       _: Caller = READER) -> AuditPage:
     """Every event of a claim, in log order."""
+    printable(claim_id, "claim_id")
     return _page(reads.history(service.ledger, service.fresh(), claim_id, "claim",
                                after, limit), limit)
 
@@ -180,6 +186,9 @@ def get_audit(service: ServiceDep, policy_id: str | None = None, claim_id: str |
               limit: int = Query(100, ge=1, le=10_000),
               _: Caller = READER) -> AuditPage:
     """The audit trail, filtered; follow `next_after` for the next page."""
+    for name, value in (("policy_id", policy_id), ("claim_id", claim_id), ("actor", actor),
+                        ("event_type", event_type)):
+        printable(value, name)
     start = query_time(recorded_from, "from", end_of_day=False)
     end = query_time(recorded_to, "to")
     query = AuditQuery(policy_id=policy_id, claim_id=claim_id, actor=actor,

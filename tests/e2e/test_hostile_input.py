@@ -210,3 +210,34 @@ def test_a_console_page_that_fails_gets_its_error_page(
 
     assert "a bug" not in page and "went away" not in page
     caplog.clear()  # the 500 is logged with its traceback, as it should be
+
+
+@pytest.mark.parametrize("name", ["policy_id", "claim_id", "actor", "event_type"])
+@pytest.mark.parametrize("value", ["\x00", "a\x00b", "C1\n", "\x7f"])
+def test_an_audit_filter_with_a_control_character_is_refused_with_printable(
+        api_on_each_backend: Api, name: str, value: str):
+    response = api_on_each_backend.get("/audit", **{name: value})
+
+    assert refusal(response, 400) == [(name, "printable")]
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/claims/{}", "claim_id"), ("/claims/{}/history", "claim_id"),
+    ("/claims/{}/explanation", "claim_id"), ("/policies/{}/limits", "policy_id"),
+    ("/policies/{}/history", "policy_id")])
+def test_an_id_in_a_path_with_a_control_character_is_refused_with_printable(
+        api_on_each_backend: Api, path: str, name: str):
+    response = api_on_each_backend.get(path.format("C1%00"))
+
+    assert refusal(response, 400) == [(name, "printable")]
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/console/audit?policy_id=%00", 400), ("/console/audit?actor=a%00", 400),
+    ("/console/audit.csv?claim_id=%00", 400), ("/console/claims/C1%00", 404),
+    ("/console/policies/P1%00", 404), ("/console/policies/P1%00/years/1", 404)])
+def test_the_console_refuses_a_control_character_in_an_id_or_filter_with_its_page(
+        api_on_each_backend: Api, path: str, status: int):
+    client = signed_in(api_on_each_backend)
+
+    console_page(client.get(path), status)
