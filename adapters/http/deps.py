@@ -22,10 +22,16 @@ from domain.commands import IDENTIFIER
 from domain.errors import InvalidCommand
 
 
-async def get_service(request: Request) -> Service:
-    """The service the app was built on (``async``: no worker thread for this)."""
+def service_of(request: Request) -> Service:
+    """The service the app was built on. The command routes and the role check
+    call this directly: each dependency FastAPI resolves costs every request."""
     service: Service = request.app.state.service
     return service
+
+
+async def get_service(request: Request) -> Service:
+    """``service_of`` as a dependency (``async``: no worker thread for this)."""
+    return service_of(request)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -45,12 +51,12 @@ def bearer(service: Service, request: Request) -> Caller:
     return caller
 
 
-def role(*allowed: str) -> Callable[[Request, Service], Awaitable[Caller]]:
+def role(*allowed: str) -> Callable[[Request], Awaitable[Caller]]:
     """The dependency that lets in the callers with one of the ``allowed`` roles.
     It is one ``async`` function (it does no I/O): FastAPI runs a plain function
     dependency on a worker thread, a hop each request would pay for."""
-    async def check(request: Request, service: ServiceDep) -> Caller:
-        caller = bearer(service, request)
+    async def check(request: Request) -> Caller:
+        caller = bearer(service_of(request), request)
         if caller.role not in allowed:
             raise Problem(403, "Forbidden", f"the {caller.role} role may not do this; "
                           f"it needs: {', '.join(allowed)}")

@@ -30,6 +30,7 @@ from adapters.http.deps import (
     json_body,
     printable,
     query_time,
+    service_of,
     with_key,
 )
 from adapters.http.middleware import CompactJSON
@@ -54,9 +55,9 @@ router = APIRouter()
 
 @router.post("/commands", status_code=201, tags=["commands"], response_model=Outcome,
              responses=COMMAND_RESPONSES, openapi_extra=COMMAND_BODY)
-async def post_command(request: Request, service: ServiceDep,
-                       caller: Caller = APPENDER) -> JSONResponse:
+async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
     """Apply one command."""
+    service = service_of(request)
     data = with_key(command_object(await json_body(request)),
                     request.headers.get("idempotency-key"))
     outcome = await service.execute(data, caller.name)
@@ -66,10 +67,10 @@ async def post_command(request: Request, service: ServiceDep,
 
 @router.post("/commands/batch", tags=["commands"], response_model=BatchAnswer,
              responses=ERRORS, openapi_extra=BATCH_BODY)
-async def post_batch(request: Request, service: ServiceDep,
-                     caller: Caller = APPENDER) -> JSONResponse:
+async def post_batch(request: Request, caller: Caller = APPENDER) -> JSONResponse:
     """Apply many commands in order; each is applied or refused on its own.
     With an Idempotency-Key, a command without its own id gets `KEY.N`."""
+    service = service_of(request)
     data = await json_body(request)
     commands = data.get("commands") if isinstance(data, dict) else None
     if not isinstance(commands, list) or len(commands) > MAX_BATCH:
