@@ -8,10 +8,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from eventsourcing.persistence import DataError as PersistenceDataError
 from eventsourcing.persistence import PersistenceError
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from adapters.storage import redact
@@ -118,6 +119,10 @@ PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     NotBuilt: _not_built,
     PersistenceError: _down,
     SQLAlchemyError: _down,
+    # A value the database refused got past the checks before it: a bug to find
+    # in the log, not an outage for health checks and clients to wait out.
+    DataError: _bug,
+    PersistenceDataError: _bug,
     Exception: _bug,
 }
 """The problem each kind of exception a request can end in becomes."""

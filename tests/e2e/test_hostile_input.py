@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from adapters.cli import main
 from adapters.console import pages
@@ -196,7 +196,8 @@ def test_a_request_the_console_cannot_serve_gets_its_error_page(api: Api, path: 
 
 @pytest.mark.parametrize(("failure", "status"), [
     (RuntimeError("a bug"), 500),
-    (OperationalError("SELECT", {}, Exception("the database went away")), 503)])
+    (OperationalError("SELECT", {}, Exception("the database went away")), 503),
+    (DataError("SELECT", {}, Exception("a bug: text fields cannot contain NUL")), 500)])
 def test_a_console_page_that_fails_gets_its_error_page(
         api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
         failure: Exception, status: int):
