@@ -12,88 +12,35 @@ exclusion codes, policy periods) are checked by the decisions, not here.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import Field, TypeAdapter, ValidationError
 
+from domain.command_fields import IDENTIFIER as IDENTIFIER  # re-exported
+from domain.command_fields import (
+    BusinessDate,
+    Code,
+    CommandModel,
+    Identifier,
+    Name,
+    OnExisting,
+    Text,
+)
 from domain.errors import InvalidCommand, Violation
 from domain.money import Yen
+from domain.office_commands import (
+    ApprovePayout,
+    RecordRecovery,
+    RejectPayout,
+    RequestPayout,
+    SetAuthority,
+    SetReserve,
+)
 from domain.terms import Coverage, FirewallOption, NoticeChannel
 
 CONTRACT_VERSION = 1
 
-IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-"""What an id looks like: 1-64 letters, digits, '.', '_' or '-'."""
-Identifier = Annotated[
-    str,
-    Field(
-        pattern=f"^{IDENTIFIER.pattern}$",
-        description="1-64 characters: letters, digits, '.', '_' or '-', "
-        "starting with a letter or digit",
-        examples=["P-2024-0001"],
-    ),
-]
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2099, 12, 31)
-"""The business dates the ledger serves. The product attaches only to firewall
-options applied for from 2006-05-29 on, but a service (and a cause) may be
-older; nothing before 2000 or after 2099 can be a date of this product, and
-dates far out (year 9999) cannot have policy years cut after them."""
-
-
-def _served(day: date) -> date:
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise PydanticCustomError(
-            "date_range", "must be a date from {earliest} to {latest}",
-            {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()})
-    return day
-
-
-def _printable(text: str) -> str:
-    if not text.isprintable():
-        raise PydanticCustomError(
-            "printable", "must be printable text, without control characters "
-            "(such as NUL, tab or a line break)")
-    return text
-
-
-BusinessDate = Annotated[date, AfterValidator(_served)]
-Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_printable)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
-Code = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    command_id: Identifier | None = Field(
-        default=None,
-        description="Idempotency key: re-sending a command with the same id "
-        "returns the first result and appends nothing more",
-    )
-
-
-class _OnExisting(_Command):
-    expected_version: int | None = Field(
-        default=None,
-        ge=1,
-        description="Optimistic concurrency: the version of the claim (of the policy, "
-        "for end_service and cancel_firewall_option) this command was decided on; "
-        "if it has changed since, the command is refused and nothing is appended",
-    )
-
-
-class AttachCoverage(_Command):
+class AttachCoverage(CommandModel):
     """Enrol a policy: coverage attaches to a shared/dedicated firewall option."""
 
     command: Literal["attach_coverage"]
@@ -108,7 +55,7 @@ class AttachCoverage(_Command):
     service_end: BusinessDate | None = None
 
 
-class EndService(_OnExisting):
+class EndService(OnExisting):
     """The private-server service ended (or its recorded end is corrected): cover
     ends at the end of that day, or of the option's cancellation if earlier."""
 
@@ -122,7 +69,7 @@ class EndService(_OnExisting):
     )
 
 
-class FileClaim(_Command):
+class FileClaim(CommandModel):
     """A claim for one incident under one coverage."""
 
     command: Literal["file_claim"]
@@ -157,7 +104,7 @@ class FileClaim(_Command):
     )
 
 
-class AssessLoss(_OnExisting):
+class AssessLoss(OnExisting):
     """Re-assess the loss of a claim (restoration cost, damages and legal costs)."""
 
     command: Literal["assess_loss"]
@@ -166,7 +113,7 @@ class AssessLoss(_OnExisting):
     reason: Text | None = None
 
 
-class ApplyExclusion(_OnExisting):
+class ApplyExclusion(OnExisting):
     """Deny a claim under one of its coverage's exclusions (免責事項), or, with
     ``amount``, exclude that part of its loss."""
 
@@ -182,7 +129,7 @@ class ApplyExclusion(_OnExisting):
     )
 
 
-class IssuePayout(_OnExisting):
+class IssuePayout(OnExisting):
     """Pay what the payout rule allows, or a smaller interim amount."""
 
     command: Literal["issue_payout"]
@@ -192,7 +139,7 @@ class IssuePayout(_OnExisting):
     )
 
 
-class ReversePayout(_OnExisting):
+class ReversePayout(OnExisting):
     """Correct a payout by reversing it; the annual limit is restored."""
 
     command: Literal["reverse_payout"]
@@ -201,7 +148,7 @@ class ReversePayout(_OnExisting):
     reason: Text
 
 
-class CloseClaim(_OnExisting):
+class CloseClaim(OnExisting):
     """Close a claim: no more payouts, re-assessments or exclusions."""
 
     command: Literal["close_claim"]
@@ -209,7 +156,7 @@ class CloseClaim(_OnExisting):
     reason: Text
 
 
-class WithdrawClaim(_OnExisting):
+class WithdrawClaim(OnExisting):
     """The customer withdrew the claim (allowed while nothing is paid on it)."""
 
     command: Literal["withdraw_claim"]
@@ -217,7 +164,7 @@ class WithdrawClaim(_OnExisting):
     reason: Text
 
 
-class WithdrawDenial(_OnExisting):
+class WithdrawDenial(OnExisting):
     """Withdraw a claim's denial by a decision: the claim is open again."""
 
     command: Literal["withdraw_denial"]
@@ -225,7 +172,7 @@ class WithdrawDenial(_OnExisting):
     reason: Text
 
 
-class ReopenClaim(_OnExisting):
+class ReopenClaim(OnExisting):
     """Reopen a closed claim (it draws on its original policy year)."""
 
     command: Literal["reopen_claim"]
@@ -233,7 +180,7 @@ class ReopenClaim(_OnExisting):
     reason: Text
 
 
-class CancelFirewallOption(_OnExisting):
+class CancelFirewallOption(OnExisting):
     """The firewall option was cancelled: the insurance attached to it (cover)
     ends at the end of that day, or of the service's last day if earlier."""
 
@@ -255,11 +202,17 @@ Command = Annotated[
     | WithdrawClaim
     | WithdrawDenial
     | ReopenClaim
-    | CancelFirewallOption,
+    | CancelFirewallOption
+    | SetReserve
+    | RequestPayout
+    | ApprovePayout
+    | RejectPayout
+    | RecordRecovery
+    | SetAuthority,
     Field(discriminator="command"),
 ]
 
-COMMAND_TYPES: tuple[type[_Command], ...] = (
+COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     AttachCoverage,
     EndService,
     FileClaim,
@@ -272,6 +225,12 @@ COMMAND_TYPES: tuple[type[_Command], ...] = (
     WithdrawDenial,
     ReopenClaim,
     CancelFirewallOption,
+    SetReserve,
+    RequestPayout,
+    ApprovePayout,
+    RejectPayout,
+    RecordRecovery,
+    SetAuthority,
 )
 
 _ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

@@ -109,12 +109,12 @@ def move_end(
             field, "cover_not_empty",
             f"cover would end on {end}, before it starts on {after.cover_start}",
         )
-    paid = sorted(c.claim_id for c in outside if c.paid > 0)
+    paid = sorted(c.claim_id for c in outside if c.paid > 0 or c.held > 0)
     if paid:
         raise RuleViolated.of(
             field, "no_payouts_outside_cover",
-            f"cover would end on {end}, but claims outside it have payouts: "
-            f"{', '.join(paid)}; reverse their payouts first",
+            f"cover would end on {end}, but claims outside it have payouts or payouts "
+            f"awaiting approval: {', '.join(paid)}; reverse or reject them first",
         )
     reason = f"cover now ends on {end}" if end else "cover has no end recorded"
     events = [event]

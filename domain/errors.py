@@ -98,3 +98,12 @@ class ConcurrencyConflict(LedgerError):
 class DecisionFailed(LedgerError):
     """The ledger failed unexpectedly while deciding this command; nothing was
     appended for it, and the commands beside it were decided without it."""
+
+
+class NotAuthorized(LedgerError):
+    """The actor's authority (set by an operator) does not cover this decision,
+    or the decision needs another actor than the one who asked for it."""
+
+
+class HoldResolved(LedgerError):
+    """The held payout was already approved or rejected (it resolves once)."""

@@ -3,8 +3,9 @@ is read back.
 
 Every record's id starts with its kind: ``policy:<policy>``,
 ``policy:<policy>:year:<n>``, ``claim:<claim>``,
-``incident:<policy>:<coverage>:<incident>`` and ``command:<command id>`` (the
-idempotency records). The ids commands carry cannot hold a ':' (see
+``incident:<policy>:<coverage>:<incident>``, ``authority:<actor>`` (what an
+actor may pay and approve) and ``command:<command id>`` (the idempotency
+records). The ids commands carry cannot hold a ':' (see
 ``commands.IDENTIFIER``), so a name reads back one way only. This module is the
 only place that writes or reads the scheme.
 """
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-Kind = Literal["policy", "policy_year", "claim", "incident", "command"]
-"""What a record is: a policy, one of its years, a claim, an incident, or the
-idempotency record of a command."""
+Kind = Literal["policy", "policy_year", "claim", "incident", "authority", "command"]
+"""What a record is: a policy, one of its years, a claim, an incident, an
+actor's authority, or the idempotency record of a command."""
 
 
 def policy_id_of(policy_id: str) -> str:
@@ -34,6 +35,10 @@ def incident_id_of(policy_id: str, coverage: str, incident_id: str) -> str:
     return f"incident:{policy_id}:{coverage}:{incident_id}"
 
 
+def authority_id_of(actor: str) -> str:
+    return f"authority:{actor}"
+
+
 def command_record_id(command_id: str) -> str:
     return f"command:{command_id}"
 
@@ -46,6 +51,8 @@ def aggregate_kind(aggregate_id: str) -> Kind:
         return "incident"
     if aggregate_id.startswith("command:"):
         return "command"
+    if aggregate_id.startswith("authority:"):
+        return "authority"
     return "policy_year" if ":year:" in aggregate_id else "policy"
 
 

@@ -7,8 +7,9 @@ For one claim that is its own incident (no ``incident_id``):
   loss that exclusions took (usually nothing); the deductible applies once per
   incident however many payouts are made;
 - a payout pays what is still payable on the claim (payable for the incident −
-  already paid, net of reversals), capped by what remains of the policy year's
-  annual limit for that coverage;
+  already paid, net of reversals, − held by payouts awaiting approval),
+  capped by what remains of the policy year's annual limit for that coverage
+  (the limit less what is paid and what is held);
 - an interim payout may ask for less; never more.
 
 For a claim of an incident of several claims (see ``domain/incident.py``) the
@@ -70,6 +71,9 @@ class PayoutBreakdown(BaseModel):
     incident_paid_by_others: Yen = Field(default=ZERO, exclude_if=_zero)
     """What the incident's other claims are paid, net of reversals, against its
     per-incident limit (0, and not stored, for a claim that is its own incident)."""
+    held_before: Yen = Field(default=ZERO, exclude_if=_zero)
+    """What payouts requested on the claim and awaiting approval hold (0, and not
+    stored, when none is held, as in every payout made before holds)."""
 
 
 def payable_for_incident(loss: Yen, deductible: Yen, per_incident_limit: Yen) -> Yen:
@@ -89,6 +93,7 @@ def calculate_payout(
     excluded: Yen = ZERO,
     deductible_taken_by_others: Yen = ZERO,
     incident_paid_by_others: Yen = ZERO,
+    held_before: Yen = ZERO,
 ) -> PayoutBreakdown:
     """Decide one payout; raise ``PayoutRefused`` naming the rule that stops it."""
     after_exclusion = loss.less(excluded)
@@ -96,7 +101,7 @@ def calculate_payout(
     after_deductible = after_exclusion.less(borne)
     room = per_incident_limit.less(incident_paid_by_others)
     for_incident = min(after_deductible, room)
-    on_claim = for_incident.less(paid_before)
+    on_claim = for_incident.less(paid_before + held_before)
     available = min(on_claim, annual_remaining)
     if available == 0:
         if after_deductible == 0:
@@ -115,7 +120,9 @@ def calculate_payout(
         if on_claim == 0:
             raise PayoutRefused.of(
                 "amount", "payable_on_claim",
-                f"{paid_before} is already paid: all that is payable for this incident")
+                f"{paid_before} is already paid"
+                + (f" and {held_before} held for approval" if held_before else "")
+                + ": all that is payable for this incident")
         raise PayoutRefused.of(
             "amount", "annual_limit",
             f"the annual limit of {annual_limit} for this policy year is used up")
@@ -139,6 +146,7 @@ def calculate_payout(
         annual_remaining_after=annual_remaining - amount,
         deductible_taken_by_others=deductible_taken_by_others,
         incident_paid_by_others=incident_paid_by_others,
+        held_before=held_before,
     )
 
 

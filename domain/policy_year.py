@@ -4,9 +4,11 @@ A policy year opens with one ``CoverageAttached`` per coverage, each copying the
 terms in force (limits, deductible, trigger, terms version), so the year can be
 replayed without looking anything up. It is the consistency boundary for the
 annual aggregate: every payout draws on it (``AnnualLimitDrawn``) and every
-reversal restores it (``AnnualLimitRestored``) in the same transaction as the
-claim's own event, so optimistic concurrency on this aggregate means no
-sequence of commands, concurrent or not, pays more than the year's limit.
+reversal restores it (``AnnualLimitRestored``), and a payout requested for
+approval holds part of it until it is resolved (``AnnualLimitHeld``,
+``AnnualLimitReleased``), in the same transaction as the claim's own event,
+so optimistic concurrency on this aggregate means no sequence of commands,
+concurrent or not, pays and holds more than the year's limit.
 """
 
 from __future__ import annotations
@@ -79,6 +81,34 @@ class AnnualLimitRestored(PolicyYearEvent):
     remaining_after: Yen
 
 
+class AnnualLimitHeld(PolicyYearEvent):
+    """A payout requested and awaiting approval holds ``amount`` of the year's
+    limit (``remaining`` is the limit less what is paid and what is held)."""
+
+    event_name = "AnnualLimitHeld"
+
+    coverage: Coverage
+    claim_id: str
+    payout_id: str
+    amount: Yen
+    remaining_before: Yen
+    remaining_after: Yen
+
+
+class AnnualLimitReleased(PolicyYearEvent):
+    """A hold resolved: ``amount`` held is released (an approval then draws what
+    it issues, in the same commit)."""
+
+    event_name = "AnnualLimitReleased"
+
+    coverage: Coverage
+    claim_id: str
+    payout_id: str
+    amount: Yen
+    remaining_before: Yen
+    remaining_after: Yen
+
+
 @dataclass(frozen=True)
 class CoverageInForce:
     """One coverage of one policy year: the terms copied in, and what is drawn."""
@@ -91,6 +121,8 @@ class CoverageInForce:
     trigger: Trigger
     paid: Yen = ZERO
     reversed: Yen = ZERO
+    held: Yen = ZERO
+    """Held by payouts requested and awaiting approval."""
 
     @property
     def drawn(self) -> Yen:
@@ -98,7 +130,9 @@ class CoverageInForce:
 
     @property
     def remaining(self) -> Yen:
-        return self.annual_limit - self.drawn
+        """What a new payout or hold may still use: paid + held never exceed the
+        annual limit."""
+        return self.annual_limit - self.drawn - self.held
 
 
 @dataclass(frozen=True)
@@ -203,6 +237,12 @@ def evolve(state: PolicyYear | None, event: LedgerEvent) -> PolicyYear:
     if isinstance(event, AnnualLimitRestored):
         c = state.coverage(event.coverage)
         return state._with(event, changed(c, reversed=c.reversed + event.amount))
+    if isinstance(event, AnnualLimitHeld):
+        c = state.coverage(event.coverage)
+        return state._with(event, changed(c, held=c.held + event.amount))
+    if isinstance(event, AnnualLimitReleased):
+        c = state.coverage(event.coverage)
+        return state._with(event, changed(c, held=c.held - event.amount))
     if isinstance(event, CoverPeriodChanged):
         return changed(state, version=event.originator_version, period_end=event.period_end)
     msg = f"PolicyYear cannot apply {type(event).__name__}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, NamedTuple
 
-from domain import claim, command_record, incident, policy, policy_year
+from domain import authority, claim, command_record, incident, policy, policy_year
 from domain.events import LedgerEvent
 from domain.ids import Kind, aggregate_kind
 
@@ -31,6 +31,7 @@ FOLDS: dict[Kind, Fold] = {
     "policy_year": Fold(policy_year.evolve, policy_year.project),
     "claim": Fold(claim.evolve, claim.project),
     "incident": Fold(incident.evolve, incident.project),
+    "authority": Fold(authority.evolve, authority.project),
     "command": Fold(command_record.evolve, command_record.project),
 }
 

@@ -20,9 +20,14 @@ it). A liability incident's claims are one series (一連の損害賠償請求):
 draw on the policy year of the first claim made, whatever their own
 ``claim_made_on``.
 
+A claims office keeps a case reserve on each claim (``reserves``), pays in two
+phases where an actor's authority calls for it (``holds``) and records money
+that comes back (``recoveries``).
+
 The package: ``events`` (what is recorded), ``state`` (the claim and
-``evolve``), ``filing`` (``file_claim``) and ``decisions`` (every decision on a
-filed claim). Callers use the names below, from ``domain.claim``.
+``evolve``), ``filing`` (``file_claim``), ``decisions`` (the decisions on a
+filed claim), ``reserves``, ``holds`` and ``recoveries``. Callers use the names
+below, from ``domain.claim`` (and the three modules by name).
 """
 
 from domain.claim.decisions import (
@@ -46,14 +51,22 @@ from domain.claim.events import (
     ExclusionApplied,
     LossAssessed,
     PartialExclusionApplied,
+    PayoutApproved,
     PayoutIssued,
+    PayoutRejected,
+    PayoutRequested,
     PayoutReversed,
+    RecoveryRecorded,
+    ReserveSet,
 )
 from domain.claim.filing import file_claim, trigger_date
 from domain.claim.state import (
     Claim,
     ClaimStatus,
+    Hold,
+    HoldStatus,
     Payout,
+    Recovery,
     evolve,
     notice_time_barred,
     project,
@@ -71,11 +84,19 @@ __all__ = [
     "ClaimWithdrawn",
     "DenialWithdrawn",
     "ExclusionApplied",
+    "Hold",
+    "HoldStatus",
     "LossAssessed",
     "PartialExclusionApplied",
     "Payout",
+    "PayoutApproved",
     "PayoutIssued",
+    "PayoutRejected",
+    "PayoutRequested",
     "PayoutReversed",
+    "Recovery",
+    "RecoveryRecorded",
+    "ReserveSet",
     "apply_exclusion",
     "assess_loss",
     "claim_id_of",

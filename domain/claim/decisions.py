@@ -10,8 +10,6 @@ claims.
 
 from __future__ import annotations
 
-from typing import Any
-
 from domain import incident as incident_module
 from domain.claim.events import (
     ClaimClosed,
@@ -24,7 +22,8 @@ from domain.claim.events import (
     PayoutIssued,
     PayoutReversed,
 )
-from domain.claim.state import Claim, ClaimStatus
+from domain.claim.state import Claim, ClaimStatus, HoldStatus
+from domain.claim.state import next_fields as _claim_fields
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
@@ -39,23 +38,12 @@ from domain.errors import ClaimDenied, ClaimNotOpen, InvalidCommand, NotFound, R
 from domain.events import EventStamp, LedgerEvent
 from domain.incident import Incident
 from domain.money import ZERO, Yen
-from domain.payout import calculate_payout, payable_for_incident
+from domain.payout import PayoutBreakdown, calculate_payout, payable_for_incident
 from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, PolicyYear
 from domain.terms import Wording, term_set
 
 
-def _claim_fields(claim: Claim, stamp: EventStamp) -> dict[str, Any]:
-    """The fields every new event of ``claim`` starts with."""
-    return {
-        **stamp.fields(claim.id, claim.version + 1),
-        "claim_id": claim.claim_id,
-        "policy_id": claim.policy_id,
-        "policy_year": claim.policy_year,
-        "coverage": claim.coverage,
-    }
-
-
-def _require_open(claim: Claim) -> None:
+def require_open(claim: Claim) -> None:
     if claim.status is ClaimStatus.DENIED:
         raise ClaimDenied.of(
             "claim_id",
@@ -66,6 +54,16 @@ def _require_open(claim: Claim) -> None:
         raise ClaimNotOpen.of(
             "claim_id", "claim_open", f"claim {claim.claim_id} is {claim.status}"
         )
+
+
+def require_no_holds(claim: Claim, doing: str) -> None:
+    """Payouts awaiting approval are approved or rejected before the claim ends."""
+    pending = [h.payout_id for h in claim.holds if h.status is HoldStatus.PENDING]
+    if pending:
+        raise RuleViolated.of(
+            "claim_id", "no_pending_holds",
+            f"payouts {', '.join(pending)} await approval on claim {claim.claim_id}; "
+            f"approve or reject them before {doing} it")
 
 
 def deny(claim: Claim, wording: Wording, reason: str, stamp: EventStamp) -> ExclusionApplied:
@@ -94,7 +92,7 @@ def _counted(
 def assess_loss(
     claim: Claim, command: AssessLoss, stamp: EventStamp, incident: Incident | None = None
 ) -> list[LedgerEvent]:
-    _require_open(claim)
+    require_open(claim)
     if command.loss_amount == claim.loss:
         raise RuleViolated.of(
             "loss_amount", "loss_changed", f"the assessed loss is already {claim.loss}"
@@ -115,12 +113,13 @@ def assess_loss(
     payable = payable_for_incident(
         command.loss_amount - claim.excluded, claim.deductible, claim.per_incident_limit
     )
-    if payable < claim.paid:
+    if payable < claim.paid + claim.held:
         raise RuleViolated.of(
             "loss_amount",
             "payable_not_below_paid",
             f"a loss of {command.loss_amount} makes {payable} payable, less than the "
-            f"{claim.paid} already paid; reverse payouts first",
+            f"{claim.paid} already paid" + _and_held(claim)
+            + "; reverse payouts (or reject requests) first",
         )
     return [
         LossAssessed(
@@ -136,7 +135,7 @@ def apply_exclusion(
     claim: Claim, command: ApplyExclusion, stamp: EventStamp,
     incident: Incident | None = None,
 ) -> list[LedgerEvent]:
-    _require_open(claim)
+    require_open(claim)
     coverage = term_set(claim.terms_version).coverage(claim.coverage)
     wording = coverage.exclusion(command.exclusion)
     if wording is None:
@@ -155,11 +154,16 @@ def apply_exclusion(
             f"{claim.paid} is paid on the claim; reverse the payouts before "
             "denying it",
         )
+    require_no_holds(claim, "denying")
     return [
         deny(claim, wording, command.reason, stamp),
         *_counted(claim, incident, stamp, loss=ZERO, claim_event="ExclusionApplied",
                   field="exclusion"),
     ]
+
+
+def _and_held(claim: Claim) -> str:
+    return f" and {claim.held} held for approval" if claim.held else ""
 
 
 def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amount: Yen,
@@ -180,12 +184,13 @@ def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amoun
         )
     deductible = ZERO if incident is not None else claim.deductible
     payable = payable_for_incident(claim.loss - total, deductible, claim.per_incident_limit)
-    if payable < claim.paid:
+    if payable < claim.paid + claim.held:
         raise RuleViolated.of(
             "amount",
             "payable_not_below_paid",
             f"excluding {amount} makes {payable} payable, less than the {claim.paid} "
-            "already paid; reverse payouts first",
+            "already paid" + _and_held(claim)
+            + "; reverse payouts (or reject requests) first",
         )
     return [
         PartialExclusionApplied(
@@ -233,28 +238,35 @@ def reopen_claim(claim: Claim, command: ReopenClaim, stamp: EventStamp) -> list[
     return [ClaimReopened(**_claim_fields(claim, stamp), reason=command.reason)]
 
 
-def issue_payout(
-    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp,
-    incident: Incident | None = None,
-) -> list[LedgerEvent]:
-    _require_open(claim)
+def payout_breakdown(claim: Claim, year: PolicyYear, incident: Incident | None,
+                     requested: Yen | None, *, releasing: Yen = ZERO) -> PayoutBreakdown:
+    """The payout rule on the claim's, its year's and its incident's figures
+    (what payouts awaiting approval hold is taken as used); ``releasing``: the
+    amount of a hold being approved, released first."""
     in_force = year.coverage(claim.coverage)
     shared = {} if incident is None else {
         "deductible_taken_by_others": incident.deductible_taken_before(claim.claim_id),
         "incident_paid_by_others": incident.paid_by_others(claim.claim_id),
     }
-    breakdown = calculate_payout(
+    return calculate_payout(
         loss=claim.loss,
         excluded=claim.excluded,
         deductible=claim.deductible,
         per_incident_limit=claim.per_incident_limit,
         paid_before=claim.paid,
+        held_before=claim.held - releasing,
         annual_limit=in_force.annual_limit,
-        annual_remaining=in_force.remaining,
-        requested=command.amount,
+        annual_remaining=in_force.remaining + releasing,
+        requested=requested,
         **shared,
     )
-    payout_id = f"payout-{len(claim.payouts) + 1}"
+
+
+def payout_events(claim: Claim, year: PolicyYear, payout_id: str,
+                  breakdown: PayoutBreakdown, stamp: EventStamp,
+                  incident: Incident | None) -> list[LedgerEvent]:
+    """Pay ``breakdown.amount``: the claim's payout, the year's draw on its
+    annual limit and, for a claim of an incident, the incident's."""
     drawn = [] if incident is None else [incident_module.draw(
         incident, stamp, claim_id=claim.claim_id, payout_id=payout_id,
         amount=breakdown.amount)]
@@ -278,6 +290,15 @@ def issue_payout(
         ),
         *drawn,
     ]
+
+
+def issue_payout(
+    claim: Claim, year: PolicyYear, command: IssuePayout, stamp: EventStamp,
+    incident: Incident | None = None,
+) -> list[LedgerEvent]:
+    require_open(claim)
+    breakdown = payout_breakdown(claim, year, incident, command.amount)
+    return payout_events(claim, year, claim.next_payout_id, breakdown, stamp, incident)
 
 
 def reverse_payout(
@@ -323,7 +344,8 @@ def reverse_payout(
 
 
 def close_claim(claim: Claim, command: CloseClaim, stamp: EventStamp) -> list[LedgerEvent]:
-    _require_open(claim)
+    require_open(claim)
+    require_no_holds(claim, "closing")
     return [ClaimClosed(**_claim_fields(claim, stamp), reason=command.reason)]
 
 
@@ -331,7 +353,7 @@ def withdraw_claim(
     claim: Claim, command: WithdrawClaim, stamp: EventStamp,
     incident: Incident | None = None,
 ) -> list[LedgerEvent]:
-    _require_open(claim)
+    require_open(claim)
     if claim.paid > 0:
         raise RuleViolated.of(
             "claim_id",
@@ -339,6 +361,7 @@ def withdraw_claim(
             f"{claim.paid} is paid on the claim; reverse the payouts before "
             "withdrawing it",
         )
+    require_no_holds(claim, "withdrawing")
     return [
         ClaimWithdrawn(**_claim_fields(claim, stamp), reason=command.reason),
         *_counted(claim, incident, stamp, loss=ZERO, claim_event="ClaimWithdrawn",

@@ -119,3 +119,90 @@ class ClaimReopened(ClaimEvent):
     event_name = "ClaimReopened"
 
     reason: str
+
+
+class ReserveSet(ClaimEvent):
+    """The claim's case reserve (支払備金) changed to ``reserve``: what the insurer
+    expects still to pay on it. Set by a decision (``set_reserve``) or by the
+    ledger itself: an initial reserve at filing, and in the same commit as a
+    decision that changes what is payable or ends the claim. A payout erodes the
+    reserve by its amount without an event of its own (see ``state.evolve``)."""
+
+    event_name = "ReserveSet"
+
+    reserve_before: Yen | None
+    """None: the claim had no reserve (a claim filed before reserves were kept)."""
+    reserve: Yen
+    change: int
+    """reserve − reserve_before (negative when it falls), in yen."""
+    reason: str
+    note: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    effective_on: date | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The business date the reserve speaks for, when it is not the recorded day."""
+
+
+class PayoutRequested(ClaimEvent):
+    """A payout decided and held against the claim and its year, awaiting
+    approval; or, within the requester's own authority, issued in the same
+    commit (``within_authority``: then ``PayoutIssued`` follows)."""
+
+    event_name = "PayoutRequested"
+
+    payout_id: str
+    amount: Yen
+    breakdown: PayoutBreakdown
+    pay_up_to: Yen
+    """The requester's authority in force: the most they may pay alone."""
+    within_authority: bool
+    due_on: date | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class PayoutApproved(ClaimEvent):
+    """A held payout approved by another actor, whose authority in force is
+    copied here; ``amount`` is issued (``PayoutIssued`` follows), ``released``
+    (held − amount) goes back."""
+
+    event_name = "PayoutApproved"
+
+    payout_id: str
+    requested_by: str
+    held: Yen
+    amount: Yen
+    released: Yen
+    approve_up_to: Yen
+    reason: str
+
+
+class PayoutRejected(ClaimEvent):
+    """A held payout rejected by another actor (or by the ledger, when the claim
+    leaves cover): the whole hold is released."""
+
+    event_name = "PayoutRejected"
+
+    payout_id: str
+    requested_by: str
+    released: Yen
+    approve_up_to: Yen
+    reason: str
+
+
+class RecoveryRecorded(ClaimEvent):
+    """Money that came back on the claim, and whose it is: under 保険法25条2項 the
+    insured's unpaid loss comes first (``insured_share``), the insurer takes the
+    rest up to what it paid (``insurer_share``). The figures the split used are
+    copied in. A recovery never restores the annual limit."""
+
+    event_name = "RecoveryRecorded"
+
+    recovery_id: str
+    kind: str
+    amount: Yen
+    counterparty: str
+    reason: str
+    insured_share: Yen
+    insurer_share: Yen
+    loss: Yen
+    """The claim's loss after exclusions when the money came back."""
+    paid: Yen
+    insured_unpaid_before: Yen
+    insurer_recovered_before: Yen

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from domain.claim.events import (
     ClaimClosed,
@@ -23,10 +24,15 @@ from domain.claim.events import (
     ExclusionApplied,
     LossAssessed,
     PartialExclusionApplied,
+    PayoutApproved,
     PayoutIssued,
+    PayoutRejected,
+    PayoutRequested,
     PayoutReversed,
+    RecoveryRecorded,
+    ReserveSet,
 )
-from domain.events import LedgerEvent
+from domain.events import EventStamp, LedgerEvent
 from domain.money import ZERO, Yen
 from domain.payout import PayoutBreakdown, payable_for_incident
 from domain.state import changed
@@ -66,6 +72,36 @@ class Payout:
     reversed: bool = False
 
 
+class HoldStatus(StrEnum):
+    PENDING = "pending"
+    ISSUED = "issued"
+    """Issued at once, within the requester's authority."""
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A payout requested with ``request_payout``, and how it was resolved."""
+
+    payout_id: str
+    amount: Yen
+    requested_by: str
+    breakdown: PayoutBreakdown
+    due_on: date | None = None
+    status: HoldStatus = HoldStatus.PENDING
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    recovery_id: str
+    kind: str
+    amount: Yen
+    insured_share: Yen
+    insurer_share: Yen
+
+
 @dataclass(frozen=True)
 class Claim:
     id: str
@@ -90,6 +126,39 @@ class Claim:
     excluded: Yen = ZERO
     """The part of the loss that partial exclusions took, in all."""
     incident_id: str | None = None
+    reserve: Yen | None = None
+    """The case reserve (支払備金); None for a claim filed before reserves were
+    kept, until one is set."""
+    holds: tuple[Hold, ...] = ()
+    recoveries: tuple[Recovery, ...] = ()
+
+    @property
+    def held(self) -> Yen:
+        """Held by payouts requested and awaiting approval."""
+        return Yen(sum(h.amount for h in self.holds if h.status is HoldStatus.PENDING))
+
+    def hold(self, payout_id: str) -> Hold | None:
+        return next((h for h in self.holds if h.payout_id == payout_id), None)
+
+    @property
+    def next_payout_id(self) -> str:
+        """The id of the claim's next payout or request (payout-1, payout-2, …)."""
+        ids = {p.payout_id for p in self.payouts} | {h.payout_id for h in self.holds}
+        return f"payout-{len(ids) + 1}"
+
+    @property
+    def outstanding(self) -> Yen:
+        """Still payable: what the payout rule makes payable, less what is paid
+        (the most a reserve may be)."""
+        return self.payable.less(self.paid)
+
+    @property
+    def insurer_recovered(self) -> Yen:
+        return Yen(sum(r.insurer_share for r in self.recoveries))
+
+    @property
+    def insured_recovered(self) -> Yen:
+        return Yen(sum(r.insured_share for r in self.recoveries))
 
     @property
     def paid(self) -> Yen:
@@ -117,6 +186,17 @@ class Claim:
 
     def payout(self, payout_id: str) -> Payout | None:
         return next((p for p in self.payouts if p.payout_id == payout_id), None)
+
+
+def next_fields(claim: Claim, stamp: EventStamp) -> dict[str, Any]:
+    """The fields the claim's next event starts with."""
+    return {
+        **stamp.fields(claim.id, claim.version + 1),
+        "claim_id": claim.claim_id,
+        "policy_id": claim.policy_id,
+        "policy_year": claim.policy_year,
+        "coverage": claim.coverage,
+    }
 
 
 def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
@@ -152,7 +232,9 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
         )
     if isinstance(event, PayoutIssued):
         payout = Payout(event.payout_id, event.amount, event.breakdown)
-        return changed(state, version=version, payouts=(*state.payouts, payout))
+        reserve = None if state.reserve is None else state.reserve.less(event.amount)
+        return changed(state, version=version, payouts=(*state.payouts, payout),
+                       reserve=reserve)
     if isinstance(event, PayoutReversed):
         payouts = tuple(
             changed(p, reversed=True) if p.payout_id == event.payout_id else p
@@ -169,6 +251,27 @@ def evolve(state: Claim | None, event: LedgerEvent) -> Claim:
         return changed(state, version=version, status=ClaimStatus.OPEN, exclusion=None)
     if isinstance(event, ClaimReopened):
         return changed(state, version=version, status=ClaimStatus.OPEN)
+    return _evolve_money(state, version, event)
+
+
+def _evolve_money(state: Claim, version: int, event: LedgerEvent) -> Claim:
+    """Reserves, holds and recoveries."""
+    if isinstance(event, ReserveSet):
+        return changed(state, version=version, reserve=event.reserve)
+    if isinstance(event, PayoutRequested):
+        hold = Hold(event.payout_id, event.amount, event.actor, event.breakdown,
+                    event.due_on, HoldStatus.ISSUED if event.within_authority
+                    else HoldStatus.PENDING, event.actor if event.within_authority else None)
+        return changed(state, version=version, holds=(*state.holds, hold))
+    if isinstance(event, PayoutApproved | PayoutRejected):
+        status = HoldStatus.APPROVED if isinstance(event, PayoutApproved) else HoldStatus.REJECTED
+        holds = tuple(changed(h, status=status, resolved_by=event.actor)
+                      if h.payout_id == event.payout_id else h for h in state.holds)
+        return changed(state, version=version, holds=holds)
+    if isinstance(event, RecoveryRecorded):
+        recovery = Recovery(event.recovery_id, event.kind, event.amount,
+                            event.insured_share, event.insurer_share)
+        return changed(state, version=version, recoveries=(*state.recoveries, recovery))
     msg = f"Claim cannot apply {type(event).__name__}"
     raise TypeError(msg)
 

@@ -25,15 +25,18 @@ from typing import Any, NamedTuple, TypeVar, cast
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Mapper
 
+from domain import authority as authority_module
 from domain import claim as claim_module
 from domain import command_record, policy_year
 from domain import incident as incident_module
 from domain import policy as policy_module
+from domain.authority import Authority
 from domain.claim import Claim
 from domain.commands import Command, check_actor
 from domain.errors import ConcurrencyConflict, InvalidCommand, LedgerError, NotFound
 from domain.events import EventStamp, LedgerEvent
 from domain.ids import (
+    authority_id_of,
     claim_id_of,
     command_record_id,
     incident_id_of,
@@ -383,6 +386,9 @@ class Ledger(LogReads):
     def find_incident(self, policy_id: str, coverage: str, incident_id: str) -> Incident | None:
         return self._get(incident_id_of(policy_id, coverage, incident_id),
                          incident_module.project)
+
+    def find_authority(self, actor: str) -> Authority | None:
+        return self._get(authority_id_of(actor), authority_module.project)
 
     def incident_of(self, claim: Claim) -> Incident | None:
         """The incident a claim is one of (None: it is its own incident)."""

@@ -13,10 +13,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
+from domain import authority as authority_module
 from domain import claim as claim_module
 from domain import cover
 from domain import policy as policy_module
-from domain.claim import Claim, ClaimStatus
+from domain.authority import Authority
+from domain.claim import Claim, ClaimStatus, holds, recoveries, reserves
+from domain.claim.state import HoldStatus
 from domain.commands import (
     ApplyExclusion,
     AssessLoss,
@@ -36,6 +39,14 @@ from domain.errors import AlreadyExists, RuleViolated, VersionConflict
 from domain.events import EventStamp, LedgerEvent
 from domain.ids import aggregate_kind, claim_id_of, policy_id_of
 from domain.incident import Incident
+from domain.office_commands import (
+    ApprovePayout,
+    RecordRecovery,
+    RejectPayout,
+    RequestPayout,
+    SetAuthority,
+    SetReserve,
+)
 from domain.policy import Policy
 from domain.policy_year import PolicyYear
 from domain.terms import JST, OUTSIDE_COVER
@@ -63,6 +74,10 @@ class Reads(Protocol):
         """The date of cover of every claim the log holds filed under the policy."""
         ...
 
+    def find_authority(self, actor: str) -> Authority | None:
+        """What an operator set ``actor`` may pay and approve (None: nothing set)."""
+        ...
+
 
 class Decision(NamedTuple):
     events: list[LedgerEvent]
@@ -81,8 +96,11 @@ def decide(command: Command, reads: Reads, stamp: EventStamp) -> Decision:
         return _move_cover_end(command, reads, stamp)
     if isinstance(command, FileClaim):
         return _file(command, reads, stamp)
-    if isinstance(command, IssuePayout | ReversePayout):
+    if isinstance(command, IssuePayout | ReversePayout | RequestPayout | ApprovePayout
+                  | RejectPayout):
         return _pay(command, reads, stamp)
+    if isinstance(command, SetAuthority):
+        return _authorize(command, reads, stamp)
     return _decide_on_claim(command, reads, stamp)
 
 
@@ -121,6 +139,10 @@ def _move_cover_end(
     outside = _claims_outside(reads, policy, after)
     years = [reads.get_policy_year(policy.policy_id, y.year) for y in policy.years]
     events = cover.move_end(policy, event, field, outside, years, stamp)
+    for claim in outside:  # a denied claim's reserve goes to 0 with it
+        mine = [e for e in events if e.originator_id == claim.id]
+        if mine:
+            events += reserves.follow(claim, _evolve_claim(claim, mine), stamp)
     end = after.cover_end
     return Decision(events, {
         "policy_id": policy.policy_id,
@@ -151,36 +173,67 @@ def _file(command: FileClaim, reads: Reads, stamp: EventStamp) -> Decision:
     incident = None if command.incident_id is None else reads.find_incident(
         command.policy_id, command.coverage, command.incident_id)
     events = claim_module.file_claim(policy, command, stamp, _today(stamp), incident)
-    claim = _evolve_claim(None, events)
+    events, claim = _settled(None, events, stamp)
     return Decision(events, _claim_result(claim), {claim.id: claim})
 
 
-def _pay(command: IssuePayout | ReversePayout, reads: Reads, stamp: EventStamp) -> Decision:
-    """A payout or its reversal: the claim, its year and its incident move together."""
+def _pay(command: IssuePayout | ReversePayout | RequestPayout | ApprovePayout | RejectPayout,
+         reads: Reads, stamp: EventStamp) -> Decision:
+    """A payout, its reversal, a request, or its approval or rejection: the
+    claim, its year and its incident move together."""
     claim = reads.get_claim(command.claim_id)
     _check_version(command.expected_version, claim.version, f"claim {claim.claim_id}")
     year = reads.get_policy_year(claim.policy_id, claim.policy_year)
     incident = reads.incident_of(claim)
+    paying = isinstance(command, IssuePayout | RequestPayout | ApprovePayout)
+    if paying and claim.status is ClaimStatus.OPEN:
+        _check_covered(reads.get_policy(claim.policy_id), claim)
     if isinstance(command, IssuePayout):
-        if claim.status is ClaimStatus.OPEN:
-            _check_covered(reads.get_policy(claim.policy_id), claim)
         events = claim_module.issue_payout(claim, year, command, stamp, incident)
-    else:
+    elif isinstance(command, ReversePayout):
         events = claim_module.reverse_payout(claim, year, command, stamp, incident)
-    after = _evolve_claim(claim, events)
-    payout = after.payout(events[0].payout_id)  # type: ignore[attr-defined]
-    assert payout is not None
-    return Decision(events, {
-        **_claim_result(after),
-        "payout_id": payout.payout_id,
-        "amount": int(payout.amount),
-        "breakdown": payout.breakdown.model_dump(mode="json"),
-    }, {after.id: after})
+    elif isinstance(command, RequestPayout):
+        events = holds.request_payout(claim, year, command, stamp,
+                                      _authority(reads, stamp.actor), incident)
+    elif isinstance(command, ApprovePayout):
+        events = holds.approve_payout(claim, year, command, stamp,
+                                      _authority(reads, stamp.actor), incident)
+    else:
+        events = holds.reject_payout(claim, year, command, stamp,
+                                     _authority(reads, stamp.actor))
+    events, after = _settled(claim, events, stamp)
+    payout_id: str = events[0].payout_id  # type: ignore[attr-defined]
+    hold, payout = after.hold(payout_id), after.payout(payout_id)
+    result = {**_claim_result(after), "payout_id": payout_id}
+    if payout is not None:
+        result |= {"amount": int(payout.amount),
+                   "breakdown": payout.breakdown.model_dump(mode="json")}
+    if hold is not None:
+        result |= {"hold": str(hold.status), "held_amount": int(hold.amount)}
+        if payout is None:
+            result |= {"amount": 0 if hold.status is not HoldStatus.PENDING
+                       else int(hold.amount),
+                       "breakdown": hold.breakdown.model_dump(mode="json")}
+    return Decision(events, result, {after.id: after})
+
+
+def _authority(reads: Reads, actor: str) -> Authority:
+    return reads.find_authority(actor) or authority_module.none_for(actor)
+
+
+def _authorize(command: SetAuthority, reads: Reads, stamp: EventStamp) -> Decision:
+    current = reads.find_authority(command.actor_name)
+    events = authority_module.set_authority(current, command, stamp)
+    after = authority_module.project(current, events)
+    assert after is not None
+    return Decision(events, {"actor_name": after.actor_name,
+                             "pay_up_to": int(after.pay_up_to),
+                             "approve_up_to": int(after.approve_up_to)}, {after.id: after})
 
 
 def _decide_on_claim(
     command: AssessLoss | ApplyExclusion | WithdrawClaim | WithdrawDenial | CloseClaim
-    | ReopenClaim,
+    | ReopenClaim | SetReserve | RecordRecovery,
     reads: Reads, stamp: EventStamp,
 ) -> Decision:
     """Every other decision on a filed claim."""
@@ -190,9 +243,12 @@ def _decide_on_claim(
         # The ledger's own denial stands while the claim's date is outside cover
         # (once cover's end is moved to include it, the denial can be withdrawn).
         _check_covered(reads.get_policy(claim.policy_id), claim)
-    if isinstance(command, CloseClaim | ReopenClaim):
+    if isinstance(command, SetReserve):
+        events = reserves.set_reserve(claim, command, stamp, _today(stamp))
+    elif isinstance(command, CloseClaim | ReopenClaim | RecordRecovery):
         decide_alone: Any = {CloseClaim: claim_module.close_claim,
-                             ReopenClaim: claim_module.reopen_claim}[type(command)]
+                             ReopenClaim: claim_module.reopen_claim,
+                             RecordRecovery: recoveries.record_recovery}[type(command)]
         events = decide_alone(claim, command, stamp)
     else:
         decide_with_incident: Any = {
@@ -202,8 +258,14 @@ def _decide_on_claim(
             WithdrawDenial: claim_module.withdraw_denial,
         }[type(command)]
         events = decide_with_incident(claim, command, stamp, reads.incident_of(claim))
-    after = _evolve_claim(claim, events)
-    return Decision(events, _claim_result(after), {after.id: after})
+    events, after = _settled(claim, events, stamp)
+    result = _claim_result(after)
+    if isinstance(command, RecordRecovery):
+        recovery = after.recoveries[-1]
+        result |= {"recovery_id": recovery.recovery_id,
+                   "insured_share": int(recovery.insured_share),
+                   "insurer_share": int(recovery.insurer_share)}
+    return Decision(events, result, {after.id: after})
 
 
 def _today(stamp: EventStamp) -> date:
@@ -240,6 +302,17 @@ def _evolve_claim(claim: Claim | None, events: list[LedgerEvent]) -> Claim:
     return state
 
 
+def _settled(claim: Claim | None, events: list[LedgerEvent],
+             stamp: EventStamp) -> tuple[list[LedgerEvent], Claim]:
+    """The decision's events with the reserve change they call for
+    (``reserves.follow``), and the claim after them."""
+    after = _evolve_claim(claim, events)
+    follow = reserves.follow(claim, after, stamp)
+    if not follow:
+        return events, after
+    return [*events, *follow], _evolve_claim(after, follow)
+
+
 def _claim_result(claim: Claim) -> dict[str, Any]:
     return {
         "claim_id": claim.claim_id,
@@ -252,5 +325,7 @@ def _claim_result(claim: Claim) -> dict[str, Any]:
         "paid": int(claim.paid),
         "exclusion": claim.exclusion,
         "excluded": int(claim.excluded),
+        "held": int(claim.held),
+        "reserve": None if claim.reserve is None else int(claim.reserve),
         **({} if claim.incident_id is None else {"incident_id": claim.incident_id}),
     }
