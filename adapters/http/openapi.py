@@ -47,6 +47,21 @@ EXAMPLES = {
     "cancel_firewall_option": {"command": "cancel_firewall_option", "policy_id": "P-1",
                                "cancelled_on": "2026-03-31",
                                "reason": "the customer cancelled the firewall option"},
+    "set_reserve": {"command": "set_reserve", "claim_id": "C-1", "amount": 600000,
+                    "reason": "litigation", "note": "the third party sued",
+                    "effective_on": "2025-03-31"},
+    "request_payout": {"command": "request_payout", "claim_id": "C-1", "amount": 400000,
+                       "due_on": "2024-07-31"},
+    "approve_payout": {"command": "approve_payout", "claim_id": "C-1",
+                       "payout_id": "payout-2", "reason": "invoices checked"},
+    "reject_payout": {"command": "reject_payout", "claim_id": "C-1",
+                      "payout_id": "payout-2", "reason": "the invoice is a duplicate"},
+    "record_recovery": {"command": "record_recovery", "claim_id": "C-1",
+                        "kind": "subrogation", "amount": 200000,
+                        "counterparty": "株式会社加害者", "reason": "settlement received"},
+    "set_authority": {"command": "set_authority", "actor_name": "claims-desk",
+                      "pay_up_to": 300000, "approve_up_to": 1000000,
+                      "reason": "senior handler"},
 }
 assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # type: ignore[union-attr]
                          for t in COMMAND_TYPES}
