@@ -274,6 +274,33 @@ incident is flagged with this wording; it is recorded, not refused (the insurer
 decides whether to invoke prescription)."""
 
 
+RESERVE_REASONS: tuple[Wording, ...] = (
+    _w("initial", "事故受付時の当初見積り (支払われるべき額)",
+       "Initial estimate when the claim is filed (what is payable)"),
+    _w("reassessed", "損害額の再評価による見直し", "Revised after a re-assessment"),
+    _w("litigation", "訴訟係属中の請求 (訴訟支払備金)", "A claim in litigation"),
+    _w("recovery_expected", "回収見込みによる見直し", "Revised for an expected recovery"),
+    _w("other", "その他の見直し", "Other revision"),
+    _w("closed", "事故の終結 (備金の取崩し)", "Claim closed: the reserve released"),
+    _w("withdrawn", "請求の取下げ (備金の取崩し)", "Claim withdrawn: the reserve released"),
+    _w("denied", "免責 (備金の取崩し)", "Claim denied: the reserve released"),
+    _w("reopened", "再開 (支払われるべき額を再計上)",
+       "Claim reopened: what is still payable reserved again"),
+)
+"""Why a case reserve (支払備金: 保険業法117条, 同施行規則72・73条) changed; a
+``set_reserve`` gives one of reassessed, litigation, recovery_expected or
+other, the ledger itself the rest."""
+
+RECOVERY_KINDS: tuple[Wording, ...] = (
+    _w("subrogation", "請求権代位 (保険法25条): 被保険者の未填補損害が優先",
+       "Subrogation (Insurance Act, article 25): the insured's unpaid loss comes first"),
+    _w("salvage", "残存物代位 (保険法24条)", "Salvage (Insurance Act, article 24)"),
+    _w("other_insurance", "他の保険契約からの分担金", "Another insurer's share of the loss"),
+    _w("overpayment", "過払金の返還", "An overpayment returned"),
+)
+"""Money that comes back on a claim; a recovery never restores the annual limit."""
+
+
 def notice_channel(code: str) -> Wording | None:
     return next((c for c in NOTICE_CHANNELS if c.code == code), None)
 

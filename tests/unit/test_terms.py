@@ -51,3 +51,15 @@ def test_covered_causes_are_the_contract_codes() -> None:
 def test_the_term_set_in_force_is_the_newest_effective_one() -> None:
     assert terms_in_force(date(2030, 1, 1)) is TERM_SETS[-1]
     assert TERMS_2006.eligibility.firewall_applied_on_or_after == date(2006, 5, 29)
+
+
+def test_every_reserve_reason_and_recovery_kind_has_its_japanese_wording() -> None:
+    from domain.office_commands import SETTABLE_REASONS, RecoveryKind, ReserveReason, SetReserve
+    from domain.terms import RECOVERY_KINDS, RESERVE_REASONS
+
+    assert [w.code for w in RESERVE_REASONS] == [r.value for r in ReserveReason]
+    assert [w.code for w in RECOVERY_KINDS] == [k.value for k in RecoveryKind]
+    assert all(w.ja and w.en for w in (*RESERVE_REASONS, *RECOVERY_KINDS))
+    assert set(SETTABLE_REASONS) < set(ReserveReason)
+    settable = SetReserve.model_fields["reason"].annotation.__args__  # type: ignore[union-attr]
+    assert set(settable) == {r.value for r in SETTABLE_REASONS}

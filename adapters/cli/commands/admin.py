@@ -18,6 +18,8 @@ from domain.terms import (
     NOTICE_CHANNELS,
     NOTICE_TIME_BAR,
     NOTICE_TIME_BAR_YEARS,
+    RECOVERY_KINDS,
+    RESERVE_REASONS,
     TERM_SETS,
 )
 
@@ -45,6 +47,11 @@ def cmd_terms(s: Session) -> int:
         print(f"  {channel.code:<36}{channel.ja}", file=out)
     print(f"notice time bar: {NOTICE_TIME_BAR_YEARS} years after the incident (flagged, "
           f"not refused): {NOTICE_TIME_BAR.ja}", file=out)
+    for title, wordings in (("case reserve reasons (set_reserve reason)", RESERVE_REASONS),
+                            ("recovery kinds (record_recovery kind)", RECOVERY_KINDS)):
+        print(f"\n{title}:", file=out)
+        for w in wordings:
+            print(f"  {w.code:<36}{w.ja}", file=out)
     return EXIT_OK
 
 
