@@ -38,6 +38,7 @@ from adapters.audit.seal import (
     tampered,
     verify,
 )
+from domain.authority import Authority
 from domain.claim import Claim, ClaimStatus, PayoutIssued
 from domain.errors import PayoutRefused
 from domain.events import LedgerEvent
@@ -156,6 +157,7 @@ class Replay:
     years: dict[str, PolicyYear] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    authorities: dict[str, Authority] = field(default_factory=dict)
     discrepancies: list[str] = field(default_factory=list)
 
     def limits(self) -> list[dict[str, Any]]:
@@ -200,8 +202,11 @@ def _parse(model: type[BaseModel], line: bytes, where: str) -> Any:
 
 
 def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None = None,
-           progress: Callable[[int], None] | None = None) -> Replay:
-    """Check the export's chain and replay it through the domain in memory."""
+           progress: Callable[[int], None] | None = None,
+           on_event: Callable[[LedgerEvent], None] | None = None) -> Replay:
+    """Check the export's chain and replay it through the domain in memory;
+    ``on_event`` is given each event replayed (decoded, in log order), for a
+    fold of its own (the reserves report)."""
     lines = _lines(path)
     first = next(lines, None)
     if first is None:
@@ -246,13 +251,23 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
             msg = f"{where}: recorded_at {item.recorded_at} is not the payload's own time"
             raise ExportError(msg)
         prev, result.position, result.events = chained, item.position, result.events + 1
-        _apply(result, mapper, item, as_of, where)
+        event = _apply(result, mapper, item, as_of, where)
+        if event is not None and on_event is not None:
+            on_event(event)
         if progress is not None:
             progress(result.events)
+    _check_end(path, trailer, result, prev, expected)
+    result.head = prev.hex()
+    return result
+
+
+def _check_end(path: str, trailer: Trailer | None, result: Replay, head: bytes,
+               expected: Expectations) -> None:
+    """The export ends with its final checkpoint, which matches the chain."""
     if trailer is None:
         msg = f"{path}: no final checkpoint: the file was truncated"
         raise ExportError(msg)
-    if (trailer.checkpoint.position, trailer.checkpoint.hash) != (result.position, prev.hex()):
+    if (trailer.checkpoint.position, trailer.checkpoint.hash) != (result.position, head.hex()):
         msg = (f"{path}: the final checkpoint (position {trailer.checkpoint.position}) does "
                f"not match the chain, which ends at position {result.position}")
         raise ExportError(msg)
@@ -263,29 +278,31 @@ def replay(path: str, as_of: datetime | None = None, kept: CheckpointFile | None
     finding = expected.truncated(result.position)
     if finding is not None:
         raise ExportTampered(f"{path}: {finding.detail}")
-    result.head = prev.hex()
-    return result
 
 
 def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
-           as_of: datetime | None, where: str) -> None:
+           as_of: datetime | None, where: str) -> LedgerEvent | None:
+    """Replay one exported event; the event replayed (None: a command record, or
+    an event after ``as_of``)."""
     kind = aggregate_kind(item.aggregate_id)
     if kind == "command":
-        return
+        return None
     try:
-        event = mapper.to_domain_event(StoredEvent(item.aggregate_id, item.version,
-                                                   item.event, item.payload.encode()))
+        decoded = mapper.to_domain_event(StoredEvent(item.aggregate_id, item.version,
+                                                     item.event, item.payload.encode()))
     except (ValidationError, ValueError, KeyError) as exc:
         msg = f"{where}: the payload is not a valid {item.event} event: {exc}"
         raise ExportError(msg) from exc
-    if not isinstance(event, LedgerEvent):
+    if not isinstance(decoded, LedgerEvent):
         msg = f"{where}: {item.event!r} is not an event of this ledger"
         raise ExportError(msg)
+    event: LedgerEvent = decoded
     if as_of is not None and event.timestamp > as_of:
-        return
+        return None
     try:
         states: dict[str, Any] = {"policy": result.policies, "policy_year": result.years,
-                  "incident": result.incidents, "claim": result.claims}[kind]
+                  "incident": result.incidents, "claim": result.claims,
+                  "authority": result.authorities}[kind]
         before = states.get(item.aggregate_id)
         if isinstance(event, PayoutIssued) and before is not None:
             _recompute(result, before, event, item.position)
@@ -293,6 +310,7 @@ def _apply(result: Replay, mapper: PydanticEventMapper, item: ExportedEvent,
     except (ValueError, TypeError) as exc:
         msg = f"{where}: cannot replay {item.event} of {item.aggregate_id}: {exc}"
         raise ExportError(msg) from exc
+    return event
 
 
 def _recompute(result: Replay, claim: Claim, event: PayoutIssued, position: int) -> None:

@@ -34,7 +34,8 @@ def yen(amount: int | None) -> str:
 def table(headers: list[str], rows: Iterable[list[Any]], out: TextIO) -> None:
     body = [["-" if c is None else str(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
-    numeric = [bool(body) and all(r[i].replace(",", "").lstrip("-").isdigit() for r in body)
+    numeric = [bool(body) and all(not r[i] or r[i].replace(",", "").lstrip("-").isdigit()
+                                  for r in body)
                for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:

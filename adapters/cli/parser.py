@@ -16,6 +16,7 @@ from adapters.service.times import MAX_POSITION, BadTime, parse_time
 from adapters.storage import DB_ENV, DEFAULT_DB
 from domain.explanation import LANGS
 from projections.read_models import PAGE_SIZE, PROJECTIONS
+from projections.reserves_report import BASES
 
 READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _read_models(sub, common, reads)
     _terms_and_demo(sub, common, reads)
     _auditing(sub, common, reads, as_of)
+    _report(sub, common, as_of)
     _serving(sub, common)
     return parser
 
@@ -207,6 +209,35 @@ def _auditing(sub: Commands, common: argparse.ArgumentParser, reads: argparse.Ar
     p.add_argument("file", metavar="FILE")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="also check the export against a checkpoint file kept outside")
+    p.add_argument("--report", choices=["reserves"],
+                   help="print this report of the export instead (as `claims-ledger report`)")
+    _report_options(p, default=None)
+
+
+def _report(sub: Commands, common: argparse.ArgumentParser,
+            as_of: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("report", parents=[common, as_of],
+                       help="the year-end reserves report (支払備金) per coverage and year, "
+                       "with the loss development triangle, replayed from the log")
+    p.add_argument("which", choices=["reserves"], metavar="reserves",
+                   help="which report: reserves")
+    _report_options(p, default="table")
+    p.add_argument("--json", dest="format", action="store_const", const="json",
+                   help="the same as --format json")
+
+
+def _report_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    """A report's options (``default`` None: only with ``--report``)."""
+    p.add_argument("--by", choices=BASES, default=None if default is None else BASES[0],
+                   help="rows by accident year (default: data/media the incident's, "
+                   "liability the claim made's) or by the year the policy year started; "
+                   "fiscal years from 1 April")
+    p.add_argument("--since", type=_from_time, metavar="DATE",
+                   help="paid in the period counts from this day (Japan time; default: the "
+                   "start of the fiscal year --as-of falls in)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default=default,
+                   help="table (default), csv (its tables one after another, for a "
+                   "spreadsheet) or json")
 
 
 def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:

@@ -117,6 +117,9 @@ def document(app: FastAPI) -> dict[str, Any]:
     components.update(command.pop("$defs", {}))
     components["Command"] = command
     components["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
+    components["ReservesCsv"] = {
+        "type": "string", "description": "the reserves report's tables as CSV, one after "
+        "another, each under a line with its title (see the README)"}
     return schema
 
 

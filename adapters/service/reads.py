@@ -1,10 +1,12 @@
 """What the CLI, the HTTP API and the console show: limits, claims, explanations
 and histories as JSON-ready data, from the read models, or replayed from the log
-for an ``as_of`` time (was ``adapters/views.py``)."""
+for an ``as_of`` time (was ``adapters/views.py``); and the reserves report,
+folded from the log."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from domain.errors import NotFound
@@ -15,6 +17,7 @@ from domain.ledger import Ledger
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels
+from projections.reserves_report import REPORT_EVENTS, Basis, ReservesFold, ReservesReport
 from projections.rows import claim_from_state, year_rows
 
 
@@ -110,3 +113,17 @@ def audit_pages(models: ReadModels, query: AuditQuery, page: int = 1000) -> list
             break
         after = rows[-1]["position"]
     return found
+
+
+def reserves(ledger: Ledger, as_of: datetime, basis: Basis = "accident-year",
+             since: date | None = None,
+             progress: Callable[[int], None] | None = None) -> ReservesReport:
+    """The reserves report as of ``as_of``, folded from the log's events read a
+    page at a time in log order (only those the report reads); ``progress``
+    is told the position of each."""
+    fold = ReservesFold(as_of=as_of, basis=basis, period_start=since)
+    for notification in ledger.notifications(REPORT_EVENTS):
+        fold.add(ledger.decode(notification))
+        if progress is not None:
+            progress(notification.id)
+    return fold.report()

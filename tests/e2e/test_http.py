@@ -75,6 +75,7 @@ ROUTES = [
     ("GET", "/claims/{claim}/history", {"auditor", "operator"}),
     ("GET", "/claims/{claim}/explanation", {"auditor", "operator"}),
     ("GET", "/audit", {"auditor", "operator"}),
+    ("GET", "/reports/reserves", {"auditor", "operator"}),
     ("POST", "/admin/verify", {"operator"}),
     ("POST", "/admin/rebuild", {"operator"}),
 ]

@@ -15,9 +15,11 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.audit.export import replay
 from adapters.service import reads as views
+from adapters.service.times import parse_time
 from adapters.storage import persistence_env
 from domain.ledger import Ledger
 from projections.read_models import ReadModels
+from projections.reserves_report import ReservesFold
 from projections.verify import verify
 from tests.harness import make_ledger
 
@@ -74,6 +76,25 @@ def test_every_claim_of_the_fixture_log_is_explained_without_a_mismatch(
     for claim in EXPECTED["claims"]:
         explanation = views.explanation(ledger, claim["claim_id"], lang, None)  # type: ignore[arg-type]
         assert explanation.mismatches == [], (claim["claim_id"], explanation.text())
+
+
+@pytest.mark.parametrize("basis", ["accident-year", "policy-year"])
+def test_the_fixture_logs_reserves_report_says_its_claims_have_no_reserve(
+    db_url: str, basis: Any,
+):
+    as_of = parse_time("2027-03-31", end_of_day=True)
+    offline = ReservesFold(as_of=as_of, basis=basis)
+    replay(str(LOG), on_event=offline.add)
+    live = views.reserves(_loaded(db_url), as_of, basis)
+    claims, still_open = len(EXPECTED["claims"]), sum(
+        c["status"] == "open" for c in EXPECTED["claims"])
+    assert live == offline.report()
+    assert live.claims_without_reserve == sum(r.claims for r in live.totals) == claims
+    assert live.notes == [f"{claims} claims have no reserve: filed before reserves were kept "
+                          f"({still_open} still open, whose case reserves these figures lack "
+                          "until one is set)"]
+    assert [r.reserves for r in live.totals] == [0, 0]
+    assert sum(r.paid_to_date for r in live.totals) == sum(c["paid"] for c in EXPECTED["claims"])
 
 
 def test_a_retry_of_every_command_in_the_fixture_log_matches_its_first_fingerprint():

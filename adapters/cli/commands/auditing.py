@@ -1,5 +1,6 @@
 """Auditor tools on the command line: ``seal`` (seal, checkpoint, verify),
-``explain``, ``export`` and ``replay`` (an export, without any database)."""
+``explain``, ``export`` and ``replay`` (an export, without any database; with
+``--report reserves``, the reserves report of it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from adapters.audit import export, seal
 from adapters.audit.export import ExportError, ExportTampered
 from adapters.audit.seal import CheckpointFile, SealedLog, SealError
+from adapters.cli.commands import reports
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
 from adapters.cli.output import Progress, dump, error, table, utc_text, write_atomically, yen
 from adapters.cli.session import Session
@@ -112,11 +114,13 @@ def cmd_export(s: Session) -> int:
 
 def cmd_replay(s: Session) -> int:
     args, out = s.args, s.out
+    fold = reports.replay_fold(args)
     try:
         kept = CheckpointFile.read(args.checkpoint) if args.checkpoint else None
         progress = Progress("replaying", sys.stderr)
         result = export.replay(args.file, args.as_of, kept,
-                               lambda done: progress(done, 0))
+                               lambda done: progress(done, 0),
+                               None if fold is None else fold.add)
         progress.finish()
     except ExportTampered as exc:
         print(f"claims-ledger: REFUSED: {exc}", file=sys.stderr)
@@ -124,6 +128,8 @@ def cmd_replay(s: Session) -> int:
     except (ExportError, SealError) as exc:
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if fold is not None:
+        return reports.print_replayed(result, fold, args, out)
     limits, summary = result.limits(), result.summary()
     if args.json:
         dump({"ledger_id": result.ledger_id, "position": result.position,
