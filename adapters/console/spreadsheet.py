@@ -1,7 +1,8 @@
 """CSV that a spreadsheet opens as data, never as formulas (OWASP "CSV injection").
 
-Every export of the ledger in CSV (``claims-ledger audit --format csv`` and the
-console's ``/console/audit.csv``) is written by ``write``. A text cell that starts
+Every export of the ledger in CSV (``claims-ledger audit --format csv``, the
+console's ``/console/audit.csv`` and the reserves report's, ``reserves_csv``)
+is written by ``write``. A text cell that starts
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or, for Japanese
 input, the full-width ``＝``, ``＋``, ``－``, ``＠``) is written behind a single
 quote, which spreadsheets read as "this cell is text". A number the ledger itself
@@ -14,8 +15,11 @@ negative amount into text that no longer adds up.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
+
+from projections.reserves_report import ReservesReport
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
@@ -37,3 +41,22 @@ def write(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
     writer = csv.writer(out, lineterminator=lineterminator)
     writer.writerow([cell(h) for h in header])
     writer.writerows([cell(v) for v in row] for row in rows)
+
+
+def reserves_csv(report: ReservesReport) -> str:
+    """The report's basis and times, then its tables one after another, each
+    under a line with its title and separated by an empty line, then its notes:
+    CRLF line ends, yen as plain whole numbers, every cell through
+    ``cell``."""
+    out = io.StringIO()
+    write(out, ["reserves report"], [
+        ["basis", report.basis], ["as_of", report.as_of.isoformat()],
+        ["period_start", report.period_start.isoformat()]])
+    for table in report.tables():
+        out.write("\r\n")
+        write(out, [table.title], [])
+        write(out, table.columns, table.rows)
+    if report.notes:
+        out.write("\r\n")
+        write(out, ["notes"], [[note] for note in report.notes])
+    return out.getvalue()

@@ -1,10 +1,8 @@
 """The API's reports: ``GET /reports/reserves`` (the year-end reserves report,
-支払備金, as JSON or CSV), and the report's CSV, which the command line writes
-too."""
+支払備金, as JSON or CSV)."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -22,25 +20,6 @@ from projections.reserves_report import Basis, ReservesReport
 router = APIRouter()
 
 CSV = "text/csv; charset=utf-8"
-
-
-def reserves_csv(report: ReservesReport) -> str:
-    """The report's basis and times, then its tables one after another, each
-    under a line with its title and separated by an empty line, then its notes:
-    CRLF line ends, yen as plain whole numbers, every cell through
-    ``spreadsheet.cell``."""
-    out = io.StringIO()
-    spreadsheet.write(out, ["reserves report"], [
-        ["basis", report.basis], ["as_of", report.as_of.isoformat()],
-        ["period_start", report.period_start.isoformat()]])
-    for table in report.tables():
-        out.write("\r\n")
-        spreadsheet.write(out, [table.title], [])
-        spreadsheet.write(out, table.columns, table.rows)
-    if report.notes:
-        out.write("\r\n")
-        spreadsheet.write(out, ["notes"], [[note] for note in report.notes])
-    return out.getvalue()
 
 
 @router.get("/reports/reserves", tags=["reports"], response_model=ReservesReport,
@@ -66,6 +45,6 @@ def get_reserves_report(service: ServiceDep, as_of: str | None = None,
             {"field": "since", "rule": "dates_in_order", "message": message}])
     report = reads.reserves(service.ledger, when, by, start)
     if format == "csv":
-        return Response(reserves_csv(report), media_type=CSV, headers={
+        return Response(spreadsheet.reserves_csv(report), media_type=CSV, headers={
             "Content-Disposition": 'attachment; filename="reserves-report.csv"'})
     return report

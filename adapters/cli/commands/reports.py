@@ -13,7 +13,7 @@ from adapters.audit.export import Replay
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, UsageError
 from adapters.cli.output import Progress, dump, table, yen
 from adapters.cli.session import Session
-from adapters.http.report_routes import reserves_csv
+from adapters.console.spreadsheet import reserves_csv
 from adapters.service import reads
 from domain.terms import JST
 from projections.reserves_report import ReservesFold, ReservesReport
