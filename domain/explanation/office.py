@@ -91,11 +91,13 @@ def _reserve(event: ReserveSet, state: Claim, at: str, lang: Lang) -> list[Line]
     checks: list[tuple[str, int | None, int | None]] = [
         ("reserve_before", event.reserve_before, state.reserve),
         ("change", event.change, int(event.reserve) - int(event.reserve_before or 0))]
+    # The ledger's own reserves are 0 when a claim ends and what is still payable
+    # at filing and reopening; any other is at most what is still payable.
     outstanding = state.outstanding if state.status is ClaimStatus.OPEN else 0
     if event.reason in _ENDED:
         checks.append(("reserve", event.reserve, 0))
     elif event.reason in (ReserveReason.INITIAL, ReserveReason.REOPENED) or \
-            event.reserve > outstanding:  # the ledger's own: what is payable; else at most
+            event.reserve > outstanding:
         checks.append(("reserve", event.reserve, outstanding))
     lines += [mismatch(field, recorded, again, "ReserveSet", lang)
               for field, recorded, again in checks if recorded != again]
@@ -127,13 +129,14 @@ def _requested(event: PayoutRequested, state: Claim, year: YearRecord, at: str,
     where = f"PayoutRequested {pid}"
     if event.amount != b.amount:
         lines.append(mismatch("amount", event.amount, b.amount, where, lang))
-    if event.within_authority != (event.amount <= event.pay_up_to):
+    within = event.within_authority
+    if within != (event.amount <= event.pay_up_to):
         lines.append(_flag(where, (
-            f"請求者の支払権限 {limit} に対する{'即時支払' if event.within_authority else '留保'}"
-            f"の記録は支払額 {amount} と一致しません",
-            f"recorded as {'issued at once' if event.within_authority else 'held'}, which "
-            f"the amount of {amount} against the authority to pay up to {limit} is not"),
-            lang))
+            f"{'即時支払' if within else '留保'}と記録されていますが、{amount} は請求者の"
+            f"支払権限 {limit} を{'超えています' if within else '超えていません'}",
+            f"recorded as {'issued at once' if within else 'held'}, but {amount} is "
+            f"{'above' if within else 'within'} the requester's authority to pay up to "
+            f"{limit}"), lang))
     if event.within_authority:
         return lines  # the payout that follows is recomputed on its own line
     key = ("held", state.claim_id, pid)

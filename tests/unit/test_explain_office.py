@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from adapters.service import reads as views
-from domain.claim import PayoutApproved, RecoveryRecorded, ReserveSet, claim_id_of
+from domain.claim import (
+    PayoutApproved,
+    PayoutRequested,
+    RecoveryRecorded,
+    ReserveSet,
+    claim_id_of,
+)
 from domain.commands import parse_command
 from domain.explanation import Explanation, Lang, Line, explain
 from domain.ledger import Ledger
@@ -288,6 +294,21 @@ def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
         "recomputation from the terms: 300,000 yen",
         "* AnnualLimitHeld: the recorded remaining after of 800,000 yen disagrees with the "
         "recomputation from the terms: 700,000 yen"]
+
+
+def test_a_request_issued_at_once_beyond_the_requesters_authority_is_called_out(
+        office: Ledger) -> None:
+    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=50_000))
+    claim_events, year_events = _events(office)
+    at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutRequested))
+    claim_events[at] = claim_events[at].model_copy(update={"pay_up_to": Yen(40_000)})
+    for lang, expected in (
+            ("ja", "※ PayoutRequested payout-1: 即時支払と記録されていますが、50,000円 は"
+                   "請求者の支払権限 40,000円 を超えています"),
+            ("en", "* PayoutRequested payout-1: recorded as issued at once, but 50,000 yen "
+                   "is above the requester's authority to pay up to 40,000 yen")):
+        explanation = explain(claim_events, year_events, lang)  # type: ignore[arg-type]
+        assert [m.text for m in explanation.mismatches] == [expected]
 
 
 # Recoveries ----------------------------------------------------------------------
