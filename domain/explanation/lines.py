@@ -18,16 +18,21 @@ from domain.claim import (
     ExclusionApplied,
     LossAssessed,
     PartialExclusionApplied,
+    PayoutApproved,
     PayoutIssued,
+    PayoutRejected,
+    PayoutRequested,
     PayoutReversed,
+    RecoveryRecorded,
+    ReserveSet,
     notice_time_barred,
     time_bar_ends,
 )
-from domain.errors import PayoutRefused
+from domain.explanation.checks import check_breakdown
+from domain.explanation.office import office_lines
 from domain.explanation.records import IncidentRecord, YearRecord
 from domain.explanation.words import Lang, Line, day, mismatch, payout_text, when_recorded, yen
-from domain.money import ZERO, Yen
-from domain.payout import PayoutBreakdown, calculate_payout
+from domain.money import ZERO
 from domain.terms import NOTICE_TIME_BAR, denial_wording, notice_channel, term_set
 
 
@@ -38,6 +43,9 @@ def event_lines(event: ClaimEvent, state: Claim | None, year: YearRecord,
     if isinstance(event, ClaimFiled):
         return _filed(event, year, at, lang)
     assert state is not None
+    if isinstance(event, ReserveSet | PayoutRequested | PayoutApproved | PayoutRejected
+                  | RecoveryRecorded):
+        return office_lines(event, state, year, at, lang)
     if isinstance(event, LossAssessed):
         text = (f"{at} 再査定: 損害額 {yen(event.loss_before, lang)} → "
                 f"{yen(event.loss_amount, lang)}" if lang == "ja" else
@@ -202,7 +210,6 @@ def _payout(event: PayoutIssued, state: Claim, year: YearRecord, incident: Incid
         lines.append(mismatch("annual_remaining_before", b.annual_remaining_before, None,
                                where, lang))
         return lines
-    cover = year.attached
     taken = others = ZERO
     if incident.incident_id is not None:
         before = incident.before.get(("drawn", event.payout_id))
@@ -216,21 +223,10 @@ def _payout(event: PayoutIssued, state: Claim, year: YearRecord, incident: Incid
         if drawn_on_incident.amount != b.amount:
             lines.append(mismatch("amount", drawn_on_incident.amount, b.amount,
                                    "IncidentDrawn", lang))
-    try:
-        again = calculate_payout(
-            loss=state.loss, deductible=cover.deductible,
-            per_incident_limit=cover.per_incident_limit, paid_before=state.paid,
-            annual_limit=cover.annual_limit,
-            annual_remaining=Yen(year.remaining_before[key]), requested=b.requested,
-            excluded=state.excluded,
-            deductible_taken_by_others=taken, incident_paid_by_others=others)
-    except PayoutRefused:
-        lines.append(mismatch("amount", b.amount, 0, where, lang))
+    again, lines_again = check_breakdown(b, state, year, key, taken, others, where, lang)
+    lines += lines_again
+    if again is None:
         return lines
-    for field in PayoutBreakdown.model_fields:
-        recorded, recomputed = getattr(b, field), getattr(again, field)
-        if recorded != recomputed:
-            lines.append(mismatch(field, recorded, recomputed, where, lang))
     if event.amount != b.amount:
         lines.append(mismatch("amount", event.amount, b.amount, where, lang))
     drawn = year.recorded[key]

@@ -1,6 +1,6 @@
 """A policy year and an incident as their own events tell them, at each of a
-claim's draws and restorations: what an explanation checks a payout's recorded
-figures against.
+claim's draws, restorations, holds and releases: what an explanation checks a
+payout's (or a hold's) recorded figures against.
 """
 
 from __future__ import annotations
@@ -11,27 +11,40 @@ from domain import incident as incident_module
 from domain.claim import ClaimFiled
 from domain.events import LedgerEvent
 from domain.incident import Incident, IncidentDrawn, IncidentRestored
-from domain.policy_year import AnnualLimitDrawn, AnnualLimitRestored, CoverageAttached
+from domain.policy_year import (
+    AnnualLimitDrawn,
+    AnnualLimitHeld,
+    AnnualLimitReleased,
+    AnnualLimitRestored,
+    CoverageAttached,
+)
+
+YearChange = AnnualLimitDrawn | AnnualLimitRestored | AnnualLimitHeld | AnnualLimitReleased
+_KINDS: dict[type, tuple[str, int]] = {
+    AnnualLimitDrawn: ("drawn", -1), AnnualLimitRestored: ("restored", 1),
+    AnnualLimitHeld: ("held", -1), AnnualLimitReleased: ("released", 1)}
+"""Each change of the annual remaining: its key and its sign (the remaining is
+the limit less what is paid and what is held)."""
 
 
 class YearRecord:
-    """The policy year's coverage as its own events tell it, up to each draw."""
+    """The policy year's coverage as its own events tell it, up to each draw,
+    restoration, hold and release (keyed by kind, claim and payout)."""
 
     def __init__(self, year_events: Sequence[LedgerEvent], claim: ClaimFiled) -> None:
         self.attached = next(
             (e for e in year_events if isinstance(e, CoverageAttached)
              and e.coverage == claim.coverage), None)
         self.remaining_before: dict[tuple[str, str, str], int] = {}
-        self.recorded: dict[tuple[str, str, str], AnnualLimitDrawn | AnnualLimitRestored] = {}
+        self.recorded: dict[tuple[str, str, str], YearChange] = {}
         remaining = self.attached.annual_limit if self.attached else 0
         for e in year_events:
-            if isinstance(e, AnnualLimitDrawn | AnnualLimitRestored) and \
-                    e.coverage == claim.coverage:
-                kind = "drawn" if isinstance(e, AnnualLimitDrawn) else "restored"
+            if isinstance(e, YearChange) and e.coverage == claim.coverage:
+                kind, sign = _KINDS[type(e)]
                 key = (kind, e.claim_id, e.payout_id)
                 self.remaining_before[key] = remaining
                 self.recorded[key] = e
-                remaining += -e.amount if kind == "drawn" else e.amount
+                remaining += sign * e.amount
 
 
 class IncidentRecord:

@@ -24,7 +24,8 @@ class Line(BaseModel):
 
     kind: Literal["filed", "assessed", "excluded", "payout", "reversal", "closed",
                   "withdrawn", "summary", "mismatch", "time_bar", "partly_excluded",
-                  "denial_withdrawn", "reopened"]
+                  "denial_withdrawn", "reopened", "reserve", "payout_requested",
+                  "payout_approved", "payout_rejected", "recovery"]
     recorded_at: datetime | None
     text: str
     figures: dict[str, int] = {}
@@ -69,6 +70,12 @@ _FIELDS_JA = {
     "annual_remaining_after": "残額",
     "deductible_taken_by_others": "同一事故の先の請求で充当済の免責金額",
     "incident_paid_by_others": "同一事故の他の請求への支払",
+    "held_before": "承認待ちの留保額", "held": "留保額", "released": "解除額",
+    "remaining_before": "年間残額", "remaining_after": "残額",
+    "reserve_before": "変更前の支払備金", "reserve": "支払備金", "change": "支払備金の増減",
+    "insured_share": "被保険者分", "insurer_share": "保険会社分",
+    "paid": "支払済額", "insured_unpaid_before": "被保険者の未填補損害",
+    "insurer_recovered_before": "保険会社の既回収額",
 }
 
 
@@ -104,8 +111,9 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
                  + (f" (同一事故の他の請求への支払 {y(others)}、残り "
                     f"{y(b.per_incident_limit - others)})" if others else "")
                  + ("まで" if capped else "以内")]
-        if b.paid_before:
-            parts.append(f"既払額 {y(b.paid_before)} → 未払額 {y(b.payable_on_claim)}")
+        if b.paid_before or b.held_before:
+            held = f", 承認待ちの留保 {y(b.held_before)}" if b.held_before else ""
+            parts.append(f"既払額 {y(b.paid_before)}{held} → 未払額 {y(b.payable_on_claim)}")
         if b.requested is not None:
             parts.append(f"内払請求額 {y(b.requested)}")
         parts.append(f"年間残額 {y(b.annual_remaining_before)} → 支払額 {y(b.amount)}, "
@@ -120,8 +128,9 @@ def payout_text(b: PayoutBreakdown, lang: Lang) -> str:
                   else f"within the per-incident limit of {y(b.per_incident_limit)}")
                  + (f" (the incident's other claims are paid {y(others)}, leaving "
                     f"{y(b.per_incident_limit - others)})" if others else "")]
-        if b.paid_before:
-            parts.append(f"already paid {y(b.paid_before)} → still payable "
+        if b.paid_before or b.held_before:
+            held = f", held for approval {y(b.held_before)}" if b.held_before else ""
+            parts.append(f"already paid {y(b.paid_before)}{held} → still payable "
                          f"{y(b.payable_on_claim)}")
         if b.requested is not None:
             parts.append(f"interim payout asked for {y(b.requested)}")

@@ -42,7 +42,7 @@ def test_apply_reports_each_line_and_refused_lines_append_nothing(db: str, tmp_p
     assert lines[3]["result"]["amount"] == 700_000
     assert lines[4]["violations"][0]["field"] == "command"
     history = json.loads(cli("--db", db, "history", "C1", "--json").stdout)
-    assert [e["event_type"] for e in history] == ["ClaimFiled", "PayoutIssued"]
+    assert [e["event_type"] for e in history] == ["ClaimFiled", "ReserveSet", "PayoutIssued"]
     assert {e["actor"] for e in history} == {"test:cli"}
 
 
@@ -109,7 +109,8 @@ def test_history_of_a_policy_includes_its_years_and_claims_in_log_order(db: str)
     events = json.loads(cli("--db", db, "history", "P1", "--json").stdout)
     assert [e["event_type"] for e in events] == [
         "PolicyEnrolled", "CoverStarted", "PolicyYearOpened", "CoverageAttached",
-        "CoverageAttached", "ClaimFiled", "ClaimRegistered", "PayoutIssued", "AnnualLimitDrawn"]
+        "CoverageAttached", "ClaimFiled", "ClaimRegistered", "ReserveSet", "PayoutIssued",
+        "AnnualLimitDrawn"]
     positions = [e["position"] for e in events]
     assert positions == sorted(positions)
 

@@ -146,9 +146,10 @@ def test_a_stale_expected_version_is_a_conflict(server: Server):
     claim = f"C{ids()}"
     with server.client("appender") as c:
         c.post("/commands", json=file_data_media(claim, policy_id=policy))
-        assert c.post("/commands", json=pay(claim, amount=10, expected_version=1)).status_code \
+        # version 2: filed, and its initial reserve
+        assert c.post("/commands", json=pay(claim, amount=10, expected_version=2)).status_code \
             == 201
-        stale = c.post("/commands", json=pay(claim, amount=10, expected_version=1))
+        stale = c.post("/commands", json=pay(claim, amount=10, expected_version=2))
         assert problem(stale, 409)["violations"][0]["field"] == "expected_version"
 
 
@@ -267,7 +268,7 @@ def test_reads_for_auditors_limits_claim_history_and_audit_pages(server: Server)
         assert (body["status"], body["paid"], body["payouts"][0]["breakdown"]["deductible"]) \
             == ("open", 700_000, 100_000)
         history = c.get(f"/claims/{claim}/history").json()["items"]
-        assert [r["event_type"] for r in history] == ["ClaimFiled", "PayoutIssued"]
+        assert [r["event_type"] for r in history] == ["ClaimFiled", "ReserveSet", "PayoutIssued"]
         pages, after = [], 0
         while True:
             page = c.get("/audit", params={"policy_id": policy, "after": after,
@@ -277,7 +278,7 @@ def test_reads_for_auditors_limits_claim_history_and_audit_pages(server: Server)
                 break
             after = page["next_after"]
         assert [r["position"] for r in pages] == sorted(r["position"] for r in pages)
-        assert len(pages) == 9  # enrolment 5, filing 2 (claim, policy), payout 2
+        assert len(pages) == 10  # enrolment 5, filing 3 (claim, policy, reserve), payout 2
         then = c.get(f"/claims/{claim}", params={"as_of": "2000-01-01"})
         problem(then, 404)
         problem(c.get("/policies/NOPE/limits"), 404)
@@ -297,7 +298,7 @@ def test_a_claim_explanation_in_japanese_and_english(server: Server):
         assert ("損害額 800,000円 − 免責金額 100,000円 = 700,000円; 1事故限度額 1,000,000円以内; "
                 "年間残額 1,000,000円 → 支払額 700,000円, 残額 300,000円") in ja["text"]
         assert "loss 800,000 yen − deductible 100,000 yen = 700,000 yen" in en["text"]
-        assert [line["kind"] for line in en["lines"]] == ["filed", "payout", "summary"]
+        assert [line["kind"] for line in en["lines"]] == ["filed", "reserve", "payout", "summary"]
         problem(c.get(f"/claims/{claim}/explanation", params={"lang": "fr"}), 400)
         problem(c.get("/claims/NOPE/explanation"), 404)
         problem(c.get(f"/claims/{claim}/explanation", params={"as_of": "soon"}), 400)
@@ -327,7 +328,9 @@ def test_the_openapi_document_has_an_example_for_every_command(server: Server):
     assert set(examples) == {"attach_coverage", "end_service", "file_claim", "assess_loss",
                              "apply_exclusion", "issue_payout", "reverse_payout",
                              "close_claim", "withdraw_claim", "withdraw_denial",
-                             "reopen_claim", "cancel_firewall_option"}
+                             "reopen_claim", "cancel_firewall_option", "set_reserve",
+                             "request_payout", "approve_payout", "reject_payout",
+                             "record_recovery", "set_authority"}
     assert "Command" in document["components"]["schemas"]
 
 

@@ -47,7 +47,8 @@ def test_explain_prints_the_lines_or_json(ledger: Ledger, tmp_path: Path) -> Non
     code, out = run("--db", db, "explain", "C1", "--lang", "en", "--json")
     data = json.loads(out)
     assert (code, data["claim_id"], data["lang"]) == (0, "C1", "en")
-    assert data["lines"][1]["figures"]["amount"] == 700_000
+    assert [line["kind"] for line in data["lines"]] == ["filed", "reserve", "payout", "summary"]
+    assert data["lines"][2]["figures"]["amount"] == 700_000
     code, out = run("--db", db, "explain", "C1", "--as-of", "2000-01-01")
     assert code == 3
 

@@ -35,7 +35,7 @@ def run(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def sealed(tmp_path: Path) -> dict[str, Any]:
-    """A ledger of 65 events, sealed by `seal` three times along the way (so the
+    """A ledger of 80 events, sealed by `seal` three times along the way (so the
     checkpoint file carries a trail), and a checkpoint file kept outside."""
     db = str(tmp_path / "ledger.db")
     ledger = make_ledger(persistence_env(db))
@@ -78,7 +78,7 @@ def payload(db: str, position: int) -> bytes:
 def test_an_untouched_log_verifies_up_to_its_end(sealed: dict[str, Any]) -> None:
     code, report = verify(sealed)
     assert (code, report["ok"], report["intact_to"]) == (0, True, sealed["end"])
-    assert report["events"] == sealed["end"] == 65
+    assert report["events"] == sealed["end"] == 80
 
 
 def test_editing_one_payload_byte_is_found_at_its_position(sealed: dict[str, Any]) -> None:
@@ -130,12 +130,12 @@ def test_reordering_two_rows_is_found_at_the_first(sealed: dict[str, Any]) -> No
 
 
 def test_inserting_a_forged_row_is_found_at_its_position(sealed: dict[str, Any]) -> None:
-    forged = payload(sealed["db"], 65).replace(b'"C15"', b'"C99"')
+    forged = payload(sealed["db"], 80).replace(b'"C15"', b'"C99"')
     sql(sealed["db"], "INSERT INTO stored_events (originator_id, originator_version, topic, "
         "state) VALUES ('claim:C99', 2, 'PayoutIssued', ?)", (forged,))
     code, report = verify(sealed)
     assert code == 1
-    assert (report["finding"]["kind"], report["finding"]["position"]) == ("inserted", 66)
+    assert (report["finding"]["kind"], report["finding"]["position"]) == ("inserted", 81)
 
 
 def test_truncating_the_tail_is_found_by_the_checkpoint_kept_outside(
@@ -169,7 +169,7 @@ def _rewrite_seal_from(db: str, position: int) -> None:
 
 def test_rewriting_the_seal_to_match_a_forged_row_is_found_by_the_checkpoint_kept_outside(
         sealed: dict[str, Any]) -> None:
-    forged_at = 30
+    forged_at = sealed["marks"][1] + 5  # after the last checkpoint the trail keeps
     edited = payload(sealed["db"], forged_at).replace(b"tester", b"forger", 1)
     sql(sealed["db"], "UPDATE stored_events SET state = ? WHERE rowid = ?",
         (edited, forged_at))
@@ -271,8 +271,8 @@ def test_events_written_before_the_seal_existed_are_sealed_by_seal(
     assert verify(sealed, kept=False)[1]["finding"]["kind"] == "inserted"
     code, out = run("--db", sealed["db"], "seal", "--json")
     assert code == 0
-    assert json.loads(out)["sealed_now"] == 25
-    assert "sealed 25 event(s) that were not sealed at commit" in capsys.readouterr().err
+    assert json.loads(out)["sealed_now"] == 40
+    assert "sealed 40 event(s) that were not sealed at commit" in capsys.readouterr().err
     assert verify(sealed)[0] == 0
 
 
@@ -320,4 +320,4 @@ def test_a_log_from_before_the_seal_is_sealed_when_first_opened(
         report = seal.verify(sealed_log(ledger.recorder))
         ledger.close()
         assert written and report.ok, report.finding
-        assert report.intact_to == report.events == written + 2  # filed, registered
+        assert report.intact_to == report.events == written + 3  # filed, registered, reserved

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from domain.claim import ClaimFiled, ExclusionApplied, PayoutIssued, PayoutReversed
+from domain.claim import (
+    ClaimFiled,
+    ExclusionApplied,
+    PayoutIssued,
+    PayoutReversed,
+    ReserveSet,
+)
 from domain.errors import (
     AlreadyExists,
     ClaimDenied,
@@ -63,8 +69,10 @@ def test_a_liability_cause_before_the_first_year_is_the_prior_cause_exclusion(
     enrolled: Harness,
 ):
     events = enrolled.then_events(file_liability(incident="2024-03-31", made_on="2024-05-01"))
-    filed, excluded = [e for e in events if e.originator_id == "claim:L1"]
+    filed, excluded, reserved = [e for e in events if e.originator_id == "claim:L1"]
     assert isinstance(filed, ClaimFiled) and isinstance(excluded, ExclusionApplied)
+    assert isinstance(reserved, ReserveSet)
+    assert (reserved.reason, reserved.reserve) == ("initial", 0)
     assert excluded.exclusion == "prior_cause"
     assert "初年度の保険期間開始以前" in excluded.wording_ja
     enrolled.then_refused(pay("L1"), ClaimDenied, "claim_id", "claim_not_denied")
@@ -193,8 +201,10 @@ def test_a_reassessment_below_what_is_paid_is_refused(enrolled: Harness):
 
 def test_an_exclusion_denies_the_claim_with_the_terms_wording(enrolled: Harness):
     enrolled.given(file_data_media())
-    (applied,) = enrolled.then_events(exclude(code="natural_disaster"))
+    applied, reserved = enrolled.then_events(exclude(code="natural_disaster"))
     assert isinstance(applied, ExclusionApplied)
+    assert isinstance(reserved, ReserveSet)
+    assert (reserved.reason, reserved.reserve) == ("denied", 0)
     assert "台風" in applied.wording_ja
     assert enrolled.ledger.get_claim("C1").status == "denied"
     enrolled.then_refused(pay(), ClaimDenied, "claim_id", "claim_not_denied")

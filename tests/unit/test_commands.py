@@ -9,6 +9,7 @@ import pytest
 from domain.commands import COMMAND_TYPES, parse_command
 from domain.errors import InvalidCommand
 from tests.builders import (
+    approve_payout,
     assess,
     attach,
     cancel_firewall,
@@ -18,8 +19,13 @@ from tests.builders import (
     file_data_media,
     file_liability,
     pay,
+    record_recovery,
+    reject_payout,
     reopen,
+    request_payout,
     reverse,
+    set_authority,
+    set_reserve,
     withdraw,
     withdraw_denial,
 )
@@ -28,7 +34,9 @@ VALID: list[dict[str, Any]] = [
     attach(), end_service(), file_data_media(), file_liability(), assess(), exclude(),
     pay(amount=1), reverse(), close(), withdraw(), withdraw_denial(), reopen(),
     file_data_media(notified_on="2024-06-02", channel="email"), exclude(amount=1),
-    cancel_firewall(),
+    cancel_firewall(), set_reserve(amount=1, effective_on="2024-06-02", note="n"),
+    request_payout(amount=1, due_on="2024-07-01"), approve_payout(amount=1), reject_payout(),
+    record_recovery(), set_authority(),
 ]
 
 
@@ -77,7 +85,8 @@ def test_yen_must_be_a_whole_non_negative_number(command, field, value, rule) ->
 
 DATE_FIELDS = [(c, f) for c in VALID for f in
                ("firewall_applied_on", "service_start", "service_end", "incident_date",
-                "claim_made_on", "notified_on", "cancelled_on") if f in c]
+                "claim_made_on", "notified_on", "cancelled_on", "effective_on", "due_on")
+               if f in c]
 
 
 @pytest.mark.parametrize(("command", "field"), DATE_FIELDS,

@@ -77,15 +77,15 @@ def test_interim_payouts_reassessments_and_reversals_each_get_a_line(ledger: Led
           assess("C1", loss=900_000), reverse("C1", "payout-1"), pay("C1"), close("C1"))
     explanation = views.explanation(ledger, "C1", "ja")
     assert [line.kind for line in explanation.lines] == [
-        "filed", "payout", "assessed", "reversal", "payout", "closed", "summary"]
+        "filed", "reserve", "payout", "assessed", "reversal", "payout", "closed", "summary"]
     lines = [line.text for line in explanation.lines]
     assert ("内払請求額 200,000円; 年間残額 1,000,000円 → 支払額 200,000円, 残額 800,000円"
-            in lines[1])
-    assert "再査定: 損害額 800,000円 → 900,000円" in lines[2]
-    assert "支払 payout-1 の取消: 200,000円; 年間残額 800,000円 → 1,000,000円" in lines[3]
+            in lines[2])
+    assert "再査定: 損害額 800,000円 → 900,000円" in lines[3]
+    assert "支払 payout-1 の取消: 200,000円; 年間残額 800,000円 → 1,000,000円" in lines[4]
     assert ("損害額 900,000円 − 免責金額 100,000円 = 800,000円; 1事故限度額 1,000,000円以内; "
-            "年間残額 1,000,000円 → 支払額 800,000円, 残額 200,000円") in lines[4]
-    assert lines[6] == "状態: 終了; 支払合計 800,000円 (取消分を除く)"
+            "年間残額 1,000,000円 → 支払額 800,000円, 残額 200,000円") in lines[5]
+    assert lines[7] == "状態: 終了; 支払合計 800,000円 (取消分を除く); 支払備金 0円"
     assert explanation.mismatches == []
 
 
@@ -122,11 +122,11 @@ def _events(ledger: Ledger, claim_id: str) -> tuple[list[Any], list[Any]]:
 def test_a_recorded_payout_that_the_terms_would_not_pay_is_called_out(ledger: Ledger) -> None:
     given(ledger, attach(), file_data_media(loss=800_000), pay("C1"))
     claim_events, year_events = _events(ledger, "C1")
-    paid = claim_events[1]
+    paid = claim_events[2]  # after the filing and its initial reserve
     assert isinstance(paid, PayoutIssued)
     forged = paid.breakdown.model_copy(update={"amount": Yen(750_000),
                                                "annual_remaining_after": Yen(250_000)})
-    claim_events[1] = paid.model_copy(update={"amount": Yen(750_000), "breakdown": forged})
+    claim_events[2] = paid.model_copy(update={"amount": Yen(750_000), "breakdown": forged})
     for lang, expected in (
             ("ja", "※ PayoutIssued payout-1: 記録された支払額 750,000円 は約款からの再計算 "
                    "700,000円 と一致しません"),

@@ -78,7 +78,7 @@ def test_later_years_open_on_the_first_claim_in_them(h: Harness):
     events = h.then_events(file_data_media(incident="2025-04-01"))
     assert [e.event_name for e in events] == [
         "PolicyYearOpened", "CoverageAttached", "CoverageAttached", "ClaimFiled",
-        "ClaimRegistered"]
+        "ClaimRegistered", "ReserveSet"]
     assert events[1].originator_id == "policy:P1:year:2"
     assert h.ledger.get_claim("C1").policy_year == 2
 
