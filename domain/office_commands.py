@@ -83,7 +83,8 @@ class RequestPayout(OnExisting):
 
 class ApprovePayout(OnExisting):
     """Approve a held payout (another actor than its requester, whose authority
-    covers the amount): the amount is issued, the rest of the hold released."""
+    covers all that is held): the amount is issued, the rest of the hold
+    released."""
 
     command: Literal["approve_payout"]
     claim_id: Identifier

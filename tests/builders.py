@@ -161,40 +161,43 @@ def incident_data_media(claim_id: str, loss: int = 300_000, **over: Any) -> dict
                            **{"incident_id": "INC-1", **over})
 
 
-def set_reserve(claim_id: str = "C1", amount: int = 500_000, reason: str = "litigation",
+def set_reserve(claim_id: str = "C1", amount: int = 500_000, reason: str = "reassessed",
                 **over: Any) -> dict[str, Any]:
     return {"command": "set_reserve", "claim_id": claim_id, "amount": amount,
             "reason": reason, **over}
 
 
-def request_payout(claim_id: str = "C1", amount: int | None = None,
-                   **over: Any) -> dict[str, Any]:
+def request(claim_id: str = "C1", amount: int | None = None, **over: Any) -> dict[str, Any]:
+    """A payout requested for approval (``amount`` None: all that is payable)."""
     cmd: dict[str, Any] = {"command": "request_payout", "claim_id": claim_id, **over}
     if amount is not None:
         cmd["amount"] = amount
     return cmd
 
 
-def approve_payout(claim_id: str = "C1", payout_id: str = "payout-1",
-                   **over: Any) -> dict[str, Any]:
-    return {"command": "approve_payout", "claim_id": claim_id, "payout_id": payout_id,
-            "reason": "the invoice checks out", **over}
+def approve(claim_id: str = "C1", payout_id: str = "payout-1", amount: int | None = None,
+            **over: Any) -> dict[str, Any]:
+    cmd: dict[str, Any] = {"command": "approve_payout", "claim_id": claim_id,
+                           "payout_id": payout_id, "reason": "invoice checked", **over}
+    if amount is not None:
+        cmd["amount"] = amount
+    return cmd
 
 
-def reject_payout(claim_id: str = "C1", payout_id: str = "payout-1",
-                  **over: Any) -> dict[str, Any]:
+def reject(claim_id: str = "C1", payout_id: str = "payout-1", **over: Any) -> dict[str, Any]:
     return {"command": "reject_payout", "claim_id": claim_id, "payout_id": payout_id,
-            "reason": "the invoice is not the customer's", **over}
+            "reason": "the invoice does not match the loss", **over}
 
 
-def record_recovery(claim_id: str = "C1", amount: int = 200_000, kind: str = "subrogation",
-                    **over: Any) -> dict[str, Any]:
+def recover(claim_id: str = "C1", amount: int = 300_000, kind: str = "subrogation",
+            **over: Any) -> dict[str, Any]:
     return {"command": "record_recovery", "claim_id": claim_id, "kind": kind,
-            "amount": amount, "counterparty": "株式会社加害者",
-            "reason": "the third party paid damages", **over}
+            "amount": amount, "counterparty": "株式会社加害者", "reason": "settlement received",
+            **over}
 
 
-def set_authority(actor_name: str = "tester", pay_up_to: int = 300_000,
-                  approve_up_to: int = 1_000_000, **over: Any) -> dict[str, Any]:
-    return {"command": "set_authority", "actor_name": actor_name, "pay_up_to": pay_up_to,
+def authorize(actor: str, pay_up_to: int = 0, approve_up_to: int = 0,
+              **over: Any) -> dict[str, Any]:
+    """An operator's ``set_authority`` for ``actor``."""
+    return {"command": "set_authority", "actor_name": actor, "pay_up_to": pay_up_to,
             "approve_up_to": approve_up_to, **over}

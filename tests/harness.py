@@ -28,9 +28,9 @@ class Harness:
         self.ledger = ledger
         self.clock = clock
 
-    def given(self, *commands: dict[str, Any]) -> None:
+    def given(self, *commands: dict[str, Any], actor: str = "tester") -> None:
         for command in commands:
-            self.ledger.execute(parse_command(command), actor="tester")
+            self.ledger.execute(parse_command(command), actor=actor)
 
     def position(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -42,17 +42,18 @@ class Harness:
         notifications = self.ledger.recorder.select_notifications(position + 1, 10_000)
         return [self.ledger.mapper.to_domain_event(n) for n in notifications]
 
-    def then_events(self, command: dict[str, Any]) -> list[LedgerEvent]:
+    def then_events(self, command: dict[str, Any], actor: str = "tester") -> list[LedgerEvent]:
         before = self.position()
-        self.when(command)
+        self.when(command, actor)
         return self.events_after(before)
 
     def then_refused(
-        self, command: dict[str, Any], error: type[LedgerError], field: str | None, rule: str
+        self, command: dict[str, Any], error: type[LedgerError], field: str | None, rule: str,
+        actor: str = "tester",
     ) -> LedgerError:
         before = self.position()
         with pytest.raises(error) as caught:
-            self.when(command)
+            self.when(command, actor)
         assert (caught.value.field, caught.value.rule) == (field, rule), caught.value
         assert self.position() == before, "a refused command appended events"
         return caught.value

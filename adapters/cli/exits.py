@@ -1,11 +1,12 @@
 """The CLI's exit statuses, and which one each kind of failure gets.
 
-0 done; 1 a command was refused by a rule (nothing appended for it), ``verify``
-found differences, ``seal verify`` or ``replay`` found tampering, or
-``explain``/``replay`` found a recorded figure that disagrees with the terms;
+0 done; 1 a command was refused by a rule or by the actor's authority (nothing
+appended for it), ``verify`` found differences, ``seal verify`` or ``replay``
+found tampering, or ``explain``/``replay`` found a recorded figure that
+disagrees with the terms;
 2 bad usage or unreadable input; 3 the policy or claim does not exist; 4 a
-conflict (command id reused, or concurrent writers); 5 the database cannot be
-used; 130 interrupted.
+conflict (command id reused, concurrent writers, or a held payout already
+approved or rejected); 5 the database cannot be used; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    HoldResolved,
     IdempotencyConflict,
     LedgerError,
     NotFound,
@@ -31,6 +33,6 @@ def exit_code(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return EXIT_NOT_FOUND
     if isinstance(error, IdempotencyConflict | ConcurrencyConflict | AlreadyExists
-                  | VersionConflict):
+                  | VersionConflict | HoldResolved):
         return EXIT_CONFLICT
     return EXIT_REFUSED

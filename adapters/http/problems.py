@@ -19,9 +19,11 @@ from adapters.storage import redact
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    HoldResolved,
     IdempotencyConflict,
     InvalidCommand,
     LedgerError,
+    NotAuthorized,
     NotFound,
     VersionConflict,
 )
@@ -68,8 +70,10 @@ PARAMETER_RULES = {"greater_than_equal": "minimum", "less_than_equal": "maximum"
 def status_of(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return 404
+    if isinstance(error, NotAuthorized):
+        return 403
     if isinstance(error, AlreadyExists | IdempotencyConflict | VersionConflict
-                  | ConcurrencyConflict):
+                  | ConcurrencyConflict | HoldResolved):
         return 409
     if isinstance(error, InvalidCommand) and error.rule in ("json", "json_object"):
         return 400

@@ -103,32 +103,37 @@ def assess_loss(
             "excluded_within_loss",
             f"{claim.excluded} of the loss is excluded; the loss cannot be less",
         )
-    if incident is not None:
-        return [
-            LossAssessed(**_claim_fields(claim, stamp), loss_before=claim.loss,
-                         loss_amount=command.loss_amount, reason=command.reason),
-            *_counted(claim, incident, stamp, loss=command.loss_amount - claim.excluded,
-                      claim_event="LossAssessed", field="loss_amount"),
-        ]
-    payable = payable_for_incident(
-        command.loss_amount - claim.excluded, claim.deductible, claim.per_incident_limit
-    )
-    if payable < claim.paid + claim.held:
-        raise RuleViolated.of(
-            "loss_amount",
-            "payable_not_below_paid",
-            f"a loss of {command.loss_amount} makes {payable} payable, less than the "
-            f"{claim.paid} already paid" + _and_held(claim)
-            + "; reverse payouts (or reject requests) first",
-        )
+    loss_left = command.loss_amount - claim.excluded
+    counted = _counted(claim, incident, stamp, loss=loss_left, claim_event="LossAssessed",
+                       field="loss_amount")
+    _check_paid_and_held(claim, incident, loss_left, "loss_amount",
+                         f"a loss of {command.loss_amount}")
     return [
         LossAssessed(
             **_claim_fields(claim, stamp),
             loss_before=claim.loss,
             loss_amount=command.loss_amount,
             reason=command.reason,
-        )
+        ),
+        *counted,
     ]
+
+
+def _check_paid_and_held(claim: Claim, incident: Incident | None, loss_left: Yen,
+                         field: str, doing: str) -> None:
+    """A decision that leaves ``loss_left`` counted must leave payable what is
+    paid and held on the claim (for a claim of an incident, with the part of the
+    incident's deductible the claims filed before it do not take)."""
+    deductible = claim.deductible if incident is None else incident.deductible.less(
+        incident.deductible_taken_before(claim.claim_id))
+    payable = payable_for_incident(loss_left, deductible, claim.per_incident_limit)
+    if payable < claim.paid + claim.held:
+        raise RuleViolated.of(
+            field,
+            "payable_not_below_paid",
+            f"{doing} makes {payable} payable, less than the {claim.paid} already paid"
+            + _and_held(claim) + "; reverse payouts (or reject requests) first",
+        )
 
 
 def apply_exclusion(
@@ -182,16 +187,10 @@ def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amoun
             f"{total} excluded in all would be more than the assessed loss of {claim.loss}"
             + (f" ({claim.excluded} is excluded already)" if claim.excluded else ""),
         )
-    deductible = ZERO if incident is not None else claim.deductible
-    payable = payable_for_incident(claim.loss - total, deductible, claim.per_incident_limit)
-    if payable < claim.paid + claim.held:
-        raise RuleViolated.of(
-            "amount",
-            "payable_not_below_paid",
-            f"excluding {amount} makes {payable} payable, less than the {claim.paid} "
-            "already paid" + _and_held(claim)
-            + "; reverse payouts (or reject requests) first",
-        )
+    counted = _counted(claim, incident, stamp, loss=claim.loss - total,
+                       claim_event="PartialExclusionApplied", field="amount")
+    _check_paid_and_held(claim, incident, claim.loss - total, "amount",
+                         f"excluding {amount}")
     return [
         PartialExclusionApplied(
             **_claim_fields(claim, stamp),
@@ -202,8 +201,7 @@ def _exclude_part(claim: Claim, wording: Wording, command: ApplyExclusion, amoun
             amount=amount,
             excluded_total=total,
         ),
-        *_counted(claim, incident, stamp, loss=claim.loss - total,
-                  claim_event="PartialExclusionApplied", field="amount"),
+        *counted,
     ]
 
 

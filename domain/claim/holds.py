@@ -24,7 +24,6 @@ from domain.claim.state import Claim, Hold, HoldStatus, evolve, next_fields
 from domain.errors import HoldResolved, NotAuthorized, NotFound, RuleViolated
 from domain.events import EventStamp, LedgerEvent
 from domain.incident import Incident
-from domain.money import Yen
 from domain.office_commands import ApprovePayout, RejectPayout, RequestPayout
 from domain.policy_year import AnnualLimitHeld, AnnualLimitReleased, PolicyYear
 from domain.policy_year import evolve as evolve_year
@@ -65,17 +64,19 @@ def pending(claim: Claim, payout_id: str) -> Hold:
     return hold
 
 
-def check_approver(hold: Hold, approver: Authority, amount: Yen, actor: str) -> None:
-    """Another actor than the requester, whose authority covers ``amount``."""
+def check_approver(hold: Hold, approver: Authority, actor: str) -> None:
+    """Another actor than the requester, whose authority covers the whole hold
+    (approving less releases the rest: a decision on all of it, as a rejection
+    is)."""
     if actor == hold.requested_by:
         raise NotAuthorized.of(
             "actor", "another_approver",
             f"{actor} requested payout {hold.payout_id}: another actor must decide on it")
-    if amount > approver.approve_up_to:
+    if hold.amount > approver.approve_up_to:
         raise NotAuthorized.of(
             "actor", "approval_authority",
             f"{actor} may approve up to {approver.approve_up_to}; payout {hold.payout_id} "
-            f"is {amount}")
+            f"is {hold.amount}")
 
 
 def _release(claim: Claim, year: PolicyYear, hold: Hold, stamp: EventStamp) -> LedgerEvent:
@@ -98,7 +99,7 @@ def approve_payout(claim: Claim, year: PolicyYear, command: ApprovePayout,
     if asked > hold.amount:
         raise RuleViolated.of("amount", "within_hold",
                               f"{asked} is more than the {hold.amount} held")
-    check_approver(hold, approver, asked, stamp.actor)
+    check_approver(hold, approver, stamp.actor)
     available = payout_breakdown(claim, year, incident, None, releasing=hold.amount).amount
     breakdown = payout_breakdown(claim, year, incident, min(asked, available),
                                  releasing=hold.amount)
@@ -116,7 +117,7 @@ def approve_payout(claim: Claim, year: PolicyYear, command: ApprovePayout,
 def reject_payout(claim: Claim, year: PolicyYear, command: RejectPayout,
                   stamp: EventStamp, approver: Authority) -> list[LedgerEvent]:
     hold = pending(claim, command.payout_id)
-    check_approver(hold, approver, hold.amount, stamp.actor)
+    check_approver(hold, approver, stamp.actor)
     return [PayoutRejected(**next_fields(claim, stamp), payout_id=hold.payout_id,
                            requested_by=hold.requested_by, released=hold.amount,
                            approve_up_to=approver.approve_up_to, reason=command.reason),

@@ -14,7 +14,7 @@ from eventsourcing.persistence import PersistenceError
 from adapters.storage import open_ledger
 from domain.commands import parse_command
 from domain.errors import ConcurrencyConflict, LedgerError
-from tests.builders import file_data_media, file_liability, pay
+from tests.builders import approve, file_data_media, file_liability, pay
 
 
 def commands_for(worker: int, count: int, policies: int) -> list[dict[str, Any]]:
@@ -84,9 +84,32 @@ def pay_worker(db: str, claims: list[str], out: str) -> None:
     ledger.close()
 
 
+def approve_worker(db: str, actor: str, claims: list[str], out: str, go: str) -> None:
+    """Once ``go`` exists, approve the first payout requested on each claim as
+    ``actor``; write which approvals were acknowledged and how the others were
+    refused. (``out``.ready tells the test the ledger is open.)"""
+    ledger = open_ledger(db)
+    Path(out + ".ready").touch()
+    while not Path(go).exists():
+        time.sleep(0.005)
+    won, refused = [], []
+    for claim_id in claims:
+        try:
+            ledger.execute(parse_command(approve(claim_id)), actor=actor)
+        except LedgerError as error:
+            refused.append([claim_id, type(error).__name__, error.rule])
+        else:
+            won.append(claim_id)
+    Path(out).write_text(json.dumps({"won": won, "refused": refused}))
+    ledger.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "pay":
         pay_worker(sys.argv[2], sys.argv[3].split(","), sys.argv[4])
+    elif sys.argv[1] == "approve":
+        approve_worker(sys.argv[2], sys.argv[3], sys.argv[4].split(","), sys.argv[5],
+                       sys.argv[6])
     else:
         db, worker, count, policies, out, until_done = sys.argv[1:7]
         run_worker(db, int(worker), int(count), int(policies), out, until_done == "1")

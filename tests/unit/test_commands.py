@@ -9,9 +9,10 @@ import pytest
 from domain.commands import COMMAND_TYPES, parse_command
 from domain.errors import InvalidCommand
 from tests.builders import (
-    approve_payout,
+    approve,
     assess,
     attach,
+    authorize,
     cancel_firewall,
     close,
     end_service,
@@ -19,12 +20,11 @@ from tests.builders import (
     file_data_media,
     file_liability,
     pay,
-    record_recovery,
-    reject_payout,
+    recover,
+    reject,
     reopen,
-    request_payout,
+    request,
     reverse,
-    set_authority,
     set_reserve,
     withdraw,
     withdraw_denial,
@@ -35,8 +35,8 @@ VALID: list[dict[str, Any]] = [
     pay(amount=1), reverse(), close(), withdraw(), withdraw_denial(), reopen(),
     file_data_media(notified_on="2024-06-02", channel="email"), exclude(amount=1),
     cancel_firewall(), set_reserve(amount=1, effective_on="2024-06-02", note="n"),
-    request_payout(amount=1, due_on="2024-07-01"), approve_payout(amount=1), reject_payout(),
-    record_recovery(), set_authority(),
+    request(amount=1, due_on="2024-07-01"), approve(amount=1), reject(),
+    recover(), authorize("tester", 300_000, 1_000_000),
 ]
 
 

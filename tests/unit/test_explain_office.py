@@ -22,19 +22,19 @@ from domain.ledger import Ledger
 from domain.money import Yen
 from domain.policy_year import policy_year_id
 from tests.builders import (
-    approve_payout,
+    approve,
     assess,
     attach,
+    authorize,
     close,
     exclude,
     file_data_media,
     incident_data_media,
     pay,
-    record_recovery,
-    reject_payout,
+    recover,
+    reject,
     reopen,
-    request_payout,
-    set_authority,
+    request,
     set_reserve,
     withdraw,
 )
@@ -48,8 +48,8 @@ AT = {"ja": "2026年1月15日 12:00", "en": "2026-01-15 12:00"}
 def office(ledger: Ledger) -> Ledger:
     """Policy P1, a clerk who may pay 100,000 yen alone and approve nothing, and
     a manager who may approve up to 2,000,000 yen."""
-    given(ledger, attach(), set_authority("clerk", 100_000, 0),
-          set_authority("manager", 1_000_000, 2_000_000))
+    given(ledger, attach(), authorize("clerk", 100_000, 0),
+          authorize("manager", 1_000_000, 2_000_000))
     return ledger
 
 
@@ -91,7 +91,8 @@ def test_a_claim_filed_gets_an_initial_reserve_of_what_is_payable(
 def test_a_reserve_set_by_the_office_shows_before_after_change_reason_and_date(
         office: Ledger, lang: Lang, expected: str) -> None:
     by(office, "clerk", file_data_media(loss=800_000),
-       set_reserve(amount=300_000, effective_on="2026-01-10", note="court date set"))
+       set_reserve(amount=300_000, reason="litigation", effective_on="2026-01-10",
+                   note="court date set"))
     explanation = told(office, lang)
     assert lines_of(explanation, "reserve")[-1].text == f"{AT[lang]} {expected}"
     assert explanation.mismatches == []
@@ -167,7 +168,7 @@ def test_a_recorded_reserve_above_what_is_still_payable_is_called_out(office: Le
 def test_a_request_within_the_requesters_authority_is_issued_at_once(
         office: Ledger, lang: Lang, expected: str) -> None:
     by(office, "clerk", file_data_media(loss=800_000),
-       request_payout(amount=50_000, due_on="2026-01-31"))
+       request(amount=50_000, due_on="2026-01-31"))
     explanation = told(office, lang)
     assert [line.kind for line in explanation.lines] == [
         "filed", "reserve", "payout_requested", "payout", "summary"]
@@ -189,7 +190,7 @@ def test_a_request_within_the_requesters_authority_is_issued_at_once(
            "remaining 700,000 yen")])
 def test_a_request_above_the_requesters_authority_is_held_with_its_working(
         office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
     explanation = told(office, lang)
     (requested,) = lines_of(explanation, "payout_requested")
     assert requested.text == f"{AT[lang]} {expected}"
@@ -200,14 +201,14 @@ def test_a_request_above_the_requesters_authority_is_held_with_its_working(
 
 @pytest.mark.parametrize(("lang", "expected"), [
     ("ja", "支払承認 payout-1: manager (承認権限 2,000,000円) が clerk の請求を承認; 留保 "
-           "300,000円 のうち 200,000円 を支払、100,000円 を解除 (the invoice checks out)"),
+           "300,000円 のうち 200,000円 を支払、100,000円 を解除 (invoice checked)"),
     ("en", "Payout payout-1 approved by manager (may approve up to 2,000,000 yen), requested "
-           "by clerk: of 300,000 yen held, 200,000 yen issued, 100,000 yen released (the "
-           "invoice checks out)")])
+           "by clerk: of 300,000 yen held, 200,000 yen issued, 100,000 yen released "
+           "(invoice checked)")])
 def test_an_approval_names_the_approver_their_authority_and_what_it_issued_and_released(
         office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000))
-    by(office, "manager", approve_payout(amount=200_000))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
+    by(office, "manager", approve(amount=200_000))
     explanation = told(office, lang)
     (approved,) = lines_of(explanation, "payout_approved")
     assert approved.text == f"{AT[lang]} {expected}"
@@ -220,12 +221,12 @@ def test_an_approval_names_the_approver_their_authority_and_what_it_issued_and_r
 
 @pytest.mark.parametrize(("lang", "expected"), [
     ("ja", "支払請求の却下 payout-1: manager (承認権限 2,000,000円) が clerk の請求を却下; 留保 "
-           "300,000円 を解除 (the invoice is not the customer's)"),
+           "300,000円 を解除 (the invoice does not match the loss)"),
     ("en", "Payout payout-1 rejected by manager (may approve up to 2,000,000 yen), requested "
-           "by clerk: the 300,000 yen held is released (the invoice is not the customer's)")])
+           "by clerk: the 300,000 yen held is released (the invoice does not match the loss)")])
 def test_a_rejection_releases_the_whole_hold(office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000))
-    by(office, "manager", reject_payout())
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
+    by(office, "manager", reject())
     explanation = told(office, lang)
     (rejected,) = lines_of(explanation, "payout_rejected")
     assert rejected.text == f"{AT[lang]} {expected}"
@@ -235,9 +236,9 @@ def test_a_rejection_releases_the_whole_hold(office: Ledger, lang: Lang, expecte
 
 def test_payouts_issued_while_a_request_is_held_and_on_approval_agree_with_the_rule(
         office: Ledger) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000),
-       request_payout(amount=200_000), pay(amount=100_000))
-    by(office, "manager", approve_payout("C1", "payout-2"))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000),
+       request(amount=200_000), pay(amount=100_000))
+    by(office, "manager", approve("C1", "payout-2"))
     for lang, working in (
             ("ja", ("既払額 0円, 承認待ちの留保 500,000円 → 未払額 200,000円",
                     "既払額 100,000円, 承認待ちの留保 300,000円 → 未払額 300,000円")),
@@ -255,8 +256,8 @@ def test_payouts_issued_while_a_request_is_held_and_on_approval_agree_with_the_r
 def test_a_request_and_its_approval_on_a_claim_of_an_incident_agree_with_the_rule(
         office: Ledger) -> None:
     by(office, "clerk", incident_data_media("C1"), incident_data_media("C2"), pay("C1"),
-       request_payout("C2"))
-    by(office, "manager", approve_payout("C2"))
+       request("C2"))
+    by(office, "manager", approve("C2"))
     for lang in ("ja", "en"):
         explanation = told(office, lang, "C2")
         assert explanation.lines[-1].figures["paid"] == 300_000
@@ -265,8 +266,8 @@ def test_a_request_and_its_approval_on_a_claim_of_an_incident_agree_with_the_rul
 
 def test_an_approval_beyond_the_approvers_authority_or_by_the_requester_is_called_out(
         office: Ledger) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000))
-    by(office, "manager", approve_payout())
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
+    by(office, "manager", approve())
     claim_events, year_events = _events(office)
     at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutApproved))
     claim_events[at] = claim_events[at].model_copy(
@@ -283,7 +284,7 @@ def test_an_approval_beyond_the_approvers_authority_or_by_the_requester_is_calle
 
 def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
         office: Ledger) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
     claim_events, year_events = _events(office)
     held = year_events[-1]
     year_events[-1] = held.model_copy(update={"amount": Yen(200_000),
@@ -298,7 +299,7 @@ def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
 
 def test_a_request_issued_at_once_beyond_the_requesters_authority_is_called_out(
         office: Ledger) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=50_000))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=50_000))
     claim_events, year_events = _events(office)
     at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutRequested))
     claim_events[at] = claim_events[at].model_copy(update={"pay_up_to": Yen(40_000)})
@@ -318,16 +319,16 @@ def test_a_request_issued_at_once_beyond_the_requesters_authority_is_called_out(
     ("ja", "回収 recovery-1: 代位 (保険法25条), 株式会社加害者 から 600,000円; 保険法25条2項により"
            "被保険者の未填補損害を優先: 損害額 800,000円 − 支払済 700,000円 = 未填補 100,000円 → "
            "被保険者分 100,000円, 保険会社分 500,000円; 回収は年間限度額を復元しません "
-           "(the third party paid damages)"),
+           "(settlement received)"),
     ("en", "Recovery recovery-1: subrogation (Insurance Act art. 25), 600,000 yen from "
            "株式会社加害者; under art. 25(2) of the Insurance Act the insured's unpaid loss "
            "comes first: loss 800,000 yen − paid 700,000 yen = unpaid 100,000 yen → the "
            "insured's share 100,000 yen, the insurer's share 500,000 yen; a recovery does not "
-           "restore the annual limit (the third party paid damages)")])
+           "restore the annual limit (settlement received)")])
 def test_a_subrogation_recovery_shows_the_insurance_acts_split_and_its_figures(
         office: Ledger, lang: Lang, expected: str) -> None:
     by(office, "clerk", file_data_media(loss=800_000), pay(),
-       record_recovery(amount=600_000))
+       recover(amount=600_000))
     explanation = told(office, lang)
     (recovery,) = lines_of(explanation, "recovery")
     assert recovery.text == f"{AT[lang]} {expected}"
@@ -345,7 +346,7 @@ def test_a_subrogation_recovery_shows_the_insurance_acts_split_and_its_figures(
 def test_an_overpayment_returned_is_the_insurers_alone_up_to_what_it_paid(
         office: Ledger, lang: Lang, expected: str) -> None:
     by(office, "clerk", file_data_media(loss=800_000), pay(),
-       record_recovery(amount=600_000), record_recovery(amount=100_000, kind="overpayment"))
+       recover(amount=600_000), recover(amount=100_000, kind="overpayment"))
     explanation = told(office, lang)
     assert lines_of(explanation, "recovery")[-1].text.startswith(f"{AT[lang]} {expected}")
     assert explanation.lines[-1].figures["insurer_recovered"] == 600_000
@@ -355,7 +356,7 @@ def test_an_overpayment_returned_is_the_insurers_alone_up_to_what_it_paid(
 def test_a_recovery_split_that_is_not_the_insurance_acts_is_called_out(
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), pay(),
-       record_recovery(amount=600_000))
+       recover(amount=600_000))
     claim_events, year_events = _events(office)
     recovered = claim_events[-1]
     assert isinstance(recovered, RecoveryRecorded)
@@ -377,8 +378,8 @@ def test_a_recovery_split_that_is_not_the_insurance_acts_is_called_out(
            "the insured's 700,000 yen")])
 def test_the_summary_adds_the_reserve_what_is_held_and_the_recoveries(
         office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request_payout(amount=300_000),
-       pay(amount=100_000), record_recovery(amount=750_000))
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000),
+       pay(amount=100_000), recover(amount=750_000))
     summary = told(office, lang).lines[-1]
     assert summary.text == expected
     assert summary.figures == {"paid": 100_000, "reserve": 600_000, "held": 300_000,
