@@ -159,3 +159,24 @@ def incident_data_media(claim_id: str, loss: int = 300_000, **over: Any) -> dict
     """A data-media claim of incident INC-1 (of 2024-06-01) on policy P1."""
     return file_data_media(claim_id, loss=loss, incident="2024-06-01",
                            **{"incident_id": "INC-1", **over})
+
+
+def request_payout(claim_id: str = "C1", **over: Any) -> dict[str, Any]:
+    """A payout requested (held for approval beyond the requester's authority)."""
+    return {"command": "request_payout", "claim_id": claim_id, **over}
+
+
+def approve(claim_id: str = "C1", payout_id: str = "payout-1", **over: Any) -> dict[str, Any]:
+    return {"command": "approve_payout", "claim_id": claim_id, "payout_id": payout_id,
+            "reason": "invoices checked", **over}
+
+
+def reject(claim_id: str = "C1", payout_id: str = "payout-1", **over: Any) -> dict[str, Any]:
+    return {"command": "reject_payout", "claim_id": claim_id, "payout_id": payout_id,
+            "reason": "the invoice is a duplicate", **over}
+
+
+def set_authority(actor: str, pay_up_to: int = 0, approve_up_to: int = 0,
+                  **over: Any) -> dict[str, Any]:
+    return {"command": "set_authority", "actor_name": actor, "pay_up_to": pay_up_to,
+            "approve_up_to": approve_up_to, **over}

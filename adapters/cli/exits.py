@@ -4,8 +4,8 @@
 found differences, ``seal verify`` or ``replay`` found tampering, or
 ``explain``/``replay`` found a recorded figure that disagrees with the terms;
 2 bad usage or unreadable input; 3 the policy or claim does not exist; 4 a
-conflict (command id reused, or concurrent writers); 5 the database cannot be
-used; 130 interrupted.
+conflict (command id reused, concurrent writers, or a held payout already
+approved or rejected); 5 the database cannot be used; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    HoldResolved,
     IdempotencyConflict,
     LedgerError,
     NotFound,
@@ -31,6 +32,6 @@ def exit_code(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return EXIT_NOT_FOUND
     if isinstance(error, IdempotencyConflict | ConcurrencyConflict | AlreadyExists
-                  | VersionConflict):
+                  | VersionConflict | HoldResolved):
         return EXIT_CONFLICT
     return EXIT_REFUSED

@@ -19,9 +19,11 @@ from adapters.storage import redact
 from domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    HoldResolved,
     IdempotencyConflict,
     InvalidCommand,
     LedgerError,
+    NotAuthorized,
     NotFound,
     VersionConflict,
 )
@@ -69,8 +71,10 @@ def status_of(error: LedgerError) -> int:
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, AlreadyExists | IdempotencyConflict | VersionConflict
-                  | ConcurrencyConflict):
+                  | ConcurrencyConflict | HoldResolved):
         return 409
+    if isinstance(error, NotAuthorized):
+        return 403
     if isinstance(error, InvalidCommand) and error.rule in ("json", "json_object"):
         return 400
     return 422
