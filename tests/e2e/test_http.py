@@ -77,6 +77,9 @@ ROUTES = [
     ("GET", "/audit", {"auditor", "operator"}),
     ("POST", "/admin/verify", {"operator"}),
     ("POST", "/admin/rebuild", {"operator"}),
+    ("GET", "/authority", {"auditor", "operator"}),
+    ("GET", "/authority/{claim}", {"auditor", "operator"}),
+    ("PUT", "/authority/{claim}", {"operator"}),
 ]
 
 
@@ -87,10 +90,12 @@ def test_every_route_needs_a_token_of_an_allowed_role(server: Server):
         c.post("/commands", json=file_data_media(claim, policy_id=policy))
     for method, path, allowed in ROUTES:
         path = path.format(policy=policy, claim=claim)
-        body: Any = {"commands": []} if path.endswith("batch") else pay(claim, amount=1)
+        body: Any = ({"commands": []} if path.endswith("batch")
+                     else {"pay_up_to": 1, "approve_up_to": 1} if method == "PUT"
+                     else pay(claim, amount=1))
         for role in (None, "appender", "auditor", "operator"):
             with server.client(role) as c:
-                response = c.request(method, path, json=body if method == "POST" else None)
+                response = c.request(method, path, json=body if method != "GET" else None)
             if role is None:
                 problem(response, 401)
                 assert response.headers["www-authenticate"] == "Bearer"
@@ -326,7 +331,9 @@ def test_the_openapi_document_has_an_example_for_every_command(server: Server):
     assert set(examples) == {"attach_coverage", "end_service", "file_claim", "assess_loss",
                              "apply_exclusion", "issue_payout", "reverse_payout",
                              "close_claim", "withdraw_claim", "withdraw_denial",
-                             "reopen_claim", "cancel_firewall_option"}
+                             "reopen_claim", "cancel_firewall_option", "set_reserve",
+                             "request_payout", "approve_payout", "reject_payout",
+                             "record_recovery", "set_authority"}
     assert "Command" in document["components"]["schemas"]
 
 
