@@ -1,6 +1,6 @@
 """The API's routes: commands (one, or a batch), the auditors' reads, health,
-the operators' authority decisions, rebuild and verify. Each route takes the service and its
-caller as typed dependencies (``adapters.http.deps``)."""
+and the operators' authority decisions, rebuild and verify. Each route takes
+the service and its caller as typed dependencies (``adapters.http.deps``)."""
 
 from __future__ import annotations
 
