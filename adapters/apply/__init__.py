@@ -8,9 +8,11 @@ goes to the same worker, and a claim's commands go with the policy the claim
 was filed under, so each policy's commands are decided and stored in the
 file's order. A command that names a claim or a command id that a command on
 another worker named before it waits until that worker has committed
-everything it was given. Commands of different policies may therefore be
-stored in another order than the file's; each is still atomic on its own and
-reported only after its commit.
+everything it was given. A ``set_authority`` waits until every command before
+it is committed, and a command decided on the actor's authority (a payout
+requested, approved or rejected) after it waits until it is committed.
+Commands of different policies may therefore be stored in another order than
+the file's; each is still atomic on its own and reported only after its commit.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Workers:
     def __init__(self, db: str, actor: str, *, workers: int, batch: int,
                  render: Render) -> None:
         check_actor(actor)
-        self.batch = batch
+        self.batch, self.actor = batch, actor
         self.pool = Pool(db, actor, batch, render, workers)
 
     def __enter__(self) -> Workers:
@@ -118,5 +120,6 @@ class Workers:
         policy a claim named by the file belongs to. Returns how many lines
         were refused."""
         with Interrupt().installed() as interrupt:
-            return Router(ledger, self.pool, self.batch, write, progress, interrupt).run(lines)
+            return Router(ledger, self.pool, self.batch, self.actor, write, progress,
+                          interrupt).run(lines)
 

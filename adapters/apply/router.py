@@ -1,7 +1,9 @@
 """Routing ``apply``'s lines to worker processes: each policy's commands to one
 worker, a claim's with the policy it was filed under, and a line that names a
 claim or command id another worker has in hand only after that worker has
-committed it; then every line's result reported in the file's order."""
+committed it; an actor's authority set only after every line before it is
+committed, and a line that reads it only after it is; then every line's result
+reported in the file's order."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from adapters.apply.pool import Pool
 from adapters.apply.results import line_result
 from adapters.storage.sealed_recorders import SealedPostgresRecorder, SealedSQLiteRecorder
 from domain.errors import LedgerError
-from domain.ids import claim_id_of, command_record_id
+from domain.ids import authority_id_of, claim_id_of, command_record_id
 from domain.ledger import Ledger
 
 _DEPTH = 4
@@ -29,6 +31,8 @@ _AMBIGUOUS = -1
 """The owner of a claim filed by more than one policy in this file."""
 _UNSETTLED = -2
 """A line that must wait until every line before it is reported."""
+_READS_AUTHORITY = frozenset({"request_payout", "approve_payout", "reject_payout"})
+"""Commands decided on their actor's authority (``set_authority`` changes it)."""
 
 
 @dataclass
@@ -44,10 +48,13 @@ class _Round:
 class Router:
     """Reads the file, sends each line to its policy's worker, reports in order."""
 
-    def __init__(self, ledger: Ledger, pool: Pool, batch: int,
+    def __init__(self, ledger: Ledger, pool: Pool, batch: int, actor: str,
                  write: Callable[[str], None], progress: Progress, interrupt: Interrupt
                  ) -> None:
         self.ledger, self.pool, self.write, self.progress = ledger, pool, write, progress
+        self.authority = authority_id_of(actor)
+        """The record of the authority the lines are decided on (all are the
+        actor's)."""
         self.interrupt = interrupt
         self.workers = len(pool.pipes)
         self.round_size = batch * self.workers
@@ -55,8 +62,8 @@ class Router:
         """The worker of each claim filed in this file (``_AMBIGUOUS`` if filed
         by more than one policy here)."""
         self.last: dict[str, tuple[int, int]] = {}
-        """For each claim and command id named by a round not yet reported: the
-        worker and round of its last line."""
+        """For each claim and command id, and actor's authority set, named by a
+        round not yet reported: the worker and round of its last line."""
         self.sent: deque[_Round] = deque()
         self.refused = self.done = 0
         self.failed: tuple[int, Exception] | None = None
@@ -73,7 +80,8 @@ class Router:
                 try:
                     worker, keys = self._route(data, stored)
                     if worker == _UNSETTLED or (worker is not None and any(
-                            self.last.get(key, (worker,))[0] != worker for key in keys)):
+                            self.last.get(key, (worker,))[0] != worker
+                            for key in (*keys, *self._reads(data)))):
                         # It must follow lines not yet reported: wait for all of them.
                         current = self._send(current)
                         self._drain()
@@ -138,9 +146,10 @@ class Router:
     def _route(self, data: Any, stored: dict[str, int], settled: bool = False
                ) -> tuple[int | None, list[str]]:
         """The worker for a line and the records it names besides its policy
-        (claim and command ids). No worker if the line is not a command that
-        names its policy or claim; ``_UNSETTLED`` if it names a claim filed by
-        more than one policy in lines not yet reported (unless ``settled``: all
+        (claim and command ids, the authority a ``set_authority`` sets). No
+        worker if the line is not a command that names its policy or claim;
+        ``_UNSETTLED`` if it sets an authority, or names a claim filed by more
+        than one policy in lines not yet reported, unless ``settled`` (all
         lines before it are reported). ``stored``: the workers of claims the
         log held before this round."""
         if not isinstance(data, dict):
@@ -148,6 +157,11 @@ class Router:
         policy, claim, command_id = (data.get("policy_id"), data.get("claim_id"),
                                      data.get("command_id"))
         keys = [command_record_id(command_id)] if isinstance(command_id, str) else []
+        if data.get("command") == "set_authority":
+            # Lines before it, on any worker, may read the authority it changes.
+            name = data.get("actor_name")
+            return (0 if settled else _UNSETTLED), [
+                *keys, *([authority_id_of(name)] if isinstance(name, str) else [])]
         if isinstance(claim, str):
             keys.append(claim_id_of(claim))
         if isinstance(policy, str) and (data.get("command") == "file_claim"
@@ -172,6 +186,14 @@ class Router:
         elif owner is None:
             owner = stored.get(claim)
         return (0 if owner is None else owner), keys
+
+    def _reads(self, data: Any) -> tuple[str, ...]:
+        """The records a line reads without changing them, that a line on
+        another worker may change: the actor's authority, for the commands
+        decided on it. (Lines that only read it need not wait for each other.)"""
+        if isinstance(data, dict) and data.get("command") in _READS_AUTHORITY:
+            return (self.authority,)
+        return ()
 
     def _stored_owners(self, block: list[tuple[int, str, Any]]) -> dict[str, int]:
         """The workers of the stored claims that lines of ``block`` name and

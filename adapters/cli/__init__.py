@@ -21,7 +21,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.apply import StoppedAt, error_json
 from adapters.audit.export import ExportError
 from adapters.audit.seal import SealError
-from adapters.cli.commands import admin, apply, auditing, read_models, reads, reports
+from adapters.cli.commands import (
+    admin,
+    apply,
+    auditing,
+    authority,
+    read_models,
+    reads,
+    reports,
+)
 from adapters.cli.exits import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -64,6 +72,7 @@ COMMANDS: dict[str, Command] = {
     "export": Command(auditing.cmd_export),
     "replay": Command(auditing.cmd_replay, opens_ledger=False),
     "report": Command(reports.cmd_report),
+    "authority": Command(authority.cmd_authority),
     "serve": Command(admin.cmd_serve, opens_ledger=False),
     "token": Command(admin.cmd_token, opens_ledger=False),
 }

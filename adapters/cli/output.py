@@ -182,6 +182,16 @@ def write_atomically(path: str, write: Callable[[IO[bytes]], T]) -> T:
     return result
 
 
+_HOLDS = {
+    "request_payout": {"pending": "of {held} held for another actor's approval",
+                       "issued": "paid {amount} within the requester's authority"},
+    "approve_payout": {"approved": "approved: paid {amount} of {held} held"},
+    "reject_payout": {"rejected": "rejected: {held} held released"},
+}
+"""How a payout requested, approved or rejected is worded, by the hold's status
+after it."""
+
+
 def describe(outcome: Result) -> str:
     """One line about an applied command, from its outcome as JSON."""
     r = outcome["result"]
@@ -197,6 +207,12 @@ def describe(outcome: Result) -> str:
                 f"(annual remaining {yen(r['breakdown']['annual_remaining_after'])})")
     elif command == "reverse_payout":
         text = f"claim {r['claim_id']} {r['payout_id']} of {yen(r['amount'])} reversed"
+    elif command in _HOLDS:
+        text = f"claim {r['claim_id']} {r['payout_id']} " + _HOLDS[command][r["hold"]].format(
+            amount=yen(r["amount"]), held=yen(r["held_amount"]))
+    elif command == "set_authority":
+        text = (f"{r['actor_name']} may pay up to {yen(r['pay_up_to'])} alone and approve "
+                f"up to {yen(r['approve_up_to'])}")
     else:
         text = (f"claim {r['claim_id']} {r['status']} (year {r['policy_year']}, loss "
                 f"{yen(r['loss_amount'])}, payable {yen(r['payable'])}, paid {yen(r['paid'])}"

@@ -15,6 +15,7 @@ from adapters.cli.output import whole_number
 from adapters.service.times import MAX_POSITION, BadTime, parse_time
 from adapters.storage import DB_ENV, DEFAULT_DB
 from domain.explanation import LANGS
+from domain.money import MAX_YEN
 from projections.read_models import PAGE_SIZE, PROJECTIONS
 from projections.reserves_report import BASES
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _terms_and_demo(sub, common, reads)
     _auditing(sub, common, reads, as_of)
     _report(sub, common, as_of)
+    _authority(sub, common, reads, as_of)
     _serving(sub, common)
     return parser
 
@@ -238,6 +240,44 @@ def _report_options(p: argparse.ArgumentParser, default: str | None) -> None:
     p.add_argument("--format", choices=["table", "csv", "json"], default=default,
                    help="table (default), csv (its tables one after another, for a "
                    "spreadsheet) or json")
+
+
+def _actor_name(text: str) -> str:
+    """An actor's name (NAME of ``authority``): printable text, not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name an actor, not be blank [required]")
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            "must be printable text, without control characters [printable]")
+    return text
+
+
+def _authority(sub: Commands, common: argparse.ArgumentParser,
+               reads: argparse.ArgumentParser, as_of: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("authority", parents=[common],
+                       help="who may pay and approve what: set an actor's authority (an "
+                       "operator's decision, recorded in the log), list every actor's, or "
+                       "show one actor's with its changes")
+    what = p.add_subparsers(dest="what", required=True, metavar="ACTION")
+    amount = whole_number(0, MAX_YEN)
+    s = what.add_parser("set", parents=[common, reads],
+                        help="record an actor's authority (a set_authority command, "
+                        "recorded as --actor)")
+    s.add_argument("name", metavar="NAME", type=_actor_name,
+                   help="the actor: a token's name (or a CLI --actor)")
+    s.add_argument("--pay-up-to", type=amount, required=True, metavar="YEN",
+                   help="a payout request of at most this is paid at once, without approval")
+    s.add_argument("--approve-up-to", type=amount, required=True, metavar="YEN",
+                   help="the largest payout another actor requested that NAME may approve "
+                   "or reject")
+    s.add_argument("--reason", metavar="TEXT", help="why (recorded with the change)")
+    what.add_parser("list", parents=[common, reads, as_of],
+                    help="every actor whose authority an operator has set, replayed from "
+                    "the log")
+    s = what.add_parser("show", parents=[common, reads, as_of],
+                        help="one actor's authority and every change to it, replayed from "
+                        "the log")
+    s.add_argument("name", metavar="NAME", type=_actor_name)
 
 
 def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:

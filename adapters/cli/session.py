@@ -25,8 +25,8 @@ from adapters.storage import (
 from domain.ledger import Ledger
 from projections.read_models import ReadModels
 
-LOG_WRITERS = {"apply", "demo"}
-LOG_CREATORS = {"apply", "demo", "seal"}
+LOG_WRITERS = {"apply", "demo", "authority set"}
+LOG_CREATORS = {"apply", "demo", "seal", "seal checkpoint"}
 """Commands that create a SQLite log that does not exist (``seal`` records a
 checkpoint, but ``seal verify`` does not); every other command refuses one, so
 a mistyped ``--db`` is not answered from a new, empty ledger."""
@@ -46,8 +46,8 @@ class Session:
     def open(self) -> None:
         """Open the ledger, refusing what a read-only copy cannot do."""
         args = self.args
-        if args.log_replica and args.action in LOG_WRITERS:
-            raise UsageError(f"`{args.action}` appends to the log; --log-replica names a "
+        if args.log_replica and _verb(args) in LOG_WRITERS:
+            raise UsageError(f"`{_verb(args)}` appends to the log; --log-replica names a "
                              "read-only copy of it: give the primary's --db")
         if args.read_replica and args.action in READ_MODEL_WRITERS:
             raise UsageError(f"`{args.action}` writes the read models; --read-replica names "
@@ -121,12 +121,19 @@ class Session:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+def _verb(args: argparse.Namespace) -> str:
+    """The command as typed, with its action if it has one (``seal verify``,
+    ``authority set``)."""
+    what = getattr(args, "what", None)
+    return f"{args.action} {what}" if what else str(args.action)
+
+
 def _writes_log(args: argparse.Namespace) -> bool:
-    return args.action in LOG_CREATORS and not (args.action == "seal" and args.what == "verify")
+    return _verb(args) in LOG_CREATORS | LOG_WRITERS
 
 
 def _creates_log(args: argparse.Namespace) -> bool:
-    return _writes_log(args) and not args.log_replica
+    return _verb(args) in LOG_CREATORS and not args.log_replica
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -79,3 +79,38 @@ class BatchAnswer(_Answer):
     """``POST /commands/batch``: each command's result, in order."""
 
     results: list[Applied | Refused]
+
+
+class AuthorityRow(_Answer):
+    """An actor's authority (``GET /authority`` returns a list): what they may
+    pay alone and approve, and who set it when (null for an actor no operator
+    has set, who has none)."""
+
+    actor_name: str
+    pay_up_to: int
+    approve_up_to: int
+    version: int
+    set_at: str | None
+    set_by: str | None
+    reason: str | None
+
+
+class AuthorityChange(_Answer):
+    """One change to an actor's authority, as the log records it."""
+
+    version: int
+    recorded_at: str
+    set_by: str
+    command_id: str
+    pay_up_to_before: int
+    pay_up_to: int
+    approve_up_to_before: int
+    approve_up_to: int
+    reason: str | None
+
+
+class AuthorityAnswer(AuthorityRow):
+    """``GET /authority/{actor_name}``: the actor's authority and every change
+    to it, oldest first."""
+
+    changes: list[AuthorityChange]

@@ -19,7 +19,7 @@ from adapters.service import Service
 from adapters.service.auth import Caller
 from adapters.service.times import BadTime, parse_time
 from domain.commands import IDENTIFIER
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, NotAuthorized
 
 
 def service_of(request: Request) -> Service:
@@ -171,6 +171,22 @@ def command_object(data: Any) -> dict[str, Any]:
     text, not a command, whatever it says)."""
     if not isinstance(data, dict):
         raise InvalidCommand.of(None, "json_object", "a command must be a JSON object")
+    return data
+
+
+OPERATOR_COMMANDS = ("set_authority",)
+"""Commands that are an operator's decision: ``POST /commands`` refuses them
+to an appender's token (an operator sends ``set_authority`` with
+``PUT /authority/{actor_name}``)."""
+
+
+def appenders(data: dict[str, Any]) -> dict[str, Any]:
+    """A command an appender may send: not an operator's decision (``403``,
+    field ``command``, rule ``operator_only``; nothing is appended)."""
+    if data.get("command") in OPERATOR_COMMANDS:
+        raise NotAuthorized.of(
+            "command", "operator_only", f"{data['command']} is an operator's decision: an "
+            "operator's token sends it with PUT /authority/{actor_name}")
     return data
 
 

@@ -68,8 +68,11 @@ assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # typ
 PROBLEM_RESPONSE = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _STATUSES = {
     400: "malformed request", 401: "no or unknown bearer token",
-    403: "the token's role may not do this", 404: "no such policy or claim",
-    409: "concurrency conflict, or a command id reused for a different command",
+    403: "the token's role may not do this (or an operator's command sent by an appender, "
+         "or a decision the actor's authority does not cover)",
+    404: "no such policy or claim",
+    409: "concurrency conflict, a command id reused for a different command, or a held "
+         "payout already approved or rejected",
     413: "request body too large", 422: "refused by a rule of the ledger",
     503: "the database is unavailable"}
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -95,6 +98,30 @@ BATCH_BODY = {
             "items": {"$ref": "#/components/schemas/Command"}}}},
         "example": {"commands": [EXAMPLES["file_claim"], EXAMPLES["issue_payout"]]}}}}}
 """``POST /commands/batch``'s body."""
+
+
+def _authority_body() -> dict[str, Any]:
+    """``set_authority``'s schema without what the route gives (``command``, and
+    ``actor_name`` from the path)."""
+    schema: dict[str, Any] = copy.deepcopy(COMMAND_SCHEMA["$defs"]["SetAuthority"])
+    for name in ("command", "actor_name"):
+        del schema["properties"][name]
+        schema["required"].remove(name)
+    schema["description"] = ("What the actor may pay alone (a payout request of at most "
+                             "`pay_up_to` is paid at once) and approve (another actor's "
+                             "request of at most `approve_up_to`).")
+    return schema
+
+
+AUTHORITY_EXAMPLE = {"pay_up_to": 300000, "approve_up_to": 1000000, "reason": "senior handler"}
+AUTHORITY_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": _authority_body(), "example": AUTHORITY_EXAMPLE}}},
+    "parameters": COMMAND_BODY["parameters"]}
+"""``PUT /authority/{actor_name}``'s body and header (the route reads them itself)."""
+AUTHORITY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "recorded (or, with a command id seen before, the first outcome "
+          "again: `replayed` is true and nothing was appended)"}, **ERRORS}
 
 PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"],
                   "properties": {

@@ -1,6 +1,6 @@
 """The API's routes: commands (one, or a batch), the auditors' reads, health,
-and the operators' rebuild and verify. Each route takes the service and its
-caller as typed dependencies (``adapters.http.deps``)."""
+and the operators' authority decisions, rebuild and verify. Each route takes
+the service and its caller as typed dependencies (``adapters.http.deps``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from adapters.http.answers import (
+    AuthorityAnswer,
+    AuthorityRow,
     BatchAnswer,
     ExplanationAnswer,
     RebuildAnswer,
@@ -25,6 +27,7 @@ from adapters.http.deps import (
     OPERATOR,
     READER,
     ServiceDep,
+    appenders,
     batch_key,
     command_object,
     json_body,
@@ -34,9 +37,16 @@ from adapters.http.deps import (
     with_key,
 )
 from adapters.http.middleware import CompactJSON
-from adapters.http.openapi import BATCH_BODY, COMMAND_BODY, COMMAND_RESPONSES, ERRORS
+from adapters.http.openapi import (
+    AUTHORITY_BODY,
+    AUTHORITY_RESPONSES,
+    BATCH_BODY,
+    COMMAND_BODY,
+    COMMAND_RESPONSES,
+    ERRORS,
+)
 from adapters.http.problems import Problem, log, problem_of
-from adapters.service import Service, reads
+from adapters.service import Service, authorities, reads
 from adapters.service.auth import Caller
 from adapters.service.times import MAX_POSITION
 from adapters.storage import redact
@@ -56,9 +66,10 @@ router = APIRouter()
 @router.post("/commands", status_code=201, tags=["commands"], response_model=Outcome,
              responses=COMMAND_RESPONSES, openapi_extra=COMMAND_BODY)
 async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
-    """Apply one command."""
+    """Apply one command (not an operator's decision: `set_authority` is
+    `PUT /authority/{actor_name}`)."""
     service = service_of(request)
-    data = with_key(command_object(await json_body(request)),
+    data = with_key(appenders(command_object(await json_body(request))),
                     request.headers.get("idempotency-key"))
     outcome = await service.execute(data, caller.name)
     return CompactJSON(outcome.as_json(), status_code=201,
@@ -90,7 +101,7 @@ def _apply_batch(service: Service, commands: list[Any], key: str | None,
     parsed: list[Command | LedgerError] = []
     for index, item in enumerate(commands):
         try:
-            command = command_object(item)
+            command = appenders(command_object(item))
             if key is not None and not command.get("command_id"):
                 command = {**command, "command_id": f"{key}.{index}"}
             parsed.append(parse_command(command))
@@ -197,6 +208,53 @@ def get_audit(service: ServiceDep, policy_id: str | None = None, claim_id: str |
                        recorded_from=recorded_time(start) if start else None,
                        recorded_to=recorded_time(end) if end else None)
     return _page(service.fresh().audit(query), limit)
+
+
+def _actor(actor_name: str) -> str:
+    """The actor a route's path names: printable, and not blank."""
+    printable(actor_name, "actor_name")
+    if not actor_name.strip():
+        raise Problem(400, "Invalid query", "actor_name: must name an actor [required]", [
+            {"field": "actor_name", "rule": "required", "message": "must name an actor"}])
+    return actor_name
+
+
+@router.get("/authority", tags=["authority"], responses=ERRORS)
+def get_authorities(service: ServiceDep, as_of: str | None = None,
+                    _: Caller = READER) -> list[AuthorityRow]:
+    """Every actor whose authority an operator has set: what they may pay alone
+    and approve, replayed from the log (as it stood at `as_of`, if given)."""
+    rows = authorities.authorities(service.ledger, query_time(as_of, "as_of"))
+    return [AuthorityRow.model_validate(row) for row in rows]
+
+
+@router.get("/authority/{actor_name:path}", tags=["authority"], responses=ERRORS)
+def get_authority(actor_name: str, service: ServiceDep, as_of: str | None = None,
+                  _: Caller = READER) -> AuthorityAnswer:
+    """One actor's authority and every change to it, replayed from the log (as
+    it stood at `as_of`, if given); an actor no operator has set has none."""
+    return AuthorityAnswer.model_validate(
+        authorities.authority(service.ledger, _actor(actor_name), query_time(as_of, "as_of")))
+
+
+@router.put("/authority/{actor_name:path}", tags=["authority"], response_model=Outcome,
+            responses=AUTHORITY_RESPONSES, openapi_extra=AUTHORITY_BODY)
+async def put_authority(actor_name: str, request: Request,
+                        caller: Caller = OPERATOR) -> JSONResponse:
+    """Set what an actor may pay alone and approve: an operator's decision,
+    appended as a `set_authority` command recorded under the operator's name."""
+    _actor(actor_name)
+    body = command_object(await json_body(request))
+    for name, value in (("command", "set_authority"), ("actor_name", actor_name)):
+        if body.get(name, value) != value:
+            raise Problem(400, "Invalid command", f"the body's {name} is not the route's", [
+                {"field": name, "rule": "same_as_route",
+                 "message": f"must be {value!r} (or left out) on this route"}])
+    data = with_key({**body, "command": "set_authority", "actor_name": actor_name},
+                    request.headers.get("idempotency-key"))
+    outcome = await service_of(request).execute(data, caller.name)
+    return CompactJSON(outcome.as_json(),
+                       headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
 
 
 @router.get("/health", tags=["operations"], response_model=Health, responses={

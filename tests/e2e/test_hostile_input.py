@@ -62,7 +62,8 @@ def test_a_page_parameter_out_of_range_names_its_rule(api: Api, path: str, name:
 # Times ----------------------------------------------------------------------------
 
 TIME_ROUTES = [("/policies/P1/limits", "as_of"), ("/claims/C1", "as_of"),
-               ("/claims/C1/explanation", "as_of"), ("/audit", "from"), ("/audit", "to")]
+               ("/claims/C1/explanation", "as_of"), ("/audit", "from"), ("/audit", "to"),
+               ("/authority", "as_of"), ("/authority/t-appender", "as_of")]
 
 
 @pytest.mark.parametrize("text", OUT_OF_RANGE_TIMES)

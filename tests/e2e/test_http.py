@@ -78,6 +78,9 @@ ROUTES = [
     ("GET", "/reports/reserves", {"auditor", "operator"}),
     ("POST", "/admin/verify", {"operator"}),
     ("POST", "/admin/rebuild", {"operator"}),
+    ("GET", "/authority", {"auditor", "operator"}),
+    ("GET", "/authority/{claim}", {"auditor", "operator"}),
+    ("PUT", "/authority/{claim}", {"operator"}),
 ]
 
 
@@ -88,10 +91,12 @@ def test_every_route_needs_a_token_of_an_allowed_role(server: Server):
         c.post("/commands", json=file_data_media(claim, policy_id=policy))
     for method, path, allowed in ROUTES:
         path = path.format(policy=policy, claim=claim)
-        body: Any = {"commands": []} if path.endswith("batch") else pay(claim, amount=1)
+        body: Any = ({"commands": []} if path.endswith("batch")
+                     else {"pay_up_to": 1, "approve_up_to": 1} if method == "PUT"
+                     else pay(claim, amount=1))
         for role in (None, "appender", "auditor", "operator"):
             with server.client(role) as c:
-                response = c.request(method, path, json=body if method == "POST" else None)
+                response = c.request(method, path, json=body if method != "GET" else None)
             if role is None:
                 problem(response, 401)
                 assert response.headers["www-authenticate"] == "Bearer"

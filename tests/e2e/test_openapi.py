@@ -65,7 +65,7 @@ def named(schema: dict[str, Any]) -> bool:
 def test_every_operation_names_a_schema_for_each_of_its_responses(api: Api) -> None:
     document = api.client.get("/openapi.json").json()
     found = list(operations(document))
-    assert len(found) == 12
+    assert len(found) == 15
     for method, path, operation in found:
         for status, response in operation["responses"].items():
             content = response.get("content", {})
@@ -100,6 +100,8 @@ def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> N
     batch = api.post("/commands/batch", json.dumps(
         {"commands": [file_data_media("C2"), pay("NOPE")]}))
     operator = api.as_("operator")
+    authority = api.client.put("/authority/t-approver", headers=operator,
+                               json={"pay_up_to": 0, "approve_up_to": 1})
     answers = [
         ("POST", "/commands", paid),
         ("POST", "/commands/batch", batch),
@@ -117,6 +119,11 @@ def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> N
         ("GET", "/health", api.client.get("/health")),
         ("POST", "/admin/verify", api.client.post("/admin/verify", headers=operator)),
         ("POST", "/admin/rebuild", api.client.post("/admin/rebuild", headers=operator)),
+        ("PUT", "/authority/{actor_name}", authority),
+        ("GET", "/authority", api.get("/authority")),
+        ("GET", "/authority", api.get("/authority", as_of="2026-01-14")),
+        ("GET", "/authority/{actor_name}", api.get("/authority/t-approver")),
+        ("GET", "/authority/{actor_name}", api.get("/authority/nobody")),
     ]
     assert {(m, p) for m, p, _ in answers} == {(m, p) for m, p, _ in operations(document)}
     for method, path, response in answers:

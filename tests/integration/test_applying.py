@@ -10,49 +10,16 @@ from typing import Any
 
 import pytest
 
-from adapters.apply import Workers, apply_lines, worker_of
+from adapters.apply import Workers
 from adapters.cli.output import Progress, render_json
 from adapters.storage import open_ledger
 from tests.builders import attach, file_data_media, pay
+from tests.support.applying import apply_file as _apply
+from tests.support.applying import command_line as _line
+from tests.support.applying import comparable as _comparable
+from tests.support.applying import policies_on as _policies_on
 from tests.support.databases import fresh_db
 from tests.workload import commands as workload
-
-
-def _policies_on(worker: int, count: int, workers: int = 2) -> list[str]:
-    found = [f"Q{n}" for n in range(10 * count)
-             if worker_of(f"Q{n}", workers) == worker]
-    return found[:count]
-
-
-def _apply(db: str, lines: list[str], workers: int) -> list[dict[str, Any]]:
-    """Each line's result as ``apply --json`` prints it."""
-    ledger = open_ledger(db)
-    out: list[str] = []
-    progress = Progress("applying", io.StringIO())
-    try:
-        if workers == 1:
-            apply_lines(ledger, iter(lines), "test", lambda r: out.append(render_json(r)),
-                        progress, batch=500)
-        else:
-            with Workers(db, "test", workers=workers, batch=500, render=render_json) as pool:
-                pool.apply(ledger, iter(lines), out.append, progress)
-    finally:
-        ledger.close()
-    return [json.loads(line) for line in out]
-
-
-def _comparable(result: dict[str, Any]) -> dict[str, Any]:
-    """A line's result without what depends on the log's order (positions) or on
-    the id source (generated command ids)."""
-    kept = {k: v for k, v in result.items() if k != "command_id"}
-    if "events" in kept:
-        kept["events"] = [{k: v for k, v in e.items() if k != "position"}
-                          for e in kept["events"]]
-    return kept
-
-
-def _line(command: dict[str, Any]) -> str:
-    return json.dumps(command, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",

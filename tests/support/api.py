@@ -26,7 +26,8 @@ PROBLEM = "application/problem+json"
 
 @dataclass
 class Api:
-    """The API in-process (a TestClient) on a ledger, with a token per role."""
+    """The API in-process (a TestClient) on a ledger, with a token per role, and
+    a second appender's (``approver``)."""
 
     client: TestClient
     ledger: Ledger
@@ -55,6 +56,7 @@ def api_in_process(db: str, folder: Path) -> Iterator[Api]:
     tokens_file = str(folder / "tokens.json")
     tokens = {role: new_token(f"t-{role}", role, tokens_file)
               for role in ("appender", "auditor", "operator")}
+    tokens["approver"] = new_token("t-approver", "appender", tokens_file)
     models = ReadModels.open(ledger, db)
     service = Service(ledger, models, Tokens.load(tokens_file))
     with TestClient(create_app(service), raise_server_exceptions=False) as client:
