@@ -9,9 +9,9 @@ feed parses it, ``projections.log``), and is the one place that reads them. It
 is caught up by log position: the first page to use it scans the log, each later
 one reads only what was appended since. A page then costs the events since the
 last page plus one pass over what it lists (the open claims, the pending holds,
-the years with reserves; a search, over the policies and claims). Memory: a few
-hundred bytes per policy and per claim. A page as of a past time reads a desk of
-its own from the whole log (one scan of the log per page).
+the years with reserves; a search, over the policies and claims). Memory: about
+a kilobyte per claim with its policy and year. A page as of a past time reads a
+desk of its own from the whole log (one scan of the log per page).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class HoldLine:
     due_on: date | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class YearFlag:
     """A policy year's coverage whose case reserves exceed what remains of its
     annual limit (paid and held taken off)."""
@@ -177,9 +177,9 @@ class Desk:
     def over_reserved(self) -> list[YearFlag]:
         """The years (per coverage) whose case reserves exceed what remains of
         their annual limit, by policy, year and coverage."""
-        return [YearFlag(*key, total, self.remaining.get(key, 0))
-                for key, total in sorted(self.reserves.items())
-                if total > self.remaining.get(key, 0)]
+        remaining = self.remaining
+        return sorted(YearFlag(*key, total, remaining.get(key, 0))
+                      for key, total in self.reserves.items() if total > remaining.get(key, 0))
 
     def search(self, text: str, status: str = "") -> tuple[list[str], list[ClaimLine]]:
         """Policies whose id or holder's name contains ``text``, and claims whose
