@@ -70,6 +70,48 @@ OFFICE_LABELS: dict[str, tuple[str, str]] = {
                      "Type a name or an id, or choose a claim status."),
     "results_count": ("{n} 件中 {shown} 件を表示", "{shown} of {n} shown"),
     "no_results": ("該当するものはありません。", "Nothing matches."),
+    "reports": ("支払備金報告", "Reserves report"),
+    "reports_intro": (
+        "決算期ごとの支払備金（保険業法117条）: 補償・年度ごとの請求件数、支払額、"
+        "個別の支払備金、保留額、回収額と発生額、および事故年度別の損害進展表です。"
+        "IBNR の算定は含みません（その入力を示します）。",
+        "The figures of each closing (支払備金, Insurance Business Act art. 117): per "
+        "coverage and year the claims, paid, case reserves, held, recoveries and "
+        "incurred, and the loss development triangle by accident year. IBNR is not "
+        "computed here: these are its inputs."),
+    "basis": ("集計の基準", "Years by"),
+    "basis_accident-year": ("事故年度", "accident year"),
+    "basis_policy-year": ("保険年度の開始年度", "policy year start"),
+    "period_start": ("期間の開始（支払額の集計）", "Period starts (paid in the period)"),
+    "period_hint": ("空欄: 時点の属する事業年度の開始（4月1日）",
+                    "empty: the start of the fiscal year (1 April) of the report's time"),
+    "report_csv": ("この報告をCSVでダウンロード", "Download this report as CSV"),
+    "without_reserve_note": (
+        "{n} 件の請求に支払備金がありません（支払備金の記録開始前に受け付け、その後も"
+        "設定されていません）。未決のものは、支払備金の額に含まれていません。",
+        "{n} claims have no reserve (filed before reserves were kept, none set since): "
+        "the reserves of those still open are missing from these figures."),
+    "table_rows": ("{basis}別の支払備金", "Reserves by {basis}"),
+    "table_paid": ("損害進展表: 支払累計（事故年度別）", "Development: cumulative paid, "
+                   "by accident year"),
+    "table_incurred": ("損害進展表: 発生額（支払累計＋支払備金、事故年度別）",
+                       "Development: case incurred (paid + case reserves), by accident year"),
+    "development_year": ("{k}年目", "Year {k}"),
+    "fiscal_year": ("{year}年度", "FY{year}"),
+    "all_years": ("全年度", "All years"),
+    "report_coverage": ("補償", "Coverage"),
+    "report_accident_year": ("事故年度", "Accident year"),
+    "report_policy_year_start": ("保険年度の開始年度", "Policy year start"),
+    "report_claims": ("請求件数", "Claims"),
+    "report_claims_open": ("未決", "Open"),
+    "report_claims_without_reserve": ("支払備金なし", "Without reserve"),
+    "report_paid_in_period": ("期間中の支払", "Paid in the period"),
+    "report_paid_to_date": ("支払累計", "Paid to date"),
+    "report_reserves": ("支払備金", "Case reserves"),
+    "report_held": ("承認待ちの保留", "Held"),
+    "report_recovered_insurer": ("回収（保険会社）", "Recovered (insurer)"),
+    "report_recovered_insured": ("回収（被保険者）", "Recovered (insured)"),
+    "report_incurred": ("発生額", "Incurred"),
 }
 
 HOLD_STATUS = {

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from adapters.audit import seal
-from adapters.console import handling, pages, work_pages
+from adapters.console import handling, pages, report_pages, work_pages
 from adapters.console.desk import SEARCH_LONGEST
 from adapters.console.handling import HEADERS, ConsoleState, StateDep
 from adapters.console.i18n import LANGUAGES
@@ -181,6 +181,25 @@ def search(request: Request, state: StateDep) -> HTMLResponse:
     return handling.page(request, state, lambda s, v: work_pages.search_page(
         s, v, state.desk, handling.printable(request, "q", SEARCH_LONGEST),
         _search_status(request)))
+
+
+def _report_query(request: Request, as_of: datetime | None) -> report_pages.ReportQuery:
+    return report_pages.query_of(request.query_params.get("by", "accident-year"),
+                                 handling.time(request, "since", end_of_day=False), as_of)
+
+
+@router.get("/reports/reserves")
+def reserves_report(request: Request, state: StateDep) -> HTMLResponse:
+    return handling.page(request, state, lambda s, v: report_pages.reserves_page(
+        s, v, _report_query(request, v.as_of)))
+
+
+@router.get("/reports/reserves.csv")
+def reserves_report_csv(request: Request, state: StateDep) -> Response:
+    view = handling.view(request, state)
+    text = report_pages.reserves_csv(state.service, view, _report_query(request, view.as_of))
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        **HEADERS, "Content-Disposition": 'attachment; filename="reserves-report.csv"'})
 
 
 @router.get("/audit")

@@ -176,7 +176,7 @@ def test_the_queue_is_read_as_the_log_grows(office: Console):
 PAGES = ["/console/work", "/console/search?q=P", "/console/search?status=open",
          "/console/claims/C-1", "/console/claims/D-2", "/console/policies/P-1",
          "/console/policies/P-1/years/1", "/console/policies", "/console/audit",
-         "/console/seal"]
+         "/console/seal", "/console/reports/reserves"]
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
