@@ -86,7 +86,7 @@ def whole_number(request: Request, name: str, default: int, low: int, high: int)
     return int(text)
 
 
-def printable(request: Request, name: str, longest: int = 10_000) -> str:
+def printable(request: Request, name: str, longest: int) -> str:
     """A text parameter, stripped: refused (400) with a control character or
     longer than ``longest`` characters."""
     text = request.query_params.get(name, "")
