@@ -7,6 +7,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from adapters.console.office_words import (
+    FIREWALL_OPTIONS,
+    HOLD_STATUS,
+    OFFICE_EVENTS,
+    OFFICE_LABELS,
+    RECOVERY_KINDS,
+)
 from domain.terms import JST, NOTICE_TIME_BAR, TERM_SETS, Coverage, notice_channel
 
 LANGUAGES = ("ja", "en")
@@ -169,6 +176,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "終わると封印のページに結果が表示されます。",
         "A verification of the whole log is already running, so this one was not "
         "started; its result will show on the seal page when it ends."),
+    **OFFICE_LABELS,
 }
 
 STATUS = {"open": ("未決", "open"), "closed": ("完了", "closed"),
@@ -197,6 +205,7 @@ EVENTS = {
     "DenialWithdrawn": ("免責の取消", "Denial withdrawn"),
     "ClaimReopened": ("請求の再開", "Claim reopened"),
     "CommandAccepted": ("コマンドの受付", "Command accepted"),
+    **OFFICE_EVENTS,
 }
 
 DATES = {
@@ -265,6 +274,15 @@ class Words:
 
     def breakdown(self, field: str) -> str:
         return self._pick(BREAKDOWN, field)
+
+    def hold(self, status: str) -> str:
+        return self._pick(HOLD_STATUS, status)
+
+    def recovery(self, kind: str) -> str:
+        return self._pick(RECOVERY_KINDS, kind)
+
+    def firewall(self, option: str) -> str:
+        return self._pick(FIREWALL_OPTIONS, option)
 
     def channel(self, code: str) -> str:
         """How the insurer was told, as the terms' data words it."""

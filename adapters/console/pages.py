@@ -4,7 +4,9 @@ rendered with the Jinja2 templates in ``adapters/console/templates``.
 Each page is a function from the service and a ``View`` (language, as-of time,
 who is signed in, the page's own query) to HTML, so a page can be rendered and
 timed without HTTP. Pages read the read models; an as-of page answers with the
-replays of ``adapters.service.reads`` instead, as the API's ``as_of`` does.
+replays of ``adapters.service.reads`` instead, as the API's ``as_of`` does. What
+the read models do not hold, a policy's holder and dates and a claim's reserve,
+holds and recoveries, is replayed from the record's own events (``replays``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from adapters.audit.seal import SealReport
-from adapters.console import spreadsheet, svg
+from adapters.console import replays, spreadsheet, svg
+from adapters.console.desk import SEARCH_LONGEST
 from adapters.console.i18n import Words, yen
 from adapters.service import Service, reads
 from adapters.service.auth import Caller
@@ -86,7 +89,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("adapters.console", "templates"),
                       autoescape=select_autoescape(default=True), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(yen=yen, css=CSS, console=CONSOLE)
+    env.globals.update(yen=yen, css=CSS, console=CONSOLE, search_longest=SEARCH_LONGEST)
     return env
 
 
@@ -136,7 +139,8 @@ def policy_page(service: Service, view: View, policy_id: str) -> str:
               else reads.claim(service.ledger, None, r["claim_id"], view.as_of)
               for r in filed]
     return render("policy.html", view, policy_id=policy_id, years=_years(rows, view.words),
-                  claims=[c for c in claims if c is not None])
+                  claims=[c for c in claims if c is not None],
+                  holder=replays.holder(replays.policy(service.ledger, policy_id, view.as_of)))
 
 
 def year_page(service: Service, view: View, policy_id: str, year: int) -> str:
@@ -160,7 +164,8 @@ def year_page(service: Service, view: View, policy_id: str, year: int) -> str:
         changes = [e for e in mine if e["event_type"] in _LIMIT_EVENTS]
         coverages.append({**row, "bar": _bar(row, view.words), "changes": changes,
                           "chart": _chart(view, row, attached, changes, end)})
-    return render("year.html", view, policy_id=policy_id, year=year, coverages=coverages)
+    return render("year.html", view, policy_id=policy_id, year=year, coverages=coverages,
+                  holder=replays.holder(replays.policy(service.ledger, policy_id, view.as_of)))
 
 
 def _chart(view: View, row: dict[str, Any], attached: dict[str, Any] | None,
@@ -184,7 +189,8 @@ def _chart(view: View, row: dict[str, Any], attached: dict[str, Any] | None,
 
 
 def claim_page(service: Service, view: View, claim_id: str) -> str:
-    """A claim: its figures, its timeline of events, and its payouts."""
+    """A claim: its policy's holder and dates, its figures (its reserve, holds and
+    recoveries replayed from its events), its timeline of events, and its payouts."""
     models = service.fresh()
     data = reads.claim(service.ledger, models if view.as_of is None else None, claim_id,
                        view.as_of)
@@ -192,8 +198,13 @@ def claim_page(service: Service, view: View, claim_id: str) -> str:
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))
     explanation = reads.explanation(service.ledger, claim_id, view.lang,  # type: ignore[arg-type]
                                     view.as_of)
+    replayed = replays.claim(service.ledger, claim_id, view.as_of)
+    assert replayed is not None  # (the read or the replay above found it)
     return render("claim.html", view, claim=data, timeline=timeline, explanation=explanation,
-                  time_bar_ends=time_bar_ends(date.fromisoformat(data["incident_date"])))
+                  time_bar_ends=time_bar_ends(date.fromisoformat(data["incident_date"])),
+                  office=replays.office(replayed),
+                  holder=replays.holder(replays.policy(service.ledger, data["policy_id"],
+                                                       view.as_of)))
 
 
 @dataclass(frozen=True)

@@ -19,23 +19,19 @@ allows nothing else.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from adapters.audit import seal
-from adapters.console import pages
+from adapters.console import handling, pages, report_pages, work_pages
+from adapters.console.desk import SEARCH_LONGEST
+from adapters.console.handling import HEADERS, ConsoleState, StateDep
 from adapters.console.i18n import LANGUAGES
 from adapters.console.pages import CONSOLE, AuditFilters, SealCheck, View
 from adapters.console.sessions import (
@@ -43,7 +39,6 @@ from adapters.console.sessions import (
     FORM_COOKIE,
     TOKEN,
     PageError,
-    Sessions,
     SignInNeeded,
     check_form,
     here,
@@ -51,99 +46,10 @@ from adapters.console.sessions import (
     read_form,
 )
 from adapters.service import Service
-from adapters.service.times import parse_time
 from adapters.storage.sealed_recorders import sealed_log
-from domain.errors import NotFound
 from domain.events import event_names
 
 MAX_AUDIT_ROWS = 1000
-STYLE_HASH = base64.b64encode(hashlib.sha256(pages.CSS.encode()).digest()).decode()
-CSP = (f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
-# same-origin, not no-referrer: under no-referrer a browser sends "Origin: null"
-# with the page's form posts, which the Origin check must refuse.
-HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store",
-           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
-
-
-@dataclass
-class ConsoleState:
-    """What the console's routes share: the service, the signed-in sessions, and
-    the seal's last verification (and whether one is running)."""
-
-    service: Service
-    sessions: Sessions = field(default_factory=Sessions)
-    seal_check: SealCheck | None = None
-    seal_verifying: threading.Lock = field(default_factory=threading.Lock)
-
-
-async def get_state(request: Request) -> ConsoleState:
-    """The console's state, as ``mount`` left it on the app."""
-    state: ConsoleState = request.app.state.console
-    return state
-
-
-StateDep = Annotated[ConsoleState, Depends(get_state)]
-
-
-def _lang(request: Request) -> str:
-    lang = request.query_params.get("lang", "ja")
-    if lang not in LANGUAGES:
-        raise PageError(400, "bad_request", f"lang must be one of {', '.join(LANGUAGES)}, "
-                        f"not {lang!r}")
-    return lang
-
-
-def _html(text: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(text, status_code=status, headers=HEADERS)
-
-
-def _time(request: Request, name: str, end_of_day: bool = True) -> datetime | None:
-    text = request.query_params.get(name, "").strip()
-    try:
-        return parse_time(text, end_of_day=end_of_day) if text else None
-    except ValueError as exc:
-        raise PageError(400, "bad_request", f"{name}: {exc}") from None
-
-
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query_params.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise PageError(400, "bad_request",
-                        f"{name} must be a whole number from {low:,} to {high:,}")
-    return int(text)
-
-
-def _view(request: Request, state: ConsoleState) -> View:
-    """The page's view settings, for a signed-in caller (else sign in first)."""
-    lang = _lang(request)
-    session = request.cookies.get(COOKIE)
-    user = state.sessions.caller(session)
-    if user is None:
-        raise SignInNeeded
-    as_of = _time(request, "as_of")
-    query = {k: v for k, v in request.query_params.items() if k not in ("lang", "as_of")}
-    return View(lang, as_of, request.query_params.get("as_of", "").strip() if as_of else "",
-                user, request.url.path, query, state.sessions.form_token(session))
-
-
-def _page(request: Request, state: ConsoleState,
-          make: Callable[[Service, View], str]) -> HTMLResponse:
-    view = _view(request, state)
-    try:
-        return _html(make(state.service, view))
-    except NotFound as exc:
-        raise PageError(404, "not_found", str(exc)) from None
-
-
-def _shown(name: str, text: str) -> str:
-    """An id from the path: one with control characters names nothing recorded
-    (and some databases refuse to look for it)."""
-    if not text.isprintable():
-        raise PageError(404, "not_found", f"{name}: no record has this id")
-    return text
 
 
 def _audit_filters(request: Request) -> AuditFilters:
@@ -158,10 +64,10 @@ def _audit_filters(request: Request) -> AuditFilters:
     return AuditFilters(
         policy_id=q.get("policy_id", "").strip(), claim_id=q.get("claim_id", "").strip(),
         actor=q.get("actor", "").strip(), event_type=event_type,
-        recorded_from=_time(request, "from", end_of_day=False),
-        recorded_to=_time(request, "to"),
-        after=_int(request, "after", 0, 0, 2**62),
-        limit=_int(request, "limit", 50, 1, MAX_AUDIT_ROWS))
+        recorded_from=handling.time(request, "from", end_of_day=False),
+        recorded_to=handling.time(request, "to"),
+        after=handling.whole_number(request, "after", 0, 0, 2**62),
+        limit=handling.whole_number(request, "limit", 50, 1, MAX_AUDIT_ROWS))
 
 
 router = APIRouter(prefix=CONSOLE, include_in_schema=False)
@@ -170,17 +76,19 @@ router = APIRouter(prefix=CONSOLE, include_in_schema=False)
 @router.get("")
 @router.get("/")
 def home(request: Request) -> Response:
-    return RedirectResponse(View(_lang(request)).url(f"{CONSOLE}/policies"), status_code=303)
+    return RedirectResponse(View(handling.lang(request)).url(f"{CONSOLE}/policies"),
+                            status_code=303)
 
 
 @router.get("/sign-in")
 def sign_in_form(request: Request) -> HTMLResponse:
-    lang = _lang(request)
+    lang = handling.lang(request)
     back = next_page(request.query_params.get("next", ""))
     kept = request.cookies.get(FORM_COOKIE, "")
     form_token = kept if TOKEN.fullmatch(kept) else secrets.token_urlsafe(32)
     view = View(lang, path=f"{CONSOLE}/sign-in", query={"next": back} if back else {})
-    response = _html(pages.render("sign_in.html", view, problem=None, form_token=form_token))
+    response = handling.html(pages.render("sign_in.html", view, problem=None,
+                                          form_token=form_token))
     response.set_cookie(FORM_COOKIE, form_token, httponly=True, samesite="strict",
                         path=f"{CONSOLE}/sign-in", secure=request.url.scheme == "https")
     return response
@@ -200,7 +108,7 @@ async def sign_in(request: Request, state: StateDep) -> Response:
     if caller is None or caller.role == "appender":
         status, problem = ((401, "unknown_token") if caller is None
                            else (403, "appender_refused"))
-        return _html(pages.render("sign_in.html", view, problem=problem,
+        return handling.html(pages.render("sign_in.html", view, problem=problem,
                                   form_token=form_token), status)
     session = state.sessions.start(caller)
     response = RedirectResponse(back or view.url(f"{CONSOLE}/policies"), status_code=303)
@@ -212,7 +120,7 @@ async def sign_in(request: Request, state: StateDep) -> Response:
 async def _session_form(request: Request, state: ConsoleState) -> View:
     """The view of a form posted by a signed-in browser, once checked."""
     form = await read_form(request)
-    view = _view(request, state)
+    view = handling.view(request, state)
     check_form(request, view.words, view.csrf, form.get("csrf", ""))
     return view
 
@@ -230,38 +138,80 @@ async def sign_out(request: Request, state: StateDep) -> Response:
 def policies(request: Request, state: StateDep) -> HTMLResponse:
     prefix = request.query_params.get("q", "").strip()
     after = request.query_params.get("after", "")
-    return _page(request, state, lambda s, v: pages.policies_page(s, v, prefix, after))
+    return handling.page(request, state, lambda s, v: pages.policies_page(s, v, prefix, after))
 
 
 @router.get("/policies/{policy_id}")
 def policy(request: Request, state: StateDep, policy_id: str) -> HTMLResponse:
-    _shown("policy_id", policy_id)
-    return _page(request, state, lambda s, v: pages.policy_page(s, v, policy_id))
+    handling.path_id("policy_id", policy_id)
+    return handling.page(request, state, lambda s, v: pages.policy_page(s, v, policy_id))
 
 
 @router.get("/policies/{policy_id}/years/{year}")
 def policy_year(request: Request, state: StateDep, policy_id: str, year: str) -> HTMLResponse:
     if not year.isdigit() or not policy_id.isprintable():
-        _view(request, state)
+        handling.view(request, state)
         raise PageError(404, "not_found", f"policy {policy_id} has no policy year {year}")
-    return _page(request, state, lambda s, v: pages.year_page(s, v, policy_id, int(year)))
+    return handling.page(request, state, lambda s, v: pages.year_page(s, v, policy_id, int(year)))
 
 
 @router.get("/claims/{claim_id}")
 def claim(request: Request, state: StateDep, claim_id: str) -> HTMLResponse:
-    _shown("claim_id", claim_id)
-    return _page(request, state, lambda s, v: pages.claim_page(s, v, claim_id))
+    handling.path_id("claim_id", claim_id)
+    return handling.page(request, state, lambda s, v: pages.claim_page(s, v, claim_id))
+
+
+@router.get("/work")
+def work(request: Request, state: StateDep) -> HTMLResponse:
+    return handling.page(request, state, lambda s, v: work_pages.work_page(
+        s, v, state.desk, handling.whole_number(request, "limit", work_pages.WORK_ROWS, 1,
+                                                work_pages.MAX_WORK_ROWS)))
+
+
+def _search_status(request: Request) -> str:
+    status = request.query_params.get("status", "")
+    if status and status not in work_pages.STATUSES:
+        raise PageError(400, "bad_request", "status: must be one of "
+                        f"{', '.join(work_pages.STATUSES)}, or empty for any")
+    return status
+
+
+@router.get("/search")
+def search(request: Request, state: StateDep) -> HTMLResponse:
+    return handling.page(request, state, lambda s, v: work_pages.search_page(
+        s, v, state.desk, handling.printable(request, "q", SEARCH_LONGEST),
+        _search_status(request)))
+
+
+def _report_query(request: Request, as_of: datetime | None) -> report_pages.ReportQuery:
+    return report_pages.query_of(request.query_params.get("by", "accident-year"),
+                                 handling.time(request, "since", end_of_day=False), as_of)
+
+
+@router.get("/reports/reserves")
+def reserves_report(request: Request, state: StateDep) -> HTMLResponse:
+    return handling.page(request, state, lambda s, v: report_pages.reserves_page(
+        s, v, _report_query(request, v.as_of)))
+
+
+@router.get("/reports/reserves.csv")
+def reserves_report_csv(request: Request, state: StateDep) -> Response:
+    view = handling.view(request, state)
+    text = report_pages.reserves_csv(state.service, view, _report_query(request, view.as_of))
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        **HEADERS, "Content-Disposition": 'attachment; filename="reserves-report.csv"'})
 
 
 @router.get("/audit")
 def audit(request: Request, state: StateDep) -> HTMLResponse:
     filters = _audit_filters(request)
-    return _page(request, state, lambda s, v: pages.audit_page(s, v, filters, event_names()))
+    return handling.page(request, state,
+                         lambda s, v: pages.audit_page(s, v, filters, event_names()))
 
 
 @router.get("/audit.csv")
 def audit_csv(request: Request, state: StateDep) -> Response:
-    view = _view(request, state)
+    view = handling.view(request, state)
     filters = _audit_filters(request)
     rows = pages.audit_rows(state.service, view, filters)
     return Response(pages.audit_csv(rows, view), media_type="text/csv; charset=utf-8",
@@ -271,7 +221,7 @@ def audit_csv(request: Request, state: StateDep) -> Response:
 
 @router.get("/seal")
 def seal_page(request: Request, state: StateDep) -> HTMLResponse:
-    return _page(request, state, lambda s, v: pages.seal_page(s, v, state.seal_check))
+    return handling.page(request, state, lambda s, v: pages.seal_page(s, v, state.seal_check))
 
 
 @router.post("/seal/verify")
@@ -296,7 +246,7 @@ async def seal_verify(request: Request, state: StateDep) -> Response:
 
 @router.get("/seal/checkpoint.json")
 def seal_checkpoint(request: Request, state: StateDep) -> Response:
-    _view(request, state)
+    handling.view(request, state)
     log = sealed_log(state.service.ledger.recorder)
     try:
         kept = seal.checkpoint_file(log)
@@ -310,7 +260,7 @@ def seal_checkpoint(request: Request, state: StateDep) -> Response:
 
 @router.get("/{unknown:path}")
 def unknown_page(request: Request, state: StateDep, unknown: str) -> HTMLResponse:
-    _view(request, state)
+    handling.view(request, state)
     raise PageError(404, "not_found", f"the console has no page {CONSOLE}/{unknown}")
 
 
@@ -318,13 +268,13 @@ def api_docs(request: Request) -> HTMLResponse:
     """``/docs``: the API's routes and where its OpenAPI document is, as a page of
     our own with the console's security headers (FastAPI's Swagger UI loads its
     scripts from a CDN, and no installed package ships them)."""
-    view = View(_lang(request), path="/docs")
+    view = View(handling.lang(request), path="/docs")
     routes = [{"method": method.upper(), "path": path,
                "what": " ".join((op.get("description") or op.get("summary", ""))
                                 .split("\n\n")[0].split())}
               for path, ops in request.app.openapi()["paths"].items()
               for method, op in ops.items()]
-    return _html(pages.render("api_docs.html", view, routes=routes,
+    return handling.html(pages.render("api_docs.html", view, routes=routes,
                               base=str(request.base_url)))
 
 
@@ -363,6 +313,6 @@ def error_page(request: Request, status: int, detail: str,
     session = request.cookies.get(COOKIE)
     view = View(lang if lang in LANGUAGES else "ja", path=request.url.path,
                 user=sessions.caller(session), csrf=sessions.form_token(session))
-    return _html(pages.render("error.html", view, status=status,
+    return handling.html(pages.render("error.html", view, status=status,
                               title=view.words(title) if title else HTTPStatus(status).phrase,
                               detail=detail), status)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import Api, api_in_process
-from tests.support.console import Console, open_console
+from tests.support.console import OFFICE_RUN, Console, open_console
 
 
 @pytest.fixture
@@ -41,3 +41,10 @@ def no_unexpected_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         yield
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Console]:
+    """The console on the claims office at work (see ``OFFICE_RUN``)."""
+    with open_console(tmp_path, OFFICE_RUN) as opened:
+        yield opened

@@ -27,7 +27,8 @@ def text_of(html: str) -> str:
 
 
 PAGES = ["/console/policies", "/console/policies/P-1", "/console/policies/P-1/years/1",
-         "/console/claims/C-1", "/console/audit", "/console/seal", "/console/audit.csv"]
+         "/console/claims/C-1", "/console/audit", "/console/seal", "/console/work",
+         "/console/search?q=P", "/console/reports/reserves", "/console/audit.csv"]
 
 
 def test_nothing_is_reachable_without_signing_in(console: Console):

@@ -284,3 +284,20 @@ def test_an_unknown_claim_is_a_clear_404_page(page: Page, ledger: Ledger):
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text("404 Not found")
     expect(page.locator("#detail")).to_contain_text("no claim NOPE")
+
+
+def test_the_header_search_finds_a_policy_and_the_work_pages_fit_a_phone(page: Page,
+                                                                        ledger: Ledger):
+    browser.sign_in(page, ledger.url, ledger.tokens["auditor"])
+    page.get_by_role("searchbox", name="検索").fill(POLICY.lower())
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("検索")
+    shoot(page, "search")
+    page.locator(f'tr[data-policy="{POLICY}"] a').click()
+    expect(page.locator("h1")).to_contain_text(POLICY)
+    expect(page.locator('[data-field="customer_name"]')).to_have_text(
+        attach(POLICY)["customer_name"])
+    for path, name in (("/console/work", "work"), ("/console/reports/reserves", "reserves")):
+        response = page.goto(f"{ledger.url}{path}")
+        assert response is not None and response.status == 200
+        shoot(page, name)

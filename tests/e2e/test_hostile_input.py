@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from adapters.cli import main
 from adapters.console import pages
-from adapters.console.routes import CSP
+from adapters.console.handling import CSP
 from adapters.service.times import parse_time
 from adapters.storage import persistence_env
 from domain.commands import parse_command

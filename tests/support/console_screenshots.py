@@ -1,6 +1,8 @@
 """Regenerates the README's screenshots of the console (`make screenshots`): the
 demo cases (adapters/cli/demo.jsonl), recorded nine days apart from 1 June 2025,
-served by the real server and photographed in Debian's Chromium."""
+then a claims office's authorities and a payout held for approval
+(``OFFICE_STEPS``), served by the real server and photographed in Debian's
+Chromium."""
 
 from __future__ import annotations
 
@@ -27,17 +29,36 @@ PAGES = [
     ("audit", "/console/audit?policy_id=P-DEMO-1&limit=12", {"width": 1280, "height": 900}),
     ("as-of", "/console/policies/P-DEMO-1?as_of=2025-07-15", {"width": 1100, "height": 640}),
     ("claim-375", "/console/claims/C-DEMO-1", {"width": 375, "height": 1100}),
+    ("work", "/console/work", {"width": 1280, "height": 900}),
+    ("search", "/console/search?q=%E3%82%B5%E3%83%B3%E3%83%97%E3%83%AB",
+     {"width": 1100, "height": 640}),
+    ("reserves", "/console/reports/reserves", {"width": 1280, "height": 900}),
 ]
+OFFICE_STEPS = [
+    ({"command": "set_authority", "actor_name": "svc-claims-desk", "pay_up_to": 100_000,
+      "approve_up_to": 0, "reason": "claims desk"}, "ops-lead"),
+    ({"command": "set_authority", "actor_name": "claims-manager", "pay_up_to": 1_000_000,
+      "approve_up_to": 2_000_000, "reason": "claims manager"}, "ops-lead"),
+    ({"command": "file_claim", "claim_id": "C-DEMO-6", "policy_id": "P-DEMO-1",
+      "coverage": "it_liability", "cause": "unauthorized_access", "incident_date": "2025-08-01",
+      "claim_made_on": "2025-08-20", "loss_amount": 900_000,
+      "description": "取引先からの損害賠償請求 (承認待ち)"}, "svc-claims-desk"),
+    ({"command": "request_payout", "claim_id": "C-DEMO-6", "amount": 600_000,
+      "due_on": "2025-09-30"}, "svc-claims-desk"),
+]
+"""After the demo cases: who may pay and approve what, and a payout above the
+claims desk's authority, held for the claims manager's approval."""
 
 
 def demo_ledger(db: str) -> None:
     clock = FakeClock(datetime(2025, 6, 1, 0, tzinfo=UTC))
     ledger = Ledger(persistence_env(db), clock=clock, new_id=SequentialIds())
     text = resources.files("adapters.cli").joinpath("demo.jsonl").read_text(encoding="utf-8")
-    for line in text.splitlines():
+    steps = [(json.loads(line), "svc-claims-desk") for line in text.splitlines()]
+    for command, actor in [*steps, *OFFICE_STEPS]:
         clock.advance(days=9)
         with suppress(LedgerError):  # the demo shows refusals too; they record nothing
-            ledger.execute(parse_command(json.loads(line)), actor="svc-claims-desk")
+            ledger.execute(parse_command(command), actor=actor)
     sealed_log(ledger.recorder).seal_tail()  # a checkpoint for the seal page
     ledger.close()
 
