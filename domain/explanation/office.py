@@ -204,7 +204,7 @@ def _check_decision(event: PayoutApproved | PayoutRejected, held: int, issued: i
     if event.actor == event.requested_by:
         lines.append(_flag(where, ("請求者が自ら判断しています",
                                    "decided by the actor who requested it"), lang))
-    if (issued if isinstance(event, PayoutApproved) else held) > event.approve_up_to:
+    if held > event.approve_up_to:  # approving less releases the rest: all of it is decided
         lines.append(_flag(where, (
             f"承認権限 {yen(event.approve_up_to, 'ja')} を超えています",
             f"beyond the approver's authority of {yen(event.approve_up_to, 'en')}"), lang))

@@ -58,7 +58,7 @@ def may_approve(ledger: Ledger, claim_id: str, payout_id: str) -> list[str]:
         authority = ledger.find_authority(actor)
         assert authority is not None
         try:
-            check_approver(hold, authority, hold.amount, actor)
+            check_approver(hold, authority, actor)
         except NotAuthorized:
             continue
         allowed.append(actor)

@@ -282,6 +282,18 @@ def test_an_approval_beyond_the_approvers_authority_or_by_the_requester_is_calle
         assert [m.text for m in explanation.mismatches] == expected
 
 
+def test_approving_part_of_a_hold_needs_authority_over_all_of_it_or_is_called_out(
+        office: Ledger) -> None:
+    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
+    by(office, "manager", approve(amount=100_000))
+    claim_events, year_events = _events(office)
+    at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutApproved))
+    claim_events[at] = claim_events[at].model_copy(update={"approve_up_to": Yen(150_000)})
+    explanation = explain(claim_events, year_events, "en")
+    assert [m.text for m in explanation.mismatches] == [
+        "* PayoutApproved payout-1: beyond the approver's authority of 150,000 yen"]
+
+
 def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
