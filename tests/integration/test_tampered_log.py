@@ -33,7 +33,7 @@ def sql(db: str, statement: str, params: tuple[Any, ...] = ()) -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    """A sealed ledger of 13 events, its read models caught up."""
+    """A sealed ledger of 15 events, its read models caught up."""
     path = str(tmp_path / "ledger.db")
     commands = jsonl(attach(), file_data_media("C1", loss=800_000), pay("C1"),
                      file_data_media("C2", loss=500_000), pay("C2"))
@@ -41,6 +41,14 @@ def db(tmp_path: Path) -> str:
     source.write_text(commands, encoding="utf-8")
     assert run("--db", path, "apply", str(source))[0] == 0
     return path
+
+
+def first(db: str, topic: str) -> int:
+    """The position of the first event named ``topic``."""
+    with sqlite3.connect(db) as conn:
+        (position,) = conn.execute("SELECT min(rowid) FROM stored_events WHERE topic = ?",
+                                   (topic,)).fetchone()
+    return int(position)
 
 
 def edit_payload(db: str, position: int) -> None:
@@ -97,7 +105,7 @@ def test_an_export_of_an_intact_log_replays(db: str, tmp_path: Path) -> None:
     assert run("--db", db, "export", "--out", str(out))[0] == 0
     code, printed = run("replay", str(out), "--json")
     assert code == 0
-    assert json.loads(printed)["position"] == 13
+    assert json.loads(printed)["position"] == 15
 
 
 def test_verify_names_a_broken_seal_even_when_the_read_models_match(db: str) -> None:
@@ -125,9 +133,10 @@ def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
         db: str, tmp_path: Path) -> None:
     """The auditor needs the tampered row: a value of the wrong type in the event
     is shown as the log holds it, never a failure of the page."""
-    rewrite_payload(db, 9, {"command_id": 5, "amount": "seven", "coverage": {"x": 1},
-                            "remaining_before": [1]})
-    rewrite_payload(db, 10, {"incident_date": 20240601, "policy_year": "first"})
+    drawn, filed = first(db, "AnnualLimitDrawn"), first(db, "ClaimFiled")
+    rewrite_payload(db, drawn, {"command_id": 5, "amount": "seven", "coverage": {"x": 1},
+                                "remaining_before": [1]})
+    rewrite_payload(db, filed, {"incident_date": 20240601, "policy_year": "first"})
     tokens_file = str(tmp_path / "tokens.json")
     token = new_token("reader", "auditor", tokens_file)
     app = build(db, db, Tokens.load(tokens_file))
@@ -140,11 +149,11 @@ def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
     for page in pages:
         assert page.status_code == 200, page.text
         rows = {r["position"]: r for r in page.json()["items"]}
-        assert (rows[9]["command_id"], rows[9]["amount"], rows[9]["coverage"],
-                rows[9]["balance_before"]) == (5, "seven", {"x": 1}, [1])
-        assert rows[9]["payload"]["command_id"] == 5
-        assert rows[10]["business_dates"]["incident_date"] == 20240601
-        assert rows[10]["policy_year"] == "first"
+        assert (rows[drawn]["command_id"], rows[drawn]["amount"], rows[drawn]["coverage"],
+                rows[drawn]["balance_before"]) == (5, "seven", {"x": 1}, [1])
+        assert rows[drawn]["payload"]["command_id"] == 5
+        assert rows[filed]["business_dates"]["incident_date"] == 20240601
+        assert rows[filed]["policy_year"] == "first"
 
 
 def test_a_claims_history_shows_its_own_event_rewritten_with_values_of_the_wrong_type(
