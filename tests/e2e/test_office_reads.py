@@ -96,6 +96,8 @@ def test_a_claim_shows_its_reserve_holds_and_recoveries(db: str):
     assert then["recoveries"][0]["counterparty"] == "株式会社加害者"
     assert "reserve             0" in table
     assert "payout-2  300,000  clerk" in table and "株式会社加害者" in table
+    verified = cli("--db", db, "verify")
+    assert verified.returncode == 0, verified.stdout
 
 
 def test_claims_of_a_log_written_before_reserves_read_as_having_none(tmp_path: Path):
@@ -114,6 +116,8 @@ def test_claims_of_a_log_written_before_reserves_read_as_having_none(tmp_path: P
     assert (data["reserve"], data["holds"], data["recoveries"]) == (None, [], [])
     assert "reserve             none (filed before reserves were kept)" in claim
     assert "unreserved: claims filed before reserves were kept have no reserve" in limits
+    verified = cli("--db", db, "verify")
+    assert verified.returncode == 0, verified.stdout
 
 
 def test_the_apis_reads_show_holds_and_reserves_as_documented(api_on_each_backend: Api):
