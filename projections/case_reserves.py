@@ -21,9 +21,8 @@ from projections.store import chunks, execute_many, insert_rows
 
 Key = tuple[str, int, str]
 
-FILED, STORED = 0, 1
-"""Which list of ``Batch.changes()`` a claim is in: filed in the batch (a whole
-row), or stored before it (what the batch changes)."""
+_RESERVE = 4
+"""In a claim filed in the batch (a whole row): its reserve."""
 _PENDING, _SET, _VALUE = 4, 5, 6
 """In a stored claim's change: the payouts before any reserve set in the batch
 (their erosion depends on the stored reserve), whether the batch sets the
@@ -45,7 +44,9 @@ def table(generation: int) -> Table:
 
 
 class Batch:
-    """The reserves of the claims a batch touches, folded as its facts come."""
+    """The reserves of the claims a batch touches, folded as its facts come: the
+    rows of the claims filed in it, and what it changes in the claims stored
+    before it."""
 
     def __init__(self) -> None:
         self.filed: dict[str, list[Any]] = {}
@@ -57,7 +58,7 @@ class Batch:
     def set(self, claim_id: str, key: Key, reserve: int) -> None:
         row = self.filed.get(claim_id)
         if row is not None:
-            row[4] = reserve
+            row[_RESERVE] = reserve
             return
         change = self._stored(claim_id, key)
         change[_SET], change[_VALUE] = True, reserve
@@ -74,7 +75,7 @@ class Batch:
                 return 0
             row, at = change, _VALUE
         else:
-            at = 4
+            at = _RESERVE
         reserve: int | None = row[at]
         if reserve is None:
             return 0

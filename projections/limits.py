@@ -178,9 +178,10 @@ Changes = tuple[list[list[Any]], list[list[Any]], Any]
 def _derive(row: list[Any]) -> None:
     """A new row's remaining, incurred and flag, from its figures."""
     paid, held, reserved = row[_ROW[_PAID]], row[_ROW[_HELD]], row[_ROW[_RESERVED]]
-    row[11] = row[8] - paid - held
-    row[16] = paid + reserved
-    row[18] = reserved > row[11]
+    annual_limit, remaining, incurred, flag = 8, 11, 16, 18  # (the table's columns)
+    row[remaining] = row[annual_limit] - paid - held
+    row[incurred] = paid + reserved
+    row[flag] = reserved > row[remaining]
 
 
 def _update_params(d: list[Any]) -> tuple[Any, ...]:
