@@ -51,7 +51,10 @@ from projections.store import insert_rows
 NAME = "audit_trail"
 _DATES = ("service_start", "service_end", "firewall_applied_on", "cover_start", "cancelled_on",
           "period_start", "period_end", "incident_date", "claim_made_on", "notified_on",
-          "cover_date")
+          "cover_date", "due_on", "effective_on")
+_AMOUNTS = {"ReserveSet": "reserve", "PayoutRejected": "released"}
+"""The field that is an event's amount when it is not ``amount`` (a claim's
+filing and re-assessment: ``loss_amount``): the reserve set, the hold released."""
 
 
 @cache
@@ -89,10 +92,11 @@ def _source(fact: Fact) -> dict[str, Any]:
 
 def details(fact: Fact | None) -> dict[str, Any]:
     """What a page shows of an event besides its row: the command id, the policy
-    year and coverage it concerns, its business dates, its amount, and the
-    annual-limit balance before and after (for payouts and the draws and
-    restorations of a year's limit). None (an event the log no longer holds):
-    none of them."""
+    year and coverage it concerns, its business dates, its amount (for a
+    reserve, the reserve set; for a rejected request, the hold released), and
+    the annual-limit balance before and after (for payouts and the draws,
+    restorations, holds and releases of a year's limit). None (an event the
+    log no longer holds): none of them."""
     if fact is None:
         return {"command_id": None, "policy_year": None, "coverage": None,
                 "business_dates": {}, "amount": None, "balance_before": None,
@@ -111,7 +115,8 @@ def details(fact: Fact | None) -> dict[str, Any]:
         "policy_year": source.get("policy_year"),
         "coverage": source.get("coverage"),
         "business_dates": {k: s[k] for k in _dates(name) if s.get(k)},
-        "amount": s.get("amount", s.get("loss_amount")),
+        "amount": (s.get(_AMOUNTS[name]) if name in _AMOUNTS
+                   else s.get("amount", s.get("loss_amount"))),
         "balance_before": before,
         "balance_after": after,
     }

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from domain.ledger import Ledger
 from domain.ledger.collector import collector_paused
-from projections import audit_trail, claims, limits, registry
+from projections import audit_trail, claim_office, claims, limits, registry
 from projections.audit_trail import AuditQuery
 from projections.base import Projection
 from projections.builds import finish_build, start_build
@@ -305,21 +305,30 @@ class ReadModels:
     # Reading ----------------------------------------------------------------
 
     @contextmanager
-    def _reading(self, name: str, *, single: bool = False, stalled: bool = False
-                 ) -> Iterator[tuple[Connection, int]]:
+    def _reading(self, name: str, *, single: bool = False, stalled: bool = False,
+                 snapshot: bool = False) -> Iterator[tuple[Connection, int]]:
         """A connection to read ``name`` and its active generation. ``single``:
         for a read of one statement after the generation's (a generation stays
-        readable after the switch to the next one, until the switch after). A
+        readable after the switch to the next one, until the switch after).
+        ``snapshot``: for several statements that must see one snapshot (a
+        SQLite transaction always does; on PostgreSQL, REPEATABLE READ). A
         stalled generation raises ``Stalled`` (unless ``stalled``: for checks)."""
         engine = self.store.single if single else self.store.reader
-        with engine.connect() as conn, conn.begin():
-            active, stall = reading_state(conn, name)
-            if stall is not None and not stalled:
-                raise Stalled([stall])
-            if active is None:
-                msg = f"the {name} read model is not built yet: run `claims-ledger project`"
-                raise NotBuilt(msg)
-            yield conn, active
+        with engine.connect() as conn:
+            if snapshot and conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                active, schema, stall = reading_state(conn, name)
+                if stall is not None and not stalled:
+                    raise Stalled([stall])
+                if active is None:
+                    msg = f"the {name} read model is not built yet: run `claims-ledger project`"
+                    raise NotBuilt(msg)
+                if schema != PROJECTIONS[name].schema_version:
+                    msg = (f"the {name} read model was built for an older schema: it is "
+                           "rebuilt by the next catch-up (`claims-ledger project`)")
+                    raise NotBuilt(msg)
+                yield conn, active
 
     def limits(self, policy_id: str | None = None) -> list[dict[str, Any]]:
         with self._reading(limits.NAME, single=True) as (conn, generation):
@@ -333,8 +342,13 @@ class ReadModels:
             return limits.read_policies(conn, generation, prefix, after, limit)
 
     def claim(self, claim_id: str) -> dict[str, Any] | None:
-        with self._reading(claims.NAME, single=True) as (conn, generation):
+        with self._reading(claims.NAME, snapshot=True) as (conn, generation):
             return claims.read(conn, generation, claim_id)
+
+    def pending_holds(self) -> list[dict[str, Any]]:
+        """Every payout awaiting approval, across every policy, oldest first."""
+        with self._reading(claims.NAME, single=True) as (conn, generation):
+            return claim_office.pending(conn, generation)
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
         """A page of the audit trail. Each row with its event as the log stores it

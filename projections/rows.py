@@ -9,11 +9,12 @@ response models, and ``model_validate`` checks a row against them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue, WithJsonSchema
 
-from domain.claim import Claim, ClaimStatus
+from domain.claim import Claim, ClaimStatus, HoldStatus
 from domain.payout import PayoutBreakdown
 from domain.policy_year import PolicyYear
 from domain.terms import Coverage
@@ -32,19 +33,29 @@ NumberFromEvent = Annotated[JsonValue, WithJsonSchema({"description": "an intege
 DateFromEvent = Annotated[JsonValue, WithJsonSchema({"description": "an ISO date" + _REWRITTEN})]
 
 
-def year_rows(year: PolicyYear) -> list[dict[str, Any]]:
-    """A replayed policy year in the limits read model's shape (positions and
-    open claims are not known)."""
-    return [{
-        "policy_id": year.policy_id, "policy_year": year.year, "coverage": str(c.coverage),
-        "period_start": year.period_start.isoformat(),
-        "period_end": year.period_end.isoformat(),
-        "terms_version": c.terms_version,
-        "per_incident_limit": int(c.per_incident_limit),
-        "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
-        "paid": int(c.drawn), "reversed": int(c.reversed),
-        "remaining": int(c.remaining), "claims_open": None, "last_position": None,
-    } for c in year.coverages]
+def year_rows(year: PolicyYear, claims: Iterable[Claim]) -> list[dict[str, Any]]:
+    """A replayed policy year in the limits read model's shape, with the case
+    reserves of its ``claims`` (any claims: those of other years are left out;
+    positions and open claims are not known)."""
+    rows = []
+    for c in year.coverages:
+        mine = [claim for claim in claims if claim.policy_id == year.policy_id
+                and claim.policy_year == year.year and claim.coverage == c.coverage]
+        reserved = sum(int(claim.reserve) for claim in mine if claim.reserve is not None)
+        rows.append({
+            "policy_id": year.policy_id, "policy_year": year.year, "coverage": str(c.coverage),
+            "period_start": year.period_start.isoformat(),
+            "period_end": year.period_end.isoformat(),
+            "terms_version": c.terms_version,
+            "per_incident_limit": int(c.per_incident_limit),
+            "deductible": int(c.deductible), "annual_limit": int(c.annual_limit),
+            "paid": int(c.drawn), "reversed": int(c.reversed),
+            "remaining": int(c.remaining), "claims_open": None, "last_position": None,
+            "held": int(c.held), "reserved": reserved, "incurred": int(c.drawn) + reserved,
+            "unreserved": sum(claim.reserve is None for claim in mine),
+            "reserves_exceed_remaining": reserved > c.remaining,
+        })
+    return rows
 
 
 def claim_from_state(state: Claim) -> dict[str, Any]:
@@ -63,10 +74,25 @@ def claim_from_state(state: Claim) -> dict[str, Any]:
         "notified_on": state.notified_on.isoformat() if state.notified_on else None,
         "channel": state.channel, "notice_time_barred": state.notice_time_barred,
         "incident_id": state.incident_id,
+        "reserve": None if state.reserve is None else int(state.reserve),
+        "held": int(state.held), "recovered": int(state.insurer_recovered),
+        "insured_recovered": int(state.insured_recovered),
         "payouts": [
             {"payout_id": p.payout_id, "amount": int(p.amount), "reversed": p.reversed,
              "breakdown": p.breakdown.model_dump(mode="json")}
             for p in state.payouts
+        ],
+        "holds": [
+            {"payout_id": h.payout_id, "amount": int(h.amount), "requested_by": h.requested_by,
+             "due_on": h.due_on.isoformat() if h.due_on else None, "status": str(h.status),
+             "resolved_by": h.resolved_by}
+            for h in state.holds
+        ],
+        "recoveries": [
+            {"recovery_id": r.recovery_id, "kind": r.kind, "amount": int(r.amount),
+             "counterparty": r.counterparty, "insured_share": int(r.insured_share),
+             "insurer_share": int(r.insurer_share)}
+            for r in state.recoveries
         ],
     }
 
@@ -96,6 +122,18 @@ class LimitsRow(_Row):
     """None in a replay (``as_of``)."""
     last_position: int | None
     """The position of the last event applied; None in a replay (``as_of``)."""
+    held: int
+    """Held by payouts requested and awaiting approval."""
+    reserved: int
+    """The case reserves (支払備金) of the year's claims of the coverage; claims
+    without a reserve (``unreserved``) are left out."""
+    incurred: int
+    """paid + reserved."""
+    unreserved: int
+    """Claims of the year and coverage with no reserve: filed before reserves
+    were kept, until one is set."""
+    reserves_exceed_remaining: bool
+    """reserved > remaining: the reserves exceed what remains of the limit."""
 
 
 class PayoutRow(_Row):
@@ -114,6 +152,68 @@ class StoredPayoutRow(PayoutRow):
     issued_position: int
     issued_at: Timestamp
     reversed_position: int | None
+
+
+class HoldRow(_Row):
+    """A payout requested for approval, and how it was resolved (``issued``:
+    within the requester's authority, at once)."""
+
+    payout_id: str
+    amount: int
+    """The amount held (an approval may issue less)."""
+    requested_by: str
+    due_on: IsoDate | None
+    status: HoldStatus
+    resolved_by: str | None
+
+
+class StoredHoldRow(HoldRow):
+    """A hold of the claims read model."""
+
+    claim_id: str
+    requested_at: Timestamp
+    requested_position: int
+    resolved_position: int | None
+
+
+class PendingHoldRow(_Row):
+    """A payout awaiting approval, for a work queue (``reads.pending_holds``)."""
+
+    claim_id: str
+    policy_id: str
+    payout_id: str
+    amount: int
+    requested_by: str
+    requested_at: Timestamp
+    due_on: IsoDate | None
+
+
+class RecoveryRow(_Row):
+    """Money that came back on a claim, and whose it is (保険法25条2項)."""
+
+    recovery_id: str
+    kind: str
+    amount: int
+    counterparty: str
+    insured_share: int
+    insurer_share: int
+
+
+class StoredRecoveryRow(RecoveryRow):
+    """A recovery of the claims read model."""
+
+    claim_id: str
+    recorded_at: Timestamp
+    recorded_position: int
+
+
+class AuthorityRow(_Row):
+    """What an actor may pay alone and approve, as last set (``reads.authorities``)."""
+
+    actor: str
+    pay_up_to: int
+    approve_up_to: int
+    set_at: Timestamp
 
 
 class Wording(_Row):
@@ -148,18 +248,30 @@ class _ClaimFields(_Row):
     channel: str | None
     notice_time_barred: bool
     incident_id: str | None
+    reserve: int | None
+    """The case reserve (支払備金); None for a claim filed before reserves were
+    kept, until one is set."""
+    held: int
+    """Held by its payouts awaiting approval."""
+    recovered: int
+    """The insurer's share of the money recovered."""
+    insured_recovered: int
+    """The insured's share of the money recovered (their unpaid loss first)."""
     exclusion_wording: Wording | None = None
     """Added by the read facade (``GET /claims/{id}`` always has it): the wording
     of the claim's exclusion; None without one."""
 
 
 class ClaimRow(_ClaimFields):
-    """A claim as the claims read model holds it, with its payouts in issue order."""
+    """A claim as the claims read model holds it, with its payouts, holds and
+    recoveries in the order they were recorded."""
 
     filed_at: Timestamp
     updated_at: Timestamp
     last_position: int
     payouts: list[StoredPayoutRow]
+    holds: list[StoredHoldRow]
+    recoveries: list[StoredRecoveryRow]
 
 
 class ReplayedClaimRow(_ClaimFields):
@@ -167,6 +279,8 @@ class ReplayedClaimRow(_ClaimFields):
     or recorded times."""
 
     payouts: list[PayoutRow]
+    holds: list[HoldRow]
+    recoveries: list[RecoveryRow]
 
 
 ClaimAnswer = ClaimRow | ReplayedClaimRow
@@ -195,9 +309,12 @@ class AuditRow(_Row):
     coverage: FromEvent
     business_dates: dict[str, DateFromEvent]
     amount: NumberFromEvent
+    """The event's amount: a payout's, a filing's or re-assessment's loss, a
+    reserve set, a hold requested, approved (what it issued) or rejected (what
+    it released), a recovery's."""
     balance_before: NumberFromEvent
     """The annual limit's remaining balance before the event (payouts, and the
-    draws and restorations of a year's limit)."""
+    draws, restorations, holds and releases of a year's limit)."""
     balance_after: NumberFromEvent
     payload: JsonValue
     """The event exactly as the log stores it; None if the log no longer holds

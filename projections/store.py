@@ -272,17 +272,18 @@ def clear_stall(conn: Connection, name: str, generation: int) -> None:
                                                   projection_stalls.c.generation == generation))
 
 
-def reading_state(conn: Connection, name: str) -> tuple[int | None, Stall | None]:
-    """The generation readers use, and the stall of that generation (or, with
-    none built yet, of the one being built), in one statement: every read starts
-    here."""
+def reading_state(conn: Connection, name: str
+                  ) -> tuple[int | None, int | None, Stall | None]:
+    """The generation readers use, the schema version it was built for, and the
+    stall of that generation (or, with none built yet, of the one being built),
+    in one statement: every read starts here."""
     row = conn.exec_driver_sql(_marks(
-        "SELECT s.active, x.generation, x.position, x.event_name, x.error "
+        "SELECT s.active, s.schema_version, x.generation, x.position, x.event_name, x.error "
         "FROM projection_state s LEFT JOIN projection_stalls x "
         "ON x.name = s.name AND x.generation = COALESCE(s.active, s.building) "
         "WHERE s.name = ?", conn.dialect.paramstyle), (name,)).first()
     if row is None:
-        return None, None
-    active, generation, position, event, error = row
-    return active, (None if generation is None
-                    else Stall(name, generation, position, event, error))
+        return None, None, None
+    active, schema, generation, position, event, error = row
+    return active, schema, (None if generation is None
+                            else Stall(name, generation, position, event, error))

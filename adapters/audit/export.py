@@ -164,9 +164,12 @@ class Replay:
         """Per policy year and coverage, in the limits read model's shape."""
         open_claims = Counter((c.policy_id, c.policy_year, str(c.coverage))
                               for c in self.claims.values() if c.status is ClaimStatus.OPEN)
+        by_year: dict[tuple[str, int], list[Claim]] = {}
+        for claim in self.claims.values():
+            by_year.setdefault((claim.policy_id, claim.policy_year), []).append(claim)
         rows = []
         for year in self.years.values():
-            for row in year_rows(year):
+            for row in year_rows(year, by_year.get((year.policy_id, year.year), [])):
                 row["claims_open"] = open_claims[(row["policy_id"], row["policy_year"],
                                                   row["coverage"])]
                 rows.append(row)

@@ -120,10 +120,12 @@ def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
                    "policy's commands, and commands that share a claim or command id, keep "
                    "the file's order")
     p = sub.add_parser("limits", parents=[common, reads, as_of],
-                       help="annual limit, paid and remaining per policy year and coverage")
+                       help="annual limit, paid, held, remaining and case reserves per policy "
+                       "year and coverage")
     p.add_argument("--policy", metavar="ID")
     p = sub.add_parser("claim", parents=[common, reads, as_of],
-                       help="a claim's state, payouts with their breakdowns, exclusion")
+                       help="a claim's state, payouts with their breakdowns, exclusion, reserve, "
+                       "holds and recoveries")
     p.add_argument("claim_id", metavar="ID")
     p = sub.add_parser("history", parents=[common, reads],
                        help="every event of a policy (with its years and claims) or a claim")

@@ -124,7 +124,9 @@ def _apply_batch(service: Service, commands: list[Any], key: str | None,
 @router.get("/policies/{policy_id}/limits", tags=["reads"], responses=ERRORS)
 def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
                _: Caller = READER) -> list[LimitsRow]:
-    """Annual limit, paid, reversed and remaining per policy year and coverage."""
+    """Annual limit, paid, reversed, held and remaining per policy year and
+    coverage, with the case reserves of its claims (reserved, incurred = paid +
+    reserved, whether they exceed what remains, and how many claims have none)."""
     printable(policy_id, "policy_id")
     when = query_time(as_of, "as_of")
     rows = reads.limits(service.ledger, service.fresh() if when is None else None,
@@ -135,9 +137,9 @@ def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
 @router.get("/claims/{claim_id}", tags=["reads"], responses=ERRORS)
 def get_claim(claim_id: str, service: ServiceDep, as_of: str | None = None,
               _: Caller = READER) -> ClaimAnswer:
-    """A claim's state, payouts with their breakdowns, and exclusion: the read
-    model's row, or (``as_of``) a replay's, which has no positions or recorded
-    times."""
+    """A claim's state, payouts with their breakdowns, exclusion, case reserve,
+    payouts requested for approval (holds) and recoveries: the read model's row,
+    or (``as_of``) a replay's, which has no positions or recorded times."""
     printable(claim_id, "claim_id")
     when = query_time(as_of, "as_of")
     row = reads.claim(service.ledger, service.fresh() if when is None else None,

@@ -100,6 +100,7 @@ class Recovery:
     amount: Yen
     insured_share: Yen
     insurer_share: Yen
+    counterparty: str
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ def _evolve_money(state: Claim, version: int, event: LedgerEvent) -> Claim:
         return changed(state, version=version, holds=holds)
     if isinstance(event, RecoveryRecorded):
         recovery = Recovery(event.recovery_id, event.kind, event.amount,
-                            event.insured_share, event.insurer_share)
+                            event.insured_share, event.insurer_share, event.counterparty)
         return changed(state, version=version, recoveries=(*state.recoveries, recovery))
     msg = f"Claim cannot apply {type(event).__name__}"
     raise TypeError(msg)

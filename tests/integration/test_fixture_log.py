@@ -2,11 +2,15 @@
 2026-12-04 (``tests/fixtures/log_2026-12-04.jsonl``, an export, with the
 commands that made it beside it) replays to the same figures, loads into a
 ledger whose read models match a replay, and explains every claim without a
-mismatch. Never regenerate these files: they stand for production logs."""
+mismatch. Its claims were filed before reserves were kept: they have none
+(null, counted as unreserved) until one is set. Never regenerate these files:
+they stand for production logs."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,9 @@ from domain.ledger import Ledger
 from projections.read_models import ReadModels
 from projections.reserves_report import ReservesFold
 from projections.verify import verify
-from tests.harness import make_ledger
+from tests.builders import FakeClock, pay
+from tests.harness import given, make_ledger
+from tests.support.office import set_reserve
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 LOG = FIXTURES / "log_2026-12-04.jsonl"
@@ -31,8 +37,26 @@ CLAIM_FIELDS = ("claim_id", "policy_id", "policy_year", "coverage", "status", "l
 
 
 def _limits(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(({k: v for k, v in r.items() if k != "last_position"} for r in rows),
+    """The rows' figures the log was recorded with (rows have gained others since)."""
+    keys = EXPECTED["limits"][0].keys()
+    return sorted(({k: r[k] for k in keys} for r in rows),
                   key=lambda r: (r["policy_id"], r["policy_year"], r["coverage"]))
+
+
+def _key(row: dict[str, Any]) -> tuple[str, int, str]:
+    return row["policy_id"], row["policy_year"], row["coverage"]
+
+
+CLAIMS_PER_YEAR = Counter(_key(c) for c in EXPECTED["claims"])
+
+
+def _without_reserves(rows: list[dict[str, Any]]) -> None:
+    """Every claim of a year is unreserved: nothing reserved, incurred = paid."""
+    assert rows
+    for row in rows:
+        assert row["unreserved"] == CLAIMS_PER_YEAR[_key(row)], row
+        assert (row["reserved"], row["held"], row["incurred"]) == (0, 0, row["paid"]), row
+        assert row["reserves_exceed_remaining"] is False
 
 
 def _claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -40,9 +64,9 @@ def _claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                   key=lambda r: r["claim_id"])
 
 
-def _loaded(db_url: str) -> Ledger:
+def _loaded(db_url: str, clock: FakeClock | None = None) -> Ledger:
     """A ledger whose log holds the fixture's events, stored as they were."""
-    ledger = make_ledger(persistence_env(db_url))
+    ledger = make_ledger(persistence_env(db_url), clock)
     lines = LOG.read_text(encoding="utf-8").splitlines()[1:-1]  # header .. trailer
     events = [json.loads(line) for line in lines]
     ledger.recorder.insert_events([
@@ -56,6 +80,8 @@ def test_the_fixture_log_replays_offline_to_its_recorded_figures():
     assert result.discrepancies == []
     assert _limits(result.limits()) == EXPECTED["limits"]
     assert _claims(result.claim_rows()) == EXPECTED["claims"]
+    _without_reserves(result.limits())
+    assert {c["reserve"] for c in result.claim_rows()} == {None}
 
 
 def test_the_fixture_log_loads_and_its_read_models_match_a_replay(db_url: str, tmp_path: Path):
@@ -64,8 +90,36 @@ def test_the_fixture_log_loads_and_its_read_models_match_a_replay(db_url: str, t
     models.catch_up()
     assert verify(models) == []
     assert _limits(models.limits()) == EXPECTED["limits"]
-    assert _claims([views.claim(ledger, models, c["claim_id"], None)
-                    for c in EXPECTED["claims"]]) == EXPECTED["claims"]
+    claims = [views.claim(ledger, models, c["claim_id"], None) for c in EXPECTED["claims"]]
+    assert _claims(claims) == EXPECTED["claims"]
+    _without_reserves(models.limits())
+    assert {(c["reserve"], c["held"], c["recovered"]) for c in claims} == {(None, 0, 0)}
+    assert all(c["holds"] == [] and c["recoveries"] == [] for c in claims)
+
+
+def test_an_old_claim_has_a_reserve_once_one_is_set_and_payouts_then_erode_it(db_url: str):
+    """C-DEMO-4 (data/media, 400,000 still payable) is in a year whose limit is
+    spent: its reserve exceeds what remains. P0000002-C1 (liability, 675,000
+    payable) is then paid 200,000 of a 500,000 reserve."""
+    ledger = _loaded(db_url, FakeClock(datetime(2026, 12, 10, 3, 0, tzinfo=UTC)))
+    models = ReadModels.open(ledger, db_url)
+    models.catch_up()
+    before = {_key(r): r for r in models.limits()}
+    given(ledger, set_reserve("C-DEMO-4", 400_000), set_reserve("P0000002-C1", 500_000),
+          pay("P0000002-C1", amount=200_000))
+    models.catch_up()
+    after = {_key(r): r for r in models.limits()}
+    demo = ("P-DEMO-1", 1, "data_media")
+    assert after[demo]["unreserved"] == before[demo]["unreserved"] - 1
+    assert (after[demo]["reserved"], after[demo]["remaining"]) == (400_000, 0)
+    assert after[demo]["incurred"] == before[demo]["paid"] + 400_000
+    assert after[demo]["reserves_exceed_remaining"] is True
+    liability = ("P0000002", 1, "it_liability")
+    assert after[liability]["reserved"] == 300_000
+    assert after[liability]["incurred"] == before[liability]["paid"] + 200_000 + 300_000
+    assert views.claim(ledger, models, "P0000002-C1", None)["reserve"] == 300_000
+    assert views.claim(ledger, models, "C-LATE-2", None)["reserve"] is None
+    assert verify(models) == []
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

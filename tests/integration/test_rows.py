@@ -96,8 +96,9 @@ def test_replayed_rows_validate_in_the_same_shapes(models: ReadModels) -> None:
     ledger = models.ledger
     years = ledger.policy_years_as_of("P1", datetime(2030, 1, 1, tzinfo=UTC))
     assert years
+    claims = [ledger.get_claim(c) for c in ("C1", "C2", "L1", "L2")]
     for year in years:
-        for row in year_rows(year):
+        for row in year_rows(year, claims):
             assert same_json(LimitsRow.model_validate(row), row)
     for claim_id in ("C1", "C2", "L1"):
         row = claim_from_state(ledger.get_claim(claim_id))

@@ -43,6 +43,14 @@ def db(tmp_path: Path) -> str:
     return path
 
 
+def first(db: str, topic: str) -> int:
+    """The position of the first event named ``topic``."""
+    with sqlite3.connect(db) as conn:
+        (position,) = conn.execute("SELECT min(rowid) FROM stored_events WHERE topic = ?",
+                                   (topic,)).fetchone()
+    return int(position)
+
+
 def edit_payload(db: str, position: int) -> None:
     with sqlite3.connect(db) as conn:
         state = bytes(conn.execute("SELECT state FROM stored_events WHERE rowid = ?",
@@ -125,9 +133,10 @@ def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
         db: str, tmp_path: Path) -> None:
     """The auditor needs the tampered row: a value of the wrong type in the event
     is shown as the log holds it, never a failure of the page."""
-    rewrite_payload(db, 10, {"command_id": 5, "amount": "seven", "coverage": {"x": 1},
-                             "remaining_before": [1]})  # C1's AnnualLimitDrawn
-    rewrite_payload(db, 11, {"incident_date": 20240601, "policy_year": "first"})  # C2 filed
+    drawn, filed = first(db, "AnnualLimitDrawn"), first(db, "ClaimFiled")
+    rewrite_payload(db, drawn, {"command_id": 5, "amount": "seven", "coverage": {"x": 1},
+                                "remaining_before": [1]})
+    rewrite_payload(db, filed, {"incident_date": 20240601, "policy_year": "first"})
     tokens_file = str(tmp_path / "tokens.json")
     token = new_token("reader", "auditor", tokens_file)
     app = build(db, db, Tokens.load(tokens_file))
@@ -140,11 +149,11 @@ def test_the_audit_trail_shows_an_event_rewritten_with_values_of_the_wrong_type(
     for page in pages:
         assert page.status_code == 200, page.text
         rows = {r["position"]: r for r in page.json()["items"]}
-        assert (rows[10]["command_id"], rows[10]["amount"], rows[10]["coverage"],
-                rows[10]["balance_before"]) == (5, "seven", {"x": 1}, [1])
-        assert rows[10]["payload"]["command_id"] == 5
-        assert rows[11]["business_dates"]["incident_date"] == 20240601
-        assert rows[11]["policy_year"] == "first"
+        assert (rows[drawn]["command_id"], rows[drawn]["amount"], rows[drawn]["coverage"],
+                rows[drawn]["balance_before"]) == (5, "seven", {"x": 1}, [1])
+        assert rows[drawn]["payload"]["command_id"] == 5
+        assert rows[filed]["business_dates"]["incident_date"] == 20240601
+        assert rows[filed]["policy_year"] == "first"
 
 
 def test_a_claims_history_shows_its_own_event_rewritten_with_values_of_the_wrong_type(

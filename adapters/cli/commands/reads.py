@@ -4,6 +4,7 @@ read models caught up with the log (or, with ``--as-of``, replayed from it)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from adapters.cli.exits import EXIT_OK, UsageError
 from adapters.cli.output import dump, print_audit, table, utc_text, yen
@@ -25,13 +26,18 @@ def cmd_limits(s: Session) -> int:
         print("no policies yet", file=s.out)
         return EXIT_OK
     table(
-        ["policy", "year", "period", "coverage", "annual limit", "paid", "reversed",
-         "remaining", "open claims"],
+        ["policy", "year", "period", "coverage", "annual limit", "paid", "reversed", "held",
+         "remaining", "reserved", "incurred", "open claims", "unreserved", "flag"],
         ([r["policy_id"], r["policy_year"], f"{r['period_start']}..{r['period_end']}",
           r["coverage"], yen(r["annual_limit"]), yen(r["paid"]), yen(r["reversed"]),
-          yen(r["remaining"]), r["claims_open"]] for r in rows),
+          yen(r["held"]), yen(r["remaining"]), yen(r["reserved"]), yen(r["incurred"]),
+          r["claims_open"], r["unreserved"],
+          "reserves > remaining" if r["reserves_exceed_remaining"] else ""] for r in rows),
         s.out,
     )
+    if any(r["unreserved"] for r in rows):
+        print("unreserved: claims filed before reserves were kept have no reserve until one "
+              "is set; reserved and incurred leave them out", file=s.out)
     return EXIT_OK
 
 
@@ -53,9 +59,13 @@ def cmd_claim(s: Session) -> int:
         print(f"{'time bar':<20}notified more than 3 years after the incident (保険法95条)",
               file=s.out)
     for key in ("loss_amount", "excluded", "deductible", "per_incident_limit", "payable",
-                "paid"):
-        if key != "excluded" or data[key]:
+                "paid", "held", "recovered", "insured_recovered"):
+        if key not in ("excluded", "held", "recovered", "insured_recovered") or data[key]:
             print(f"{key:<20}{yen(data[key])}", file=s.out)
+    reserve = data["reserve"]
+    print(f"{'reserve':<20}"
+          f"{yen(reserve) if reserve is not None else 'none (filed before reserves were kept)'}",
+          file=s.out)
     if data["exclusion"]:
         print(f"{'exclusion':<20}{data['exclusion']} ({(wording or {}).get('ja', '')})",
               file=s.out)
@@ -71,7 +81,23 @@ def cmd_claim(s: Session) -> int:
              for p in data["payouts"]),
             s.out,
         )
+    _office_tables(data, s)
     return EXIT_OK
+
+
+def _office_tables(data: dict[str, Any], s: Session) -> None:
+    """A claim's payouts requested for approval, and the money recovered on it."""
+    if data["holds"]:
+        print(file=s.out)
+        table(["request", "amount", "requested by", "due on", "status", "resolved by"],
+              ([h["payout_id"], yen(h["amount"]), h["requested_by"], h["due_on"], h["status"],
+                h["resolved_by"]] for h in data["holds"]), s.out)
+    if data["recoveries"]:
+        print(file=s.out)
+        table(["recovery", "kind", "amount", "counterparty", "insured share", "insurer share"],
+              ([r["recovery_id"], r["kind"], yen(r["amount"]), r["counterparty"],
+                yen(r["insured_share"]), yen(r["insurer_share"])] for r in data["recoveries"]),
+              s.out)
 
 
 def cmd_history(s: Session) -> int:
