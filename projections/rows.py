@@ -207,15 +207,6 @@ class StoredRecoveryRow(RecoveryRow):
     recorded_position: int
 
 
-class AuthorityRow(_Row):
-    """What an actor may pay alone and approve, as last set (``reads.authorities``)."""
-
-    actor: str
-    pay_up_to: int
-    approve_up_to: int
-    set_at: Timestamp
-
-
 class Wording(_Row):
     """An exclusion's wording in the terms, in Japanese and English."""
 

@@ -1,8 +1,8 @@
 """What the CLI, the HTTP API and the console show: limits, claims, explanations
 and histories as JSON-ready data, from the read models, or replayed from the log
 for an ``as_of`` time (was ``adapters/views.py``); the reserves report, folded
-from the log; and the claims office's work: the payouts awaiting approval, and
-who may pay and approve what."""
+from the log; and the claims office's work: the payouts awaiting approval (who may
+pay and approve what is ``authorities.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from domain import authority
 from domain.claim import Claim
 from domain.errors import NotFound
 from domain.events import LedgerEvent
@@ -19,7 +18,6 @@ from domain.ids import claim_id_of, incident_id_of, policy_year_id
 from domain.ledger import Ledger
 from domain.terms import term_set
 from projections.audit_trail import AuditQuery
-from projections.base import recorded_time
 from projections.read_models import ReadModels
 from projections.reserves_report import REPORT_EVENTS, Basis, ReservesFold, ReservesReport
 from projections.rows import claim_from_state, year_rows
@@ -87,27 +85,6 @@ def pending_holds(models: ReadModels) -> list[dict[str, Any]]:
     requested, due day), from the claims read model; ``models`` must be caught
     up by the caller."""
     return models.pending_holds()
-
-
-def authorities(ledger: Ledger, models: ReadModels,
-                as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """What each actor an operator has set may pay alone and approve, as last set
-    (at ``as_of``, if given), with when (``AuthorityRow``), by actor name. Read
-    from the log: the audit trail (``models``, caught up by the caller) finds
-    the ``AuthoritySet`` events by type, and each actor's are replayed with the
-    domain's own rules. An actor never set has no authority and is not listed."""
-    query = AuditQuery(event_type="AuthoritySet",
-                       recorded_to=None if as_of is None else recorded_time(as_of))
-    rows = []
-    for aggregate_id in dict.fromkeys(r["aggregate_id"] for r in audit_pages(models, query)):
-        events = [e for e in ledger.events.get(aggregate_id)
-                  if isinstance(e, LedgerEvent) and (as_of is None or e.timestamp <= as_of)]
-        state = authority.project(None, events)
-        if state is not None:
-            rows.append({"actor": state.actor_name, "pay_up_to": int(state.pay_up_to),
-                         "approve_up_to": int(state.approve_up_to),
-                         "set_at": recorded_time(events[-1].timestamp)})
-    return sorted(rows, key=lambda r: r["actor"])
 
 
 def explanation(ledger: Ledger, claim_id: str, lang: Lang,

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from adapters.service import reads
+from adapters.service import authorities, reads
 from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.audit_trail import AuditQuery
 from projections.read_models import ReadModels
-from projections.rows import AuthorityRow, PendingHoldRow
+from projections.rows import PendingHoldRow
 from projections.store import open_store
 from projections.verify import verify
 from tests.builders import FakeClock, attach, file_data_media, file_liability, pay
@@ -153,15 +153,14 @@ def test_authorities_are_each_actors_last_setting_now_or_at_a_past_time(
     act(ledger, "operator", authority("clerk", 200_000, 50_000, reason="promoted"))
     models.catch_up()
 
-    now = reads.authorities(ledger, models)
-    then = reads.authorities(ledger, models, before)
+    now = authorities.authorities(ledger)
+    then = authorities.authorities(ledger, before)
 
-    assert [(a["actor"], a["pay_up_to"], a["approve_up_to"]) for a in now] == [
+    assert [(a["actor_name"], a["pay_up_to"], a["approve_up_to"]) for a in now] == [
         ("clerk", 200_000, 50_000), ("manager", 0, 1_000_000)]
     assert now[0]["set_at"] > now[1]["set_at"]
-    assert [(a["actor"], a["pay_up_to"], a["approve_up_to"]) for a in then] == [
+    assert [(a["actor_name"], a["pay_up_to"], a["approve_up_to"]) for a in then] == [
         ("clerk", 100_000, 0), ("manager", 0, 1_000_000)]
-    assert all(AuthorityRow.model_validate(a) for a in now + then)
 
 
 def test_the_audit_trail_shows_each_new_event_with_its_figures(
