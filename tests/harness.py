@@ -126,3 +126,14 @@ def database_reads(ledger: Ledger) -> list[str]:
 
     ledger.repository.get = counted  # type: ignore[method-assign]
     return reads
+
+
+def data_media_year(h: Harness) -> policy_year_module.CoverageInForce:
+    """Policy P1's first year's data/media coverage, as the ledger has it now."""
+    return h.ledger.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
+
+
+def paid_and_held(h: Harness, claim_id: str = "C1") -> tuple[int, int]:
+    """What the claim is paid, and what payouts awaiting approval hold on it."""
+    claim = h.ledger.get_claim(claim_id)
+    return int(claim.paid), int(claim.held)

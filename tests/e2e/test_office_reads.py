@@ -15,13 +15,13 @@ from eventsourcing.persistence import StoredEvent
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from projections.rows import ClaimRow, LimitsRow, ReplayedClaimRow
-from tests.builders import attach, file_data_media, pay
+from tests.builders import approve, attach, file_data_media, pay, recover, reject, request
+from tests.builders import authorize as authority
 from tests.e2e.test_openapi import _Validator, documented
 from tests.harness import make_ledger
 from tests.integration.test_fixture_log import LOG
 from tests.support.api import Api
 from tests.support.cli import cli, jsonl
-from tests.support.office import approve, authority, recover, reject, request
 
 STEPS: list[tuple[str, list[dict[str, Any]]]] = [
     ("operator", [attach(), authority("clerk", 0, 0), authority("manager", 0, 1_000_000),

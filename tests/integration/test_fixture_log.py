@@ -25,9 +25,8 @@ from domain.ledger import Ledger
 from projections.read_models import ReadModels
 from projections.reserves_report import ReservesFold
 from projections.verify import verify
-from tests.builders import FakeClock, pay
+from tests.builders import FakeClock, pay, set_reserve
 from tests.harness import given, make_ledger
-from tests.support.office import set_reserve
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 LOG = FIXTURES / "log_2026-12-04.jsonl"

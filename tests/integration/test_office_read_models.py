@@ -22,15 +22,20 @@ from projections.store import open_store
 from projections.verify import verify
 from tests.builders import (
     FakeClock,
+    approve,
     assess,
     attach,
     close,
     file_data_media,
     file_liability,
     pay,
+    recover,
+    reject,
+    request,
     reverse,
+    set_reserve,
 )
-from tests.support.office import approve, authority, recover, reject, request, set_reserve
+from tests.builders import authorize as authority
 from tests.support.read_models import tables
 
 FIGURES = ("paid", "held", "remaining", "reserved", "incurred", "unreserved",

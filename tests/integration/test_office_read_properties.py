@@ -23,18 +23,23 @@ from projections.read_models import ReadModels
 from projections.store import open_store
 from projections.verify import verify
 from tests.builders import (
+    approve,
     assess,
     attach,
     close,
     file_data_media,
     file_liability,
     pay,
+    recover,
+    reject,
     reopen,
+    request,
     reverse,
+    set_reserve,
 )
+from tests.builders import authorize as authority
 from tests.harness import make_ledger
 from tests.support.databases import BACKENDS, fresh_db
-from tests.support.office import approve, authority, recover, reject, request, set_reserve
 from tests.support.read_models import tables
 
 EXAMPLES = {"sqlite": 40, "postgresql": 8}

@@ -18,8 +18,19 @@ from projections.read_models import ReadModels
 from projections.rows import PendingHoldRow
 from projections.store import open_store
 from projections.verify import verify
-from tests.builders import FakeClock, attach, file_data_media, file_liability, pay
-from tests.support.office import approve, authority, recover, reject, request, set_reserve
+from tests.builders import (
+    FakeClock,
+    approve,
+    attach,
+    file_data_media,
+    file_liability,
+    pay,
+    recover,
+    reject,
+    request,
+    set_reserve,
+)
+from tests.builders import authorize as authority
 
 YEAR = ("P1", 1, "data_media")
 

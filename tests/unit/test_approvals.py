@@ -12,7 +12,7 @@ import pytest
 from domain.claim import HoldStatus, PayoutApproved, PayoutIssued, PayoutRejected
 from domain.errors import HoldResolved, NotAuthorized, NotFound, PayoutRefused, RuleViolated
 from domain.incident import IncidentDrawn
-from domain.policy_year import AnnualLimitDrawn, AnnualLimitReleased, CoverageInForce
+from domain.policy_year import AnnualLimitDrawn, AnnualLimitReleased
 from tests.builders import (
     approve,
     attach,
@@ -24,7 +24,7 @@ from tests.builders import (
     reject,
     request,
 )
-from tests.harness import Harness
+from tests.harness import Harness, data_media_year, paid_and_held
 
 CLERK, MANAGER, SUPERVISOR, DIRECTOR = "clerk", "manager", "supervisor", "director"
 
@@ -40,16 +40,6 @@ def held(h: Harness) -> Harness:
     return h
 
 
-def data_media_year(h: Harness) -> CoverageInForce:
-    return h.ledger.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
-
-
-def figures(h: Harness, claim_id: str = "C1") -> tuple[int, int]:
-    """The claim's paid and held."""
-    claim = h.ledger.get_claim(claim_id)
-    return int(claim.paid), int(claim.held)
-
-
 # Approval ----------------------------------------------------------------------
 
 
@@ -63,7 +53,7 @@ def test_approval_issues_the_held_payout_in_one_commit(held: Harness):
             approved.held, approved.amount, approved.released) == (  # type: ignore[attr-defined]
         MANAGER, CLERK, 1_000_000, 700_000, 700_000, 0)
     assert released.amount == issued.amount == drawn.amount == 700_000  # type: ignore[attr-defined]
-    assert figures(held) == (700_000, 0)
+    assert paid_and_held(held) == (700_000, 0)
     year = data_media_year(held)
     assert (year.drawn, year.held, year.remaining) == (700_000, 0, 300_000)
 
@@ -72,7 +62,7 @@ def test_approving_less_releases_the_rest_in_the_same_event(held: Harness):
     approved, _, issued, _ = held.then_events(approve(amount=500_000), actor=MANAGER)
     assert (approved.amount, approved.released, issued.amount) == (  # type: ignore[attr-defined]
         500_000, 200_000, 500_000)
-    assert figures(held) == (500_000, 0)
+    assert paid_and_held(held) == (500_000, 0)
     assert data_media_year(held).remaining == 500_000
 
 
@@ -136,7 +126,7 @@ def test_an_approval_of_what_the_incident_no_longer_pays_is_refused(held: Harnes
     held.then_refused(approve("L1"), PayoutRefused, "amount", "per_incident_limit",
                       actor=DIRECTOR)
     held.given(reject("L1"), actor=DIRECTOR)
-    assert figures(held, "L1") == (0, 0)
+    assert paid_and_held(held, "L1") == (0, 0)
 
 
 # Rejection ---------------------------------------------------------------------
@@ -147,7 +137,7 @@ def test_rejection_releases_the_hold(held: Harness):
     assert isinstance(rejected, PayoutRejected) and isinstance(released, AnnualLimitReleased)
     assert (rejected.requested_by, rejected.released, rejected.approve_up_to,
             released.amount) == (CLERK, 700_000, 1_000_000, 700_000)
-    assert figures(held) == (0, 0)
+    assert paid_and_held(held) == (0, 0)
     year = data_media_year(held)
     assert (year.held, year.remaining) == (0, 1_000_000)
 
@@ -206,5 +196,5 @@ def test_an_approved_payout_is_reversed_as_any_payout(held: Harness):
     held.given(approve(), actor=MANAGER)
     held.given({"command": "reverse_payout", "claim_id": "C1", "payout_id": "payout-1",
                 "reason": "paid in error"})
-    assert figures(held) == (0, 0)
+    assert paid_and_held(held) == (0, 0)
     assert data_media_year(held).remaining == 1_000_000

@@ -12,7 +12,7 @@ import pytest
 
 from domain.claim import HoldStatus, PayoutIssued, PayoutRequested
 from domain.errors import ClaimNotOpen, PayoutRefused, RuleViolated
-from domain.policy_year import AnnualLimitDrawn, AnnualLimitHeld, CoverageInForce
+from domain.policy_year import AnnualLimitDrawn, AnnualLimitHeld
 from tests.builders import (
     assess,
     attach,
@@ -28,7 +28,7 @@ from tests.builders import (
     request,
     withdraw,
 )
-from tests.harness import Harness
+from tests.harness import Harness, data_media_year, paid_and_held
 
 CLERK = "clerk"
 """Pays alone up to 100,000."""
@@ -39,16 +39,6 @@ def filed(h: Harness) -> Harness:
     """Claim C1: a loss of 800,000, so 700,000 payable after the deductible."""
     h.given(attach(), file_data_media(loss=800_000), authorize(CLERK, pay_up_to=100_000))
     return h
-
-
-def data_media_year(h: Harness) -> CoverageInForce:
-    return h.ledger.get_policy_year("P1", 1).coverage("data_media")  # type: ignore[arg-type]
-
-
-def figures(h: Harness, claim_id: str = "C1") -> tuple[int, int]:
-    """The claim's paid and held."""
-    claim = h.ledger.get_claim(claim_id)
-    return int(claim.paid), int(claim.held)
 
 
 # Deciding a request ----------------------------------------------------------
@@ -89,7 +79,7 @@ def test_a_request_within_the_requester_s_authority_is_issued_in_one_commit(
     assert [type(e) for e in events] == [PayoutRequested, PayoutIssued, AnnualLimitDrawn]
     assert events[0].within_authority and events[0].pay_up_to == 100_000  # type: ignore[attr-defined]
     assert len({e.command_id for e in events}) == 1
-    assert figures(filed) == (100_000, 0)
+    assert paid_and_held(filed) == (100_000, 0)
     assert filed.ledger.get_claim("C1").hold("payout-1").status is HoldStatus.ISSUED  # type: ignore[union-attr]
 
 
@@ -97,7 +87,7 @@ def test_a_request_above_the_requester_s_authority_is_held(filed: Harness):
     events = filed.then_events(request(amount=100_001), actor=CLERK)
     assert [type(e) for e in events] == [PayoutRequested, AnnualLimitHeld]
     assert not events[0].within_authority  # type: ignore[attr-defined]
-    assert figures(filed) == (0, 100_001)
+    assert paid_and_held(filed) == (0, 100_001)
     year = data_media_year(filed)
     assert (year.held, year.drawn, year.remaining) == (100_001, 0, 899_999)
 
@@ -133,7 +123,7 @@ def test_what_is_held_on_a_claim_cannot_be_paid_by_a_direct_payout(filed: Harnes
     filed.then_refused(pay(amount=200_001), PayoutRefused, "amount", "payable_on_claim")
     (issued, _) = filed.then_events(pay())
     assert issued.amount == 200_000  # type: ignore[attr-defined]
-    assert figures(filed) == (200_000, 500_000)
+    assert paid_and_held(filed) == (200_000, 500_000)
 
 
 def test_what_is_held_in_a_year_cannot_be_paid_on_another_claim(filed: Harness):
@@ -193,7 +183,7 @@ def test_a_reassessment_of_a_claim_of_an_incident_below_what_is_held_is_refused(
     filed: Harness,
 ):
     filed.given(incident_data_media("C2", loss=300_000), request("C2"), actor=CLERK)
-    assert figures(filed, "C2") == (0, 200_000)  # the incident's deductible taken
+    assert paid_and_held(filed, "C2") == (0, 200_000)  # the incident's deductible taken
     filed.then_refused(assess("C2", loss=199_999), RuleViolated, "loss_amount",
                        "payable_not_below_paid")
 
@@ -210,4 +200,4 @@ def test_a_claim_whose_holds_are_resolved_can_be_closed(filed: Harness):
 def test_issue_payout_keeps_paying_at_once_whoever_asks(filed: Harness):
     events = filed.then_events(pay(), actor="newcomer")
     assert [type(e) for e in events] == [PayoutIssued, AnnualLimitDrawn]
-    assert figures(filed) == (700_000, 0)
+    assert paid_and_held(filed) == (700_000, 0)
