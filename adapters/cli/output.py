@@ -213,6 +213,13 @@ def describe(outcome: Result) -> str:
     elif command == "set_authority":
         text = (f"{r['actor_name']} may pay up to {yen(r['pay_up_to'])} alone and approve "
                 f"up to {yen(r['approve_up_to'])}")
+    elif command == "record_recovery":
+        text = (f"claim {r['claim_id']} {r['recovery_id']} of "
+                f"{yen(r['insured_share'] + r['insurer_share'])}: the insured's share "
+                f"{yen(r['insured_share'])}, the insurer's {yen(r['insurer_share'])}")
+    elif command == "set_reserve":
+        text = (f"claim {r['claim_id']} case reserve {yen(r['reserve'])} (payable "
+                f"{yen(r['payable'])}, paid {yen(r['paid'])})")
     else:
         text = (f"claim {r['claim_id']} {r['status']} (year {r['policy_year']}, loss "
                 f"{yen(r['loss_amount'])}, payable {yen(r['payable'])}, paid {yen(r['paid'])}"

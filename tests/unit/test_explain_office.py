@@ -8,63 +8,29 @@ from typing import Any
 
 import pytest
 
-from adapters.service import reads as views
 from domain.claim import (
     PayoutApproved,
     PayoutRequested,
-    RecoveryRecorded,
     ReserveSet,
-    claim_id_of,
 )
-from domain.commands import parse_command
-from domain.explanation import Explanation, Lang, Line, explain
+from domain.explanation import Lang, explain
 from domain.ledger import Ledger
 from domain.money import Yen
-from domain.policy_year import policy_year_id
 from tests.builders import (
     approve,
     assess,
-    attach,
-    authorize,
     close,
     exclude,
     file_data_media,
     incident_data_media,
     pay,
-    recover,
     reject,
     reopen,
     request,
     set_reserve,
     withdraw,
 )
-from tests.harness import given
-
-AT = {"ja": "2026年1月15日 12:00", "en": "2026-01-15 12:00"}
-"""When the test clock records everything."""
-
-
-@pytest.fixture
-def office(ledger: Ledger) -> Ledger:
-    """Policy P1, a clerk who may pay 100,000 yen alone and approve nothing, and
-    a manager who may approve up to 2,000,000 yen."""
-    given(ledger, attach(), authorize("clerk", 100_000, 0),
-          authorize("manager", 1_000_000, 2_000_000))
-    return ledger
-
-
-def by(ledger: Ledger, actor: str, *commands: dict[str, Any]) -> None:
-    for command in commands:
-        ledger.execute(parse_command(command), actor=actor)
-
-
-def told(ledger: Ledger, lang: Lang, claim_id: str = "C1") -> Explanation:
-    return views.explanation(ledger, claim_id, lang)
-
-
-def lines_of(explanation: Explanation, kind: str) -> list[Line]:
-    return [line for line in explanation.lines if line.kind == kind]
-
+from tests.support.office_explanations import AT, by, events_of, lines_of, told
 
 # Case reserves -----------------------------------------------------------------
 
@@ -138,7 +104,7 @@ def test_a_reassessment_below_the_reserve_brings_it_down_to_what_is_payable(
 
 def test_a_claim_filed_before_reserves_were_kept_has_no_reserve_line(office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), pay(amount=200_000))
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     before_reserves = [e for e in claim_events if not isinstance(e, ReserveSet)]
     for lang, summary in (("ja", "状態: 処理中; 支払合計 200,000円 (取消分を除く)"),
                           ("en", "Status: open; paid in all 200,000 yen (net of reversals)")):
@@ -150,7 +116,7 @@ def test_a_claim_filed_before_reserves_were_kept_has_no_reserve_line(office: Led
 
 def test_a_recorded_reserve_above_what_is_still_payable_is_called_out(office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), set_reserve(amount=300_000))
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     forged = claim_events[-1].model_copy(update={"reserve": Yen(900_000), "change": 200_000})
     explanation = explain([*claim_events[:-1], forged], year_events, "ja")
     assert [m.text for m in explanation.mismatches] == [
@@ -268,7 +234,7 @@ def test_an_approval_beyond_the_approvers_authority_or_by_the_requester_is_calle
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
     by(office, "manager", approve())
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutApproved))
     claim_events[at] = claim_events[at].model_copy(
         update={"approve_up_to": Yen(250_000), "actor": "clerk"})
@@ -286,7 +252,7 @@ def test_approving_part_of_a_hold_needs_authority_over_all_of_it_or_is_called_ou
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
     by(office, "manager", approve(amount=100_000))
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutApproved))
     claim_events[at] = claim_events[at].model_copy(update={"approve_up_to": Yen(150_000)})
     explanation = explain(claim_events, year_events, "en")
@@ -297,7 +263,7 @@ def test_approving_part_of_a_hold_needs_authority_over_all_of_it_or_is_called_ou
 def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000))
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     held = year_events[-1]
     year_events[-1] = held.model_copy(update={"amount": Yen(200_000),
                                               "remaining_after": Yen(800_000)})
@@ -312,7 +278,7 @@ def test_a_held_request_whose_amount_the_year_did_not_hold_is_called_out(
 def test_a_request_issued_at_once_beyond_the_requesters_authority_is_called_out(
         office: Ledger) -> None:
     by(office, "clerk", file_data_media(loss=800_000), request(amount=50_000))
-    claim_events, year_events = _events(office)
+    claim_events, year_events = events_of(office)
     at = next(i for i, e in enumerate(claim_events) if isinstance(e, PayoutRequested))
     claim_events[at] = claim_events[at].model_copy(update={"pay_up_to": Yen(40_000)})
     for lang, expected in (
@@ -322,84 +288,3 @@ def test_a_request_issued_at_once_beyond_the_requesters_authority_is_called_out(
                    "is above the requester's authority to pay up to 40,000 yen")):
         explanation = explain(claim_events, year_events, lang)  # type: ignore[arg-type]
         assert [m.text for m in explanation.mismatches] == [expected]
-
-
-# Recoveries ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("lang", "expected"), [
-    ("ja", "回収 recovery-1: 代位 (保険法25条), 株式会社加害者 から 600,000円; 保険法25条2項により"
-           "被保険者の未填補損害を優先: 損害額 800,000円 − 支払済 700,000円 = 未填補 100,000円 → "
-           "被保険者分 100,000円, 保険会社分 500,000円; 回収は年間限度額を復元しません "
-           "(settlement received)"),
-    ("en", "Recovery recovery-1: subrogation (Insurance Act art. 25), 600,000 yen from "
-           "株式会社加害者; under art. 25(2) of the Insurance Act the insured's unpaid loss "
-           "comes first: loss 800,000 yen − paid 700,000 yen = unpaid 100,000 yen → the "
-           "insured's share 100,000 yen, the insurer's share 500,000 yen; a recovery does not "
-           "restore the annual limit (settlement received)")])
-def test_a_subrogation_recovery_shows_the_insurance_acts_split_and_its_figures(
-        office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), pay(),
-       recover(amount=600_000))
-    explanation = told(office, lang)
-    (recovery,) = lines_of(explanation, "recovery")
-    assert recovery.text == f"{AT[lang]} {expected}"
-    assert (recovery.figures["insured_share"], recovery.figures["insurer_share"]) == (
-        100_000, 500_000)
-    assert explanation.mismatches == []
-
-
-@pytest.mark.parametrize(("lang", "expected"), [
-    ("ja", "回収 recovery-2: 過払金の返還, 株式会社加害者 から 100,000円; 保険会社分 100,000円 "
-           "(支払済 700,000円 − 既回収 500,000円 まで)"),
-    ("en", "Recovery recovery-2: an overpayment returned, 100,000 yen from 株式会社加害者; the "
-           "insurer's share 100,000 yen (up to the 700,000 yen it paid less the 500,000 yen "
-           "it had recovered)")])
-def test_an_overpayment_returned_is_the_insurers_alone_up_to_what_it_paid(
-        office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), pay(),
-       recover(amount=600_000), recover(amount=100_000, kind="overpayment"))
-    explanation = told(office, lang)
-    assert lines_of(explanation, "recovery")[-1].text.startswith(f"{AT[lang]} {expected}")
-    assert explanation.lines[-1].figures["insurer_recovered"] == 600_000
-    assert explanation.mismatches == []
-
-
-def test_a_recovery_split_that_is_not_the_insurance_acts_is_called_out(
-        office: Ledger) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), pay(),
-       recover(amount=600_000))
-    claim_events, year_events = _events(office)
-    recovered = claim_events[-1]
-    assert isinstance(recovered, RecoveryRecorded)
-    claim_events[-1] = recovered.model_copy(update={"insured_share": Yen(0),
-                                                    "insurer_share": Yen(600_000)})
-    explanation = explain(claim_events, year_events, "ja")
-    assert [m.text for m in explanation.mismatches] == [
-        "※ RecoveryRecorded recovery-1: 記録された被保険者分 0円 は約款からの再計算 100,000円 "
-        "と一致しません",
-        "※ RecoveryRecorded recovery-1: 記録された保険会社分 600,000円 は約款からの再計算 "
-        "500,000円 と一致しません"]
-
-
-@pytest.mark.parametrize(("lang", "expected"), [
-    ("ja", "状態: 処理中; 支払合計 100,000円 (取消分を除く); 支払備金 600,000円; 承認待ち "
-           "300,000円; 回収 保険会社分 50,000円, 被保険者分 700,000円"),
-    ("en", "Status: open; paid in all 100,000 yen (net of reversals); case reserve 600,000 "
-           "yen; held for approval 300,000 yen; recovered: the insurer's share 50,000 yen, "
-           "the insured's 700,000 yen")])
-def test_the_summary_adds_the_reserve_what_is_held_and_the_recoveries(
-        office: Ledger, lang: Lang, expected: str) -> None:
-    by(office, "clerk", file_data_media(loss=800_000), request(amount=300_000),
-       pay(amount=100_000), recover(amount=750_000))
-    summary = told(office, lang).lines[-1]
-    assert summary.text == expected
-    assert summary.figures == {"paid": 100_000, "reserve": 600_000, "held": 300_000,
-                               "insurer_recovered": 50_000, "insured_recovered": 700_000}
-
-
-def _events(ledger: Ledger, claim_id: str = "C1") -> tuple[list[Any], list[Any]]:
-    claim_events = list(ledger.events.get(claim_id_of(claim_id)))
-    first = claim_events[0]
-    return claim_events, list(ledger.events.get(policy_year_id(first.policy_id,
-                                                               first.policy_year)))
