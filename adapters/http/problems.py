@@ -63,7 +63,7 @@ class Problem(Exception):
 
 
 PARAMETER_RULES = {"greater_than_equal": "minimum", "less_than_equal": "maximum",
-                   "int_parsing": "integer"}
+                   "int_parsing": "integer", "literal_error": "allowed_values"}
 """The rules a query parameter's violations name, for pydantic's error types."""
 
 

@@ -138,8 +138,8 @@ def test_the_api_lets_in_auditors_and_operators_only(reported: Reported) -> None
 @pytest.mark.parametrize(("params", "field", "rule"), [
     ({"as_of": "2025-13-01"}, "as_of", "date_format"),
     ({"as_of": "1999-12-31"}, "as_of", "date_range"),
-    ({"by": "calendar-year"}, "by", "literal_error"),
-    ({"format": "xml"}, "format", "literal_error"),
+    ({"by": "calendar-year"}, "by", "allowed_values"),
+    ({"format": "xml"}, "format", "allowed_values"),
     ({"since": "yesterday"}, "since", "date_format"),
     ({"since": "2026-04-01", "as_of": "2026-03-31"}, "since", "dates_in_order"),
 ])
