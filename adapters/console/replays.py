@@ -1,7 +1,7 @@
 """One record replayed from the log for a console page, as it stands now or
 stood at an as-of time: a policy (its holder, and the dates of its service, its
 firewall option and its cover), and a claim (its case reserve, holds and
-recoveries, which the claims read model does not hold)."""
+recoveries, as of any time)."""
 
 from __future__ import annotations
 

@@ -75,8 +75,6 @@ def status_of(error: LedgerError) -> int:
     if isinstance(error, AlreadyExists | IdempotencyConflict | VersionConflict
                   | ConcurrencyConflict | HoldResolved):
         return 409
-    if isinstance(error, NotAuthorized):
-        return 403
     if isinstance(error, InvalidCommand) and error.rule in ("json", "json_object"):
         return 400
     return 422

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from domain.claim import Claim
 from domain.errors import NotFound
 from domain.events import LedgerEvent
 from domain.explanation import Explanation, Lang, explain
@@ -38,24 +37,21 @@ def limits(ledger: Ledger, models: ReadModels | None, policy_id: str | None,
 
 def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[dict[str, Any]]:
     rows = []
+    in_log: dict[str, set[str]] | None = None  # read once, if a policy needs it
     for pid in [policy_id] if policy_id else ledger.policy_ids():
-        claims = _claims_as_of(ledger, pid, at)
+        policy = ledger.find_policy(pid)
+        if policy is None:
+            continue
+        ids = {c.claim_id for c in policy.claims}
+        if not policy.registers_claims:
+            # A policy enrolled before claims were registered on it: the log's.
+            in_log = ledger.claims_in_log_by_policy() if in_log is None else in_log
+            ids |= in_log.get(pid, set())
+        claims = [c for claim_id in sorted(ids)
+                  if (c := ledger.claim_as_of(claim_id, at)) is not None]
         for year in ledger.policy_years_as_of(pid, at):
             rows.extend(year_rows(year, claims))
     return rows
-
-
-def _claims_as_of(ledger: Ledger, policy_id: str, at: datetime) -> list[Claim]:
-    """The policy's claims as they stood at ``at`` (for their reserves): those it
-    registered and, for a policy enrolled before claims were registered, those
-    the log holds."""
-    policy = ledger.find_policy(policy_id)
-    if policy is None:
-        return []
-    ids = {c.claim_id for c in policy.claims}
-    if not policy.registers_claims:
-        ids.update(ledger.claim_dates_in_log(policy_id))
-    return [c for claim_id in sorted(ids) if (c := ledger.claim_as_of(claim_id, at)) is not None]
 
 
 def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,

@@ -174,8 +174,7 @@ class PayoutApproved(ClaimEvent):
 
 
 class PayoutRejected(ClaimEvent):
-    """A held payout rejected by another actor (or by the ledger, when the claim
-    leaves cover): the whole hold is released."""
+    """A held payout rejected by another actor: the whole hold is released."""
 
     event_name = "PayoutRejected"
 

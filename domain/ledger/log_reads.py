@@ -87,6 +87,15 @@ class LogReads(Application[str]):
                 dates[state["claim_id"]] = date.fromisoformat(day)
         return dates
 
+    def claims_in_log_by_policy(self) -> dict[str, set[str]]:
+        """Every claim the log holds, by the policy it was filed under (one read
+        of every filing)."""
+        claims: dict[str, set[str]] = {}
+        for n in self.notifications(("ClaimFiled",)):
+            state = self.mapper.to_state(n)  # type: ignore[attr-defined]
+            claims.setdefault(state["policy_id"], set()).add(state["claim_id"])
+        return claims
+
     # As of a past recorded time -------------------------------------------
 
     def _known_at(self, aggregate_id: str, at: datetime) -> list[LedgerEvent]:
