@@ -12,6 +12,7 @@ exclusion codes, policy periods) are checked by the decisions, not here.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -311,3 +312,13 @@ def check_actor(actor: str) -> None:
         raise InvalidCommand.of("actor", "printable",
                                 "an actor name must be printable text, without control "
                                 "characters")
+
+
+def actors_of(commands: Sequence[Command], actor: str | Sequence[str]) -> list[str]:
+    """The actor of each command (``actor``: one name for all, or one each)."""
+    actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
+    if len(actors) != len(commands):
+        raise InvalidCommand.of("actor", "required", "an actor name is required")
+    for name in set(actors):
+        check_actor(name)
+    return actors

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 
 from eventsourcing.persistence import PersistenceError
 
@@ -28,7 +29,7 @@ from adapters.apply.results import Render, Result, error_json, line_result, stor
 from adapters.apply.router import Router, worker_of
 from domain.commands import Command, check_actor
 from domain.errors import LedgerError
-from domain.ledger import Ledger
+from domain.ledger import Ledger, Outcome
 
 __all__ = [
     "MAX_WORKERS", "Progress", "Render", "Result", "StoppedAt", "Workers", "apply_lines",
@@ -50,9 +51,19 @@ def default_workers() -> int:
 def apply_lines(
     ledger: Ledger, lines: Iterator[str], actor: str,
     on_result: Callable[[Result], None], progress: Progress, batch: int = 1,
+    dry_run: bool = False,
 ) -> int:
     """Apply one command per line in this process, ``batch`` commands to a
-    commit; report every line in order. Returns how many lines were refused."""
+    commit; report every line in order. Returns how many lines were refused.
+    A ``dry_run`` decides every line as a real run would, all on one running
+    view (``Ledger.dry_run``), appends nothing, and marks each result."""
+    with ledger.dry_run() if dry_run else nullcontext(ledger.execute_many) as run:
+        return _apply(run, lines, actor, on_result, progress, batch, dry_run)
+
+
+def _apply(run: Callable[..., list[Outcome | LedgerError]], lines: Iterator[str],
+           actor: str, on_result: Callable[[Result], None], progress: Progress,
+           batch: int, dry_run: bool) -> int:
     refused = done = 0
     chunk: list[tuple[int, Command | LedgerError]] = []
 
@@ -60,8 +71,7 @@ def apply_lines(
         nonlocal refused, done
         parsed = [(n, c) for n, c in chunk if not isinstance(c, LedgerError)]
         try:
-            outcomes = iter(ledger.execute_many([c for _, c in parsed], actor=actor)
-                            if parsed else [])
+            outcomes = iter(run([c for _, c in parsed], actor=actor) if parsed else [])
         except PersistenceError as exc:
             progress.finish()
             first = chunk[0][0]
@@ -70,6 +80,8 @@ def apply_lines(
         for number, item in chunk:
             result = line_result(
                 number, item if isinstance(item, LedgerError) else next(outcomes))
+            if dry_run:
+                result["dry_run"] = True
             refused += not result["ok"]
             on_result(result)
             done += 1

@@ -235,7 +235,15 @@ def render_json(result: Result) -> str:
 
 
 def render_text(result: Result) -> str:
-    """A line's result for people: what it did, or each rule it broke."""
+    """A line's result for people: what it did, or each rule it broke (each
+    line of it led by ``dry run:`` in a dry run)."""
+    text = _text(result)
+    if result.get("dry_run"):
+        return "\n".join(f"dry run: {line}" for line in text.split("\n"))
+    return text
+
+
+def _text(result: Result) -> str:
     if result["ok"]:
         return f"line {result['line']}: ok       {result['command']}: {describe(result)}"
     if not result["violations"]:

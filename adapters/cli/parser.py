@@ -119,6 +119,10 @@ def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
                    f"lines or more; else 1, in this process; at most {MAX_WORKERS}). A "
                    "policy's commands, and commands that share a claim or command id, keep "
                    "the file's order")
+    p.add_argument("--dry-run", action="store_true",
+                   help="decide every command as a real run would now, each on the state the "
+                   "lines before it left, report each line, and append nothing (in this "
+                   "process: --workers above 1 is a usage error)")
     p = sub.add_parser("limits", parents=[common, reads, as_of],
                        help="annual limit, paid, held, remaining and case reserves per policy "
                        "year and coverage")

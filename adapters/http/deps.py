@@ -1,6 +1,7 @@
 """What the API's routes take from a request: the service, the caller its bearer
 token names (checked against the roles a route lets in), the body as JSON
-within the limits, the Idempotency-Key, and the time parameters."""
+within the limits, the Idempotency-Key, the ``dry_run`` flag of the command
+routes, and the time parameters."""
 
 from __future__ import annotations
 
@@ -220,6 +221,27 @@ def with_key(data: dict[str, Any], key: str | None) -> dict[str, Any]:
                           {"field": "command_id", "rule": "same_as_idempotency_key",
                            "message": "must equal the Idempotency-Key header"}])
     return {**data, "command_id": key}
+
+
+DRY_RUN_VALUES = {"true": True, "false": False}
+"""What ``dry_run`` may be (nothing else, so that a typo is not taken for a real
+run)."""
+DRY_RUN_HEADER = {"Dry-Run": "true"}
+"""The header of every answer to a dry run."""
+
+
+def dry_run(request: Request) -> bool:
+    """The command routes' ``dry_run`` query parameter (absent: false), or a
+    400 naming it (rule ``allowed_values``) if it is anything but one ``true``
+    or ``false``."""
+    values = request.query_params.getlist("dry_run")
+    if not values:
+        return False
+    if len(values) == 1 and values[0] in DRY_RUN_VALUES:
+        return DRY_RUN_VALUES[values[0]]
+    message = "must be given once, as true or false"
+    raise Problem(400, "Invalid query", f"dry_run: {message} [allowed_values]", [
+        {"field": "dry_run", "rule": "allowed_values", "message": message}])
 
 
 def printable(value: str | None, name: str) -> str | None:

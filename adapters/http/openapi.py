@@ -79,25 +79,41 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     str(s): {"description": d, **PROBLEM_RESPONSE} for s, d in _STATUSES.items()}
 """The problem responses every route but ``/health`` documents."""
 
+DRY_RUN_EXAMPLE = {"command": "issue_payout", "command_id": "pay-C-1-1", "replayed": False,
+                   "events": [{"position": None, "aggregate_id": "claim-C-1", "version": 3,
+                               "event": "PayoutIssued"}],
+                   "result": {"claim_id": "C-1", "payout": 800000}, "dry_run": True}
+"""What a dry run of ``issue_payout`` answers (events not stored have no position)."""
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a dry run (`dry_run=true`): what the command would do now, "
+          "with `dry_run: true` and the header `Dry-Run: true`; nothing was appended "
+          "(a refusal answers as it would in a real run, with `dry_run: true`)",
+          "content": {"application/json": {"example": DRY_RUN_EXAMPLE}}},
     201: {"description": "applied (or, with a command id seen before, the first "
           "outcome again: `replayed` is true and nothing was appended)"}, **ERRORS}
+KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
+              "schema": {"type": "string"},
+              "description": "the command id: a retry with the same key returns the first "
+              "outcome"}
+DRY_RUN = {"name": "dry_run", "in": "query", "required": False,
+           "schema": {"type": "boolean", "default": False}, "example": True,
+           "description": "`true`: decide as a real run would now, report it, and append "
+           "nothing (no events, no command id recorded, no read model changed); only "
+           "`true` or `false`, else `400` naming `dry_run`"}
 COMMAND_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Command"},
         "examples": {k: {"value": v} for k, v in EXAMPLES.items()}}}},
-    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string"},
-                    "description": "the command id: a retry with the same key "
-                    "returns the first outcome"}]}
-"""``POST /commands``'s body and header (the route reads them itself)."""
+    "parameters": [KEY_HEADER, DRY_RUN]}
+"""``POST /commands``'s body, header and query (the route reads them itself)."""
 BATCH_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["commands"], "properties": {"commands": {
             "type": "array", "maxItems": MAX_BATCH,
             "items": {"$ref": "#/components/schemas/Command"}}}},
-        "example": {"commands": [EXAMPLES["file_claim"], EXAMPLES["issue_payout"]]}}}}}
-"""``POST /commands/batch``'s body."""
+        "example": {"commands": [EXAMPLES["file_claim"], EXAMPLES["issue_payout"]]}}}},
+    "parameters": [KEY_HEADER, DRY_RUN]}
+"""``POST /commands/batch``'s body, header and query (the route reads them itself)."""
 
 
 def _authority_body() -> dict[str, Any]:
@@ -117,7 +133,7 @@ AUTHORITY_EXAMPLE = {"pay_up_to": 300000, "approve_up_to": 1000000, "reason": "s
 AUTHORITY_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {
         "schema": _authority_body(), "example": AUTHORITY_EXAMPLE}}},
-    "parameters": COMMAND_BODY["parameters"]}
+    "parameters": [KEY_HEADER]}
 """``PUT /authority/{actor_name}``'s body and header (the route reads them itself)."""
 AUTHORITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "recorded (or, with a command id seen before, the first outcome "

@@ -23,6 +23,7 @@ from adapters.http.answers import (
 )
 from adapters.http.deps import (
     APPENDER,
+    DRY_RUN_HEADER,
     MAX_BATCH,
     OPERATOR,
     READER,
@@ -30,6 +31,7 @@ from adapters.http.deps import (
     appenders,
     batch_key,
     command_object,
+    dry_run,
     json_body,
     printable,
     query_time,
@@ -67,10 +69,16 @@ router = APIRouter()
              responses=COMMAND_RESPONSES, openapi_extra=COMMAND_BODY)
 async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
     """Apply one command (not an operator's decision: `set_authority` is
-    `PUT /authority/{actor_name}`)."""
+    `PUT /authority/{actor_name}`). With `dry_run=true`, decide it as it would
+    be applied now and append nothing: `200`, the outcome with `dry_run: true`
+    and no positions (or the refusal a real run would answer), and the header
+    `Dry-Run: true`."""
     service = service_of(request)
+    trying = dry_run(request)
     data = with_key(appenders(command_object(await json_body(request))),
                     request.headers.get("idempotency-key"))
+    if trying:
+        return await run_in_threadpool(_try_one, service, data, caller.name)
     outcome = await service.execute(data, caller.name)
     return CompactJSON(outcome.as_json(), status_code=201,
                        headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
@@ -80,8 +88,12 @@ async def post_command(request: Request, caller: Caller = APPENDER) -> JSONRespo
              responses=ERRORS, openapi_extra=BATCH_BODY)
 async def post_batch(request: Request, caller: Caller = APPENDER) -> JSONResponse:
     """Apply many commands in order; each is applied or refused on its own.
-    With an Idempotency-Key, a command without its own id gets `KEY.N`."""
+    With an Idempotency-Key, a command without its own id gets `KEY.N`. With
+    `dry_run=true`, decide each as it would be applied now, on the state the
+    ones before it left, and append nothing: the answer has `dry_run: true`
+    and the header `Dry-Run: true`."""
     service = service_of(request)
+    trying = dry_run(request)
     data = await json_body(request)
     commands = data.get("commands") if isinstance(data, dict) else None
     if not isinstance(commands, list) or len(commands) > MAX_BATCH:
@@ -90,14 +102,34 @@ async def post_batch(request: Request, caller: Caller = APPENDER) -> JSONRespons
                           {"field": "commands", "rule": "batch",
                            "message": f"a list of at most {MAX_BATCH:,} commands"}])
     key = batch_key(request.headers.get("idempotency-key"))
-    results = await run_in_threadpool(_apply_batch, service, commands, key, caller.name)
+    results = await run_in_threadpool(_apply_batch, service, commands, key, caller.name,
+                                      trying)
+    if trying:
+        return JSONResponse({"dry_run": True, "results": results}, headers=DRY_RUN_HEADER)
     return JSONResponse({"results": results})
 
 
+def _try_one(service: Service, data: dict[str, Any], actor: str) -> JSONResponse:
+    """A dry run of one command: the outcome it would have, or the problem a
+    real run would answer, each marked as a dry run."""
+    try:
+        (result,) = service.dry_run([parse_command(data)], actor)
+    except LedgerError as refused:
+        result = refused
+    if isinstance(result, LedgerError):
+        problem = problem_of(result)
+        problem.headers, problem.extra = DRY_RUN_HEADER, {"dry_run": True}
+        return problem.response()
+    replayed = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return CompactJSON(result.as_json() | {"dry_run": True},
+                       headers=DRY_RUN_HEADER | replayed)
+
+
 def _apply_batch(service: Service, commands: list[Any], key: str | None,
-                 actor: str) -> list[dict[str, Any]]:
+                 actor: str, trying: bool) -> list[dict[str, Any]]:
     """Each command's result, in order: its outcome, or the problem it is
-    refused with (as parsed, or by the ledger); the parsed ones in one commit."""
+    refused with (as parsed, or by the ledger); the parsed ones in one commit
+    (or, ``trying``, in one dry run)."""
     parsed: list[Command | LedgerError] = []
     for index, item in enumerate(commands):
         try:
@@ -107,8 +139,8 @@ def _apply_batch(service: Service, commands: list[Any], key: str | None,
             parsed.append(parse_command(command))
         except LedgerError as exc:
             parsed.append(exc)
-    outcomes = iter(service.execute_many(
-        [c for c in parsed if not isinstance(c, LedgerError)], actor))
+    run = service.dry_run if trying else service.execute_many
+    outcomes = iter(run([c for c in parsed if not isinstance(c, LedgerError)], actor))
     results = []
     for index, item in enumerate(parsed):
         result = item if isinstance(item, LedgerError) else next(outcomes)

@@ -44,3 +44,10 @@ class Service:
         if not commands:
             return []
         return self.ledger.execute_many(commands, actor=actor)
+
+    def dry_run(self, commands: list[Command], actor: str) -> list[Outcome | LedgerError]:
+        """What ``execute_many`` would answer for the commands now, each decided
+        on the state the ones before it left; nothing is appended (see
+        ``Ledger.dry_run``)."""
+        with self.ledger.dry_run() as decide:
+            return decide(commands, actor=actor)

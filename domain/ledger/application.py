@@ -8,8 +8,9 @@ the save fail on a version conflict; the ledger then re-reads and decides again
 (a bounded number of times, waiting between tries as the builder says). A
 command id is applied once (``idempotency.py``). ``execute_many`` decides many
 commands on one view of the records and commits them together
-(``batch_cache.py``). Time and ids are inputs: the clock, the id source and the
-wait between retries are passed in by whoever builds the ledger.
+(``batch_cache.py``); ``dry_run`` decides them the same way and appends
+nothing. Time and ids are inputs: the clock, the id source and the wait
+between retries are passed in by whoever builds the ledger.
 
 Reads outside commands replay aggregates from the log; they are the reference
 that projections are checked against. Reads of the log itself (its events in order,
@@ -18,9 +19,10 @@ records as of a past time) are the base class's, ``LogReads``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Mapper
@@ -32,8 +34,8 @@ from domain import incident as incident_module
 from domain import policy as policy_module
 from domain.authority import Authority
 from domain.claim import Claim
-from domain.commands import Command, check_actor
-from domain.errors import ConcurrencyConflict, InvalidCommand, LedgerError, NotFound
+from domain.commands import Command, actors_of, check_actor
+from domain.errors import ConcurrencyConflict, LedgerError, NotFound
 from domain.events import EventStamp, LedgerEvent
 from domain.ids import (
     authority_id_of,
@@ -50,30 +52,12 @@ from domain.ledger.deciding import decide
 from domain.ledger.idempotency import acceptance, committed, read_records, replay_of
 from domain.ledger.log_reads import LogReads
 from domain.ledger.mapper import PydanticEventMapper
-from domain.ledger.outcome import (
-    Outcome,
-    answer,
-    failed,
-    lost_answer,
-    outcome,
-    placed,
-)
+from domain.ledger.outcome import Outcome, Planned, answer, failed, lost_answer, outcome, placed
 from domain.policy import Policy
 from domain.policy_year import PolicyYear
 from domain.replay import projector_of
 
 S = TypeVar("S")
-
-
-class _Planned(NamedTuple):
-    """A command of a batch, decided and waiting for the batch's commit."""
-
-    slot: int
-    """Where its result goes among the batch's."""
-    command: Command
-    events: list[LedgerEvent]
-    result: dict[str, Any]
-    command_id: str
 
 
 class Ledger(LogReads):
@@ -137,14 +121,14 @@ class Ledger(LogReads):
             self._overlay.end()
         if isinstance(plan, Outcome):
             self._cache.update(decided, head, [], self._changed)
-            return self._placed_one(plan)
+            return placed([plan], self.positions)[0]
         try:
             positions = self.append(plan.events)
         except IntegrityError:
             if command.command_id is None and committed(self.events, plan.events[0],
                                                         command_id):
-                return self._placed_one(lost_answer(command, command_id, plan.events,
-                                                    plan.result))
+                return placed([lost_answer(command, command_id, plan.events, plan.result)],
+                              self.positions)[0]
             return None
         self._cache.update(decided, head, positions, self._changed)
         return outcome(command, command_id, list(zip(positions, plan.events, strict=True)),
@@ -166,7 +150,7 @@ class Ledger(LogReads):
             if command.command_id is not None:
                 previous = self._accepted(command)
                 if previous is not None:
-                    return self._placed_one(previous)
+                    return placed([previous], self.positions)[0]
             stamp = EventStamp(actor=actor, command_id=command_id, recorded_at=self._clock())
             events, result, _ = decide(command, self, stamp)
             appended = list(events)
@@ -181,7 +165,8 @@ class Ledger(LogReads):
                                                             command_id):
                     # An earlier try committed but its answer was lost (the
                     # storage layer retried after a dropped connection).
-                    return self._placed_one(lost_answer(command, command_id, events, result))
+                    return placed([lost_answer(command, command_id, events, result)],
+                                  self.positions)[0]
                 self._retry_wait(attempt)
                 continue
             return outcome(command, stamp.command_id,
@@ -206,19 +191,36 @@ class Ledger(LogReads):
         a time (each with its own retries). Results come back in command order.
         ``actor`` is one name for all, or one per command.
         """
-        actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
-        if len(actors) != len(commands):
-            raise InvalidCommand.of("actor", "required", "an actor name is required")
-        for name in set(actors):
-            check_actor(name)
         with COLLECTION.batch():
-            return self._execute_many(commands, actors)
+            return self._execute_many(commands, actors_of(commands, actor))
+
+    @contextmanager
+    def dry_run(self) -> Iterator[Callable[..., list[Outcome | LedgerError]]]:
+        """A dry run: a ``decide`` taking what ``execute_many`` takes, deciding
+        as it would (each command on the state the ones before it in the dry run
+        left) and appending nothing: no event has a position. Records are read
+        from the log (no save would reveal a stale cached one); none is cached."""
+        states = self._overlay.begin(assume_absent=False, use_cache=False)
+
+        def decide(commands: Sequence[Command], *,
+                   actor: str | Sequence[str]) -> list[Outcome | LedgerError]:
+            actors = actors_of(commands, actor)
+            read_records(commands, states, self._cache, self.recorder, self.decode_stored)
+            with COLLECTION.batch():
+                results = [self._plan(i, c, actors[i], True) for i, c in enumerate(commands)]
+            return placed([r.untried() if isinstance(r, Planned) else r for r in results],
+                          self.positions)
+
+        try:
+            yield decide
+        finally:
+            self._overlay.end()
 
     def _execute_many(
         self, commands: Sequence[Command], actors: list[str]
     ) -> list[Outcome | LedgerError]:
         results: list[Outcome | LedgerError | None] = [None] * len(commands)
-        planned: list[_Planned] = []
+        planned: list[Planned] = []
         head = self.recorder.max_notification_id() or 0
         current = self._cache.check_head(head, self._changed)
         decided = self._overlay.begin()
@@ -226,7 +228,7 @@ class Ledger(LogReads):
             read_records(commands, decided, self._cache, self.recorder, self.decode_stored)
             for index, command in enumerate(commands):
                 plan = self._plan(index, command, actors[index], current)
-                if isinstance(plan, _Planned):
+                if isinstance(plan, Planned):
                     planned.append(plan)
                 else:
                     results[index] = plan
@@ -252,7 +254,7 @@ class Ledger(LogReads):
         return placed(results, self.positions)
 
     def _plan(self, slot: int, command: Command, actor: str,
-              current: bool) -> _Planned | Outcome | LedgerError:
+              current: bool) -> Planned | Outcome | LedgerError:
         """Decide one command of a batch on the batch's view: its plan, its first
         outcome (a command id applied before), or its refusal."""
         try:
@@ -264,7 +266,7 @@ class Ledger(LogReads):
             return failed(command, failure)
 
     def _decide_on_view(self, slot: int, command: Command, actor: str, command_id: str,
-                        current: bool) -> _Planned | Outcome:
+                        current: bool) -> Planned | Outcome:
         """Decide one command on the view begun (``current``: every cached record
         is known to be current): its plan, or its first outcome (a command id
         applied before); a refusal is raised."""
@@ -288,18 +290,13 @@ class Ledger(LogReads):
         if command.command_id is not None:
             events = [*events, acceptance(command, stamp, events, decision.result)]
         self._overlay.remember(events, decision.evolved)
-        return _Planned(slot, command, events, decision.result, command_id)
+        return Planned(slot, command, events, decision.result, command_id)
 
     def _accepted(self, command: Command) -> Outcome | None:
         """The first outcome of the command's id, if it was applied before."""
         assert command.command_id is not None
         record = self._existing(command_record_id(command.command_id), command_record.project)
         return replay_of(command, record)
-
-    def _placed_one(self, replayed: Outcome) -> Outcome:
-        (done,) = placed([replayed], self.positions)
-        assert isinstance(done, Outcome)
-        return done
 
     def _changed(self, first: int, last: int) -> set[str] | None:
         return records_changed(self.recorder, first, last, self.cache_size)
@@ -397,3 +394,4 @@ class Ledger(LogReads):
         incident = self.find_incident(claim.policy_id, claim.coverage, claim.incident_id)
         assert incident is not None, f"claim {claim.claim_id} without its incident"
         return incident
+

@@ -69,11 +69,12 @@ class Overlay(threading.local):
         self.read = set()
         self.cached = set()
 
-    def begin(self, *, assume_absent: bool = True) -> dict[str, Any]:
-        """Start a batch's view, empty; records may come from the cache."""
+    def begin(self, *, assume_absent: bool = True, use_cache: bool = True) -> dict[str, Any]:
+        """Start a batch's view, empty; records may come from the cache (unless
+        not ``use_cache``: then every record is read from the log)."""
         self.states = {}
         self.cached = set()
-        self.use_cache = True
+        self.use_cache = use_cache
         self.assume_absent = assume_absent
         return self.states
 
@@ -101,11 +102,12 @@ class Overlay(threading.local):
     def base(self, aggregate_id: str, cache: StateCache) -> Any:
         """A committed state of a record about to be read from the log, so that
         only the events after it are read (None: all of them). In a batch, one
-        the cache set aside; in a single command's fresh try, any the cache
-        holds; none for reads outside commands (they replay the log)."""
-        if self.states is not None:
+        the cache set aside; in a view without the cache, or a single command's
+        fresh try, any the cache holds; none for reads outside commands (they
+        replay the log)."""
+        if self.states is not None and self.use_cache:
             return cache.behind(aggregate_id)
-        return cache.known(aggregate_id) if self.fresh else None
+        return cache.known(aggregate_id) if self.fresh or self.states is not None else None
 
     def put(self, aggregate_id: str, state: Any) -> None:
         """A record read from the log joins the batch's view (if in a batch)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
@@ -17,6 +17,7 @@ from domain.errors import DecisionFailed, LedgerError
 from domain.events import LedgerEvent
 
 log = logging.getLogger("claims_ledger.ledger")
+R = TypeVar("R")
 
 
 class AppendedEvent(BaseModel):
@@ -57,6 +58,23 @@ class Outcome(BaseModel):
                 "result": self.result}
 
 
+class Planned(NamedTuple):
+    """A command of a batch, decided and waiting for the batch's commit."""
+
+    slot: int
+    """Where its result goes among the batch's."""
+    command: Command
+    events: list[LedgerEvent]
+    result: dict[str, Any]
+    command_id: str
+
+    def untried(self) -> Outcome:
+        """What it would do in a dry run: its events, never stored, have no
+        position."""
+        return outcome(self.command, self.command_id, [(None, e) for e in self.events],
+                       self.result)
+
+
 @runtime_checkable
 class FindsPositions(Protocol):
     """A recorder that finds the log positions of events by (record, version)
@@ -65,7 +83,8 @@ class FindsPositions(Protocol):
     def positions(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
 
 
-def outcome(command: Command, command_id: str, appended: list[tuple[int, LedgerEvent]],
+def outcome(command: Command, command_id: str,
+            appended: Sequence[tuple[int | None, LedgerEvent]],
             result: dict[str, Any]) -> Outcome:
     """What a committed command did (its idempotency record is not shown). The
     events go in as plain dicts, which pydantic's compiled validator turns into
@@ -91,9 +110,9 @@ def lost_answer(command: Command, command_id: str, events: Sequence[LedgerEvent]
     )
 
 
-def placed(results: list[Any],
+def placed(results: Sequence[R | None],
            positions: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int]],
-           ) -> list[Any]:
+           ) -> list[R]:
     """The results (None left out) with every replayed outcome given the
     positions its events were first stored at, found by ``positions`` in one
     go."""
@@ -102,7 +121,7 @@ def placed(results: list[Any],
     if not keys:
         return [r for r in results if r is not None]
     found = positions(keys)
-    done = []
+    done: list[R] = []
     for r in results:
         if isinstance(r, Outcome) and r.replayed:
             r = r.model_copy(update={"events": tuple(

@@ -1,5 +1,6 @@
 """``claims-ledger apply``: commands from a JSON Lines file or a stream, applied
-in this process or on worker processes, each line's result reported."""
+in this process or on worker processes (or, ``--dry-run``, decided and not
+appended), each line's result reported."""
 
 from __future__ import annotations
 
@@ -68,12 +69,15 @@ def _decoded(source: str, stream: IO[bytes], ahead: list[bytes] | None = None
 
 def cmd_apply(s: Session) -> int:
     args, out = s.args, s.out
+    if args.dry_run and (args.workers or 1) > 1:
+        raise UsageError("--dry-run decides every line on one view in this process: "
+                         "--workers must be 1 (or left out)")
     # A stream of unknown length is looked into only to choose the workers.
     lines, total = _lines(args.file, PARALLEL_FROM if args.workers is None else 0)
     progress = Progress("applying", sys.stderr)
     progress.total = total or 0
     render = render_json if args.json else render_text
-    workers = args.workers
+    workers = 1 if args.dry_run else args.workers
     if workers is None:
         workers = default_workers() if total is None or total >= PARALLEL_FROM else 1
     reported = 0
@@ -92,7 +96,9 @@ def cmd_apply(s: Session) -> int:
             refused = pool.apply(s.ledger, lines, write, progress)
     else:
         refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
-                              progress, args.batch)
+                              progress, args.batch, dry_run=args.dry_run)
+    if args.dry_run:
+        return _dry_run_summary(args.json, out, reported, refused)
     s.fresh()
     out.flush()
     summary = (f"{reported - refused:,} line(s) applied" if reported
@@ -100,4 +106,17 @@ def cmd_apply(s: Session) -> int:
     if refused:
         summary += f"; {refused:,} line(s) refused; nothing was appended for them"
     print(summary, file=sys.stderr)
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _dry_run_summary(as_json: bool, out: IO[str], reported: int, refused: int) -> int:
+    """A dry run's closing line (on stderr; with ``--json`` also the last line
+    of the output, ``dry_run`` true): what a real run would have applied and
+    refused, and that nothing was appended. Exits as the real run would."""
+    if as_json:
+        print(render_json({"dry_run": True, "lines": reported,
+                           "applied": reported - refused, "refused": refused,
+                           "appended": 0}), file=out, flush=True)
+    print(f"dry run: {reported - refused:,} line(s) would be applied, {refused:,} "
+          "refused; nothing was appended", file=sys.stderr)
     return EXIT_REFUSED if refused else EXIT_OK
