@@ -78,7 +78,18 @@ class Refused(_Answer):
 class BatchAnswer(_Answer):
     """``POST /commands/batch``: each command's result, in order."""
 
+    dry_run: bool = False
+    """True for a dry run (``dry_run=true``): what each would do now; nothing was
+    appended. Left out otherwise."""
     results: list[Applied | Refused]
+
+
+class DryRunOutcome(Outcome):
+    """``POST /commands?dry_run=true``: what the command would do now (its
+    events, never stored, have no position; a command id applied before
+    answers its first outcome, as a real run would)."""
+
+    dry_run: Literal[True]
 
 
 class AuthorityRow(_Answer):

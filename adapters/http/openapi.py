@@ -80,15 +80,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """The problem responses every route but ``/health`` documents."""
 
 DRY_RUN_EXAMPLE = {"command": "issue_payout", "command_id": "pay-C-1-1", "replayed": False,
-                   "events": [{"position": None, "aggregate_id": "claim-C-1", "version": 3,
-                               "event": "PayoutIssued"}],
-                   "result": {"claim_id": "C-1", "payout": 800000}, "dry_run": True}
+                   "events": [{"position": None, "aggregate_id": "claim:C-1", "version": 3,
+                               "event": "PayoutIssued"},
+                              {"position": None, "aggregate_id": "policy:P-1:year:1",
+                               "version": 3, "event": "AnnualLimitDrawn"}],
+                   "result": {"claim_id": "C-1", "status": "open", "paid": 700000,
+                              "payout_id": "payout-1", "amount": 700000},
+                   "dry_run": True}
 """What a dry run of ``issue_payout`` answers (events not stored have no position)."""
+DRY_RUN_ANSWER = {
+    "description": "a dry run (`dry_run=true`): what the command would do now, with "
+    "`dry_run: true` and the header `Dry-Run: true`; nothing was appended (a refusal "
+    "answers as in a real run, with `dry_run: true` and the header)",
+    "content": {"application/json": {"example": DRY_RUN_EXAMPLE}}}
+"""``POST /commands``'s ``200`` (the route adds the schema, ``document`` the
+example's null positions)."""
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "a dry run (`dry_run=true`): what the command would do now, "
-          "with `dry_run: true` and the header `Dry-Run: true`; nothing was appended "
-          "(a refusal answers as it would in a real run, with `dry_run: true`)",
-          "content": {"application/json": {"example": DRY_RUN_EXAMPLE}}},
     201: {"description": "applied (or, with a command id seen before, the first "
           "outcome again: `replayed` is true and nothing was appended)"}, **ERRORS}
 KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -160,6 +167,9 @@ def document(app: FastAPI) -> dict[str, Any]:
     components.update(command.pop("$defs", {}))
     components["Command"] = command
     components["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
+    # The null positions of the dry run's example (FastAPI's document drops nulls).
+    schema["paths"]["/commands"]["post"]["responses"]["200"]["content"][
+        "application/json"]["example"] = copy.deepcopy(DRY_RUN_EXAMPLE)
     components["ReservesCsv"] = {
         "type": "string", "description": "the reserves report's tables as CSV, one after "
         "another, each under a line with its title (see the README)"}

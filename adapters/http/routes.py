@@ -16,6 +16,7 @@ from adapters.http.answers import (
     AuthorityAnswer,
     AuthorityRow,
     BatchAnswer,
+    DryRunOutcome,
     ExplanationAnswer,
     RebuildAnswer,
     Unavailable,
@@ -45,6 +46,7 @@ from adapters.http.openapi import (
     BATCH_BODY,
     COMMAND_BODY,
     COMMAND_RESPONSES,
+    DRY_RUN_ANSWER,
     ERRORS,
 )
 from adapters.http.problems import Problem, log, problem_of
@@ -66,7 +68,8 @@ router = APIRouter()
 
 
 @router.post("/commands", status_code=201, tags=["commands"], response_model=Outcome,
-             responses=COMMAND_RESPONSES, openapi_extra=COMMAND_BODY)
+             responses={200: {"model": DryRunOutcome, **DRY_RUN_ANSWER}, **COMMAND_RESPONSES},
+             openapi_extra=COMMAND_BODY)
 async def post_command(request: Request, caller: Caller = APPENDER) -> JSONResponse:
     """Apply one command (not an operator's decision: `set_authority` is
     `PUT /authority/{actor_name}`). With `dry_run=true`, decide it as it would

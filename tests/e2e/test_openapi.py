@@ -96,6 +96,9 @@ def documented(document: dict[str, Any], method: str, path: str, status: int
 
 def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> None:
     document = api.client.get("/openapi.json").json()
+    tried = api.post("/commands?dry_run=true", json.dumps(pay("C1")))
+    tried_batch = api.post("/commands/batch?dry_run=true", json.dumps(
+        {"commands": [file_data_media("C2"), pay("NOPE")]}))
     paid = api.post("/commands", json.dumps(pay("C1")))
     batch = api.post("/commands/batch", json.dumps(
         {"commands": [file_data_media("C2"), pay("NOPE")]}))
@@ -103,6 +106,8 @@ def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> N
     authority = api.client.put("/authority/t-approver", headers=operator,
                                json={"pay_up_to": 0, "approve_up_to": 1})
     answers = [
+        ("POST", "/commands", tried),
+        ("POST", "/commands/batch", tried_batch),
         ("POST", "/commands", paid),
         ("POST", "/commands/batch", batch),
         ("GET", "/policies/{policy_id}/limits", api.get("/policies/P1/limits")),
@@ -133,6 +138,22 @@ def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> N
         assert errors == [], (method, path, errors)
     results = batch.json()["results"]
     assert [r["ok"] for r in results] == [True, False]
+    assert (tried.status_code, tried.json()["dry_run"]) == (200, True)
+    assert tried_batch.json()["dry_run"] is True
+
+
+def test_the_command_routes_document_dry_run_with_an_example(api: Api) -> None:
+    document = api.client.get("/openapi.json").json()
+    for path in ("/commands", "/commands/batch"):
+        (parameter,) = [p for p in document["paths"][path]["post"]["parameters"]
+                        if p["name"] == "dry_run"]
+        assert (parameter["in"], parameter["schema"]["type"], parameter["example"]) == (
+            "query", "boolean", True)
+    answer = document["paths"]["/commands"]["post"]["responses"]["200"]["content"][
+        "application/json"]
+    assert answer["example"]["dry_run"] is True
+    schema = {**answer["schema"], "components": document["components"]}
+    assert list(_Validator(schema).iter_errors(answer["example"])) == []
 
 
 @pytest.mark.parametrize("body", [
