@@ -91,9 +91,10 @@ def cmd_demo(s: Session) -> int:
 
 def cmd_token(s: Session) -> int:
     """``token NAME --role ROLE``, ``token list``, ``token revoke NAME`` or
-    ``token rotate NAME``: over the tokens file; a refusal names the rule."""
+    ``token rotate NAME``: over the tokens file; a refusal (exit 2) names the
+    rule."""
     from adapters.service.auth import TokenConfigError
-    from adapters.service.token_file import ACTIONS, TokenRefused, expiry
+    from adapters.service.token_file import ACTIONS, expiry
 
     args = s.args
     words = [w for w in (args.what, args.name) if w is not None]
@@ -109,10 +110,7 @@ def cmd_token(s: Session) -> int:
     try:
         until = expiry(args.expires_in, args.expires_at)
         return _token_action(s, action, names[0] if names else "", until)
-    except TokenRefused as exc:
-        print(f"claims-ledger: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (TokenConfigError, OSError, ValueError) as exc:
+    except (TokenConfigError, OSError, ValueError) as exc:  # a refusal names its rule
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
