@@ -148,12 +148,22 @@ def test_a_tokens_file_of_the_old_format_loads_and_can_be_managed(tmp_path: Path
     rows = json.loads(token(path, "list", "--json")[1])
     assert [(r["name"], r["created"], r["expires"]) for r in rows] == [
         ("ops", None, None), ("desk", None, None)]
-    # and they can be revoked and rotated
+    # and they can be revoked (the hash leaves the file) and rotated
     assert token(path, "revoke", "ops")[0] == 0
+    assert digest("clt_a") not in path.read_text()
     code, new, _ = token(path, "rotate", "desk")
     tokens = Tokens.load(str(path))
     assert code == 0 and tokens.caller("clt_a") is None and tokens.caller("clt_b") is None
     assert tokens.caller(new.strip()) is not None
+
+
+def test_an_entry_marked_revoked_grants_nothing_even_with_its_hash(tmp_path: Path):
+    # given a file whose revoked entry still holds its hash (written by hand)
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps([{"name": "ops", "role": "operator", "sha256": digest("clt_a"),
+                                 "revoked": "2026-01-01T00:00:00+09:00"}]))
+    # then the token is not let in
+    assert Tokens.load(str(path)).caller("clt_a") is None
 
 
 def test_every_edit_leaves_the_file_private(tmp_path: Path):
