@@ -13,6 +13,7 @@ from adapters.apply import MAX_WORKERS
 from adapters.cli.commands.apply import PARALLEL_FROM
 from adapters.cli.output import whole_number
 from adapters.service.times import MAX_POSITION, BadTime, parse_time
+from adapters.service.token_file import MAX_DAYS
 from adapters.storage import DB_ENV, DEFAULT_DB
 from domain.explanation import LANGS
 from domain.money import MAX_YEN
@@ -295,8 +296,18 @@ def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
                    help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE; or give the "
                    "JSON in $CLAIMS_LEDGER_TOKENS instead: a file and the variable together "
                    "are refused)")
-    p = sub.add_parser("token", help="make a bearer token for the HTTP API and add its hash "
-                       "to a tokens file (the token is printed once)")
-    p.add_argument("name", help="who the token is for: recorded as the actor of its commands")
-    p.add_argument("--role", required=True, choices=["appender", "auditor", "operator"])
+    p = sub.add_parser("token", help="the bearer tokens of a tokens file: NAME --role ROLE "
+                       "makes one (printed once), list shows them, revoke NAME ends one, "
+                       "rotate NAME gives NAME a new token")
+    p.add_argument("what", metavar="NAME|list|revoke|rotate",
+                   help="NAME: who the token is for, recorded as the actor of its commands")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the token to revoke or rotate")
+    p.add_argument("--role", choices=["appender", "auditor", "operator"],
+                   help="the new token's role (NAME only)")
+    until = p.add_mutually_exclusive_group()
+    until.add_argument("--expires-in", metavar="DAYS", type=whole_number(1, MAX_DAYS),
+                       help="the token stops working DAYS days from now (NAME, rotate)")
+    until.add_argument("--expires-at", metavar="TIME", type=_from_time,
+                       help="the token stops working at TIME (NAME, rotate)")
     p.add_argument("--tokens-file", metavar="FILE", required=True)
+    p.add_argument("--json", action="store_true", help="list as JSON")

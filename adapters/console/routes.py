@@ -46,6 +46,7 @@ from adapters.console.sessions import (
     read_form,
 )
 from adapters.service import Service
+from adapters.service.auth import digest
 from adapters.storage.sealed_recorders import sealed_log
 from domain.events import event_names
 
@@ -110,7 +111,8 @@ async def sign_in(request: Request, state: StateDep) -> Response:
                            else (403, "appender_refused"))
         return handling.html(pages.render("sign_in.html", view, problem=problem,
                                   form_token=form_token), status)
-    session = state.sessions.start(caller)
+    sha, tokens = digest(token), state.service.tokens
+    session = state.sessions.start(caller, lambda: tokens.holder(sha) == caller)
     response = RedirectResponse(back or view.url(f"{CONSOLE}/policies"), status_code=303)
     response.set_cookie(COOKIE, session, httponly=True, samesite="strict", path=CONSOLE,
                         secure=request.url.scheme == "https")

@@ -9,6 +9,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fastapi import Request
@@ -29,25 +30,26 @@ _PORTS = {"http": 80, "https": 443}
 
 class Sessions:
     """Signed-in browsers: a random session id (the cookie) per caller, with the
-    token the session's forms carry."""
+    token the session's forms carry. A session lasts while the bearer token it
+    was signed in with does (``valid``): revoked, rotated or expired, it ends."""
 
     def __init__(self, hours: float = SESSION_HOURS) -> None:
         self.seconds = hours * 3600
-        self._by_id: dict[str, tuple[Caller, str, float]] = {}
+        self._by_id: dict[str, tuple[Caller, str, float, Callable[[], bool]]] = {}
         self._lock = threading.Lock()
 
-    def start(self, caller: Caller) -> str:
+    def start(self, caller: Caller, valid: Callable[[], bool]) -> str:
         session = secrets.token_urlsafe(32)
         with self._lock:
             now = time.monotonic()
             self._by_id = {k: v for k, v in self._by_id.items() if v[2] > now}
-            self._by_id[session] = (caller, secrets.token_urlsafe(32), now + self.seconds)
+            self._by_id[session] = (caller, secrets.token_urlsafe(32), now + self.seconds, valid)
         return session
 
-    def _live(self, session: str | None) -> tuple[Caller, str, float] | None:
+    def _live(self, session: str | None) -> tuple[Caller, str, float, Callable[[], bool]] | None:
         with self._lock:
             found = self._by_id.get(session or "")
-        return found if found and found[2] > time.monotonic() else None
+        return found if found and found[2] > time.monotonic() and found[3]() else None
 
     def caller(self, session: str | None) -> Caller | None:
         found = self._live(session)

@@ -47,8 +47,8 @@ def bearer(service: Service, request: Request) -> Caller:
                       headers={"WWW-Authenticate": "Bearer"})
     caller = service.tokens.caller(token.strip())
     if caller is None:
-        raise Problem(401, "Unauthorized", "the bearer token is not known",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(401, "Unauthorized", "the bearer token is not known, or was revoked "
+                      "or has expired", headers={"WWW-Authenticate": "Bearer"})
     return caller
 
 

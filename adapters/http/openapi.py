@@ -67,7 +67,7 @@ assert set(EXAMPLES) == {t.model_fields["command"].annotation.__args__[0]  # typ
                          for t in COMMAND_TYPES}
 PROBLEM_RESPONSE = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _STATUSES = {
-    400: "malformed request", 401: "no or unknown bearer token",
+    400: "malformed request", 401: "no bearer token, or one unknown, revoked or expired",
     403: "the token's role may not do this (or an operator's command sent by an appender, "
          "or a decision the actor's authority does not cover)",
     404: "no such policy or claim",

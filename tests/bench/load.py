@@ -89,7 +89,7 @@ def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
 
     import httpx
 
-    from adapters.service.auth import new_token
+    from adapters.service.token_file import new_token
 
     found = {}
     label = "" if postgres is None else "PostgreSQL: "

@@ -273,7 +273,7 @@ def test_an_actor_or_token_name_with_control_characters_is_refused(db: str, tmp_
 
 
 def test_a_token_never_looks_like_a_command_line_option(tmp_path: Path):
-    from adapters.service.auth import new_token
+    from adapters.service.token_file import new_token
 
     tokens = [new_token(f"svc-{n}", "auditor", str(tmp_path / "t.json")) for n in range(200)]
     assert all(t.startswith("clt_") and len(t) > 40 for t in tokens)

@@ -9,18 +9,13 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.service.auth import (
-    TOKENS_ENV,
-    TOKENS_FILE_ENV,
-    TokenConfigError,
-    Tokens,
-    digest,
-    new_token,
-)
+from adapters.service.auth import TOKENS_ENV, TOKENS_FILE_ENV, TokenConfigError, Tokens, digest
+from adapters.service.token_file import TokenRefused, new_token, revoke_token, rotate_token
 from tests.support.serving import free_port
 
 
@@ -69,6 +64,35 @@ def test_an_updated_tokens_file_is_private_and_keeps_every_entry(
     tokens = Tokens.load(str(path))
     assert tokens.caller(first) is not None and tokens.caller(second) is not None
     assert [e["name"] for e in json.loads(path.read_text())] == ["ops", "audit"]
+
+
+def test_a_revoked_or_rotated_tokens_file_stays_private(
+        tmp_path: Path, no_chmod_and_open_umask: None):
+    # given a tokens file, a permissive umask and no chmod to fix things later
+    path = tmp_path / "tokens.json"
+    new_token("ops", "operator", str(path))
+    new_token("desk", "appender", str(path))
+    # when a token is rotated, and another revoked
+    for edit in (lambda: rotate_token("ops", str(path)), lambda: revoke_token("desk", str(path))):
+        edit()
+        # then the file is still readable and writable by its owner only
+        assert mode(path) == 0o600
+        assert [p.name for p in tmp_path.iterdir()] == ["tokens.json"]
+
+
+def test_an_expired_token_is_rotated_only_with_a_new_expiry(tmp_path: Path):
+    # given a token whose expiry has passed
+    path = tmp_path / "tokens.json"
+    new_token("ops", "operator", str(path))
+    entries = json.loads(path.read_text())
+    entries[0]["expires"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    path.write_text(json.dumps(entries))
+    # when it is rotated without a new expiry, it is refused naming the rule
+    with pytest.raises(TokenRefused, match=r"\[expired\]"):
+        rotate_token("ops", str(path))
+    # and with one, the new token works
+    token = rotate_token("ops", str(path), datetime.now(UTC) + timedelta(days=1))
+    assert Tokens.load(str(path)).caller(token) is not None
 
 
 def test_tokens_from_both_the_variable_and_a_file_is_an_error(

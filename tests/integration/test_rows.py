@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.http import Service, create_app
-from adapters.service.auth import Tokens, new_token
+from adapters.service.auth import Tokens
+from adapters.service.token_file import new_token
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.errors import LedgerError

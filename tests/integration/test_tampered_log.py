@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from adapters.cli import main
 from adapters.http import build
-from adapters.service.auth import Tokens, new_token
+from adapters.service.auth import Tokens
+from adapters.service.token_file import new_token
 from tests.builders import attach, file_data_media, pay
 from tests.support.cli import jsonl
 

@@ -13,7 +13,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from adapters.http import Service, create_app
-from adapters.service.auth import Tokens, new_token
+from adapters.service.auth import Tokens
+from adapters.service.token_file import new_token
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from domain.ledger import Ledger

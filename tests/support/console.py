@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from adapters.http import Service, create_app
-from adapters.service.auth import Tokens, new_token
+from adapters.service.auth import Tokens
+from adapters.service.token_file import new_token
 from adapters.storage import persistence_env
 from domain.commands import parse_command
 from projections.read_models import ReadModels

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.service.auth import new_token
+from adapters.service.token_file import new_token
 
 ROLES = ("appender", "auditor", "operator")
 

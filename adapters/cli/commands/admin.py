@@ -1,9 +1,11 @@
 """The rest: ``terms`` (the product terms), ``demo`` (the terms' cases in a fresh
-database), ``token`` (a bearer token for the API) and ``serve`` (the HTTP API)."""
+database), ``token`` (the API's bearer tokens: make, list, revoke, rotate) and
+``serve`` (the HTTP API)."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -88,17 +90,57 @@ def cmd_demo(s: Session) -> int:
 
 
 def cmd_token(s: Session) -> int:
-    from adapters.service.auth import TokenConfigError, new_token
+    """``token NAME --role ROLE``, ``token list``, ``token revoke NAME`` or
+    ``token rotate NAME``: over the tokens file; a refusal (exit 2) names the
+    rule."""
+    from adapters.service.auth import TokenConfigError
+    from adapters.service.token_file import ACTIONS, expiry
 
-    args, out = s.args, s.out
+    args = s.args
+    words = [w for w in (args.what, args.name) if w is not None]
+    action, names = ((words[0], words[1:]) if words[0] in ACTIONS else ("new", words))
+    wanted = 0 if action == "list" else 1
+    if len(names) != wanted:
+        raise UsageError(f"token {'' if action == 'new' else action + ' '}takes "
+                         f"{'no name' if wanted == 0 else 'one NAME'}, not {len(names)}")
+    if (args.role is None) == (action == "new"):
+        raise UsageError("--role is needed to make a token, and only then")
+    if action in ("list", "revoke") and (args.expires_in or args.expires_at):
+        raise UsageError("--expires-in and --expires-at are for making or rotating a token")
     try:
-        token = new_token(args.name, args.role, args.tokens_file)
-    except (TokenConfigError, OSError, ValueError) as exc:
+        until = expiry(args.expires_in, args.expires_at)
+        return _token_action(s, action, names[0] if names else "", until)
+    except (TokenConfigError, OSError, ValueError) as exc:  # a refusal names its rule
         print(f"claims-ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(token, file=out)
-    print(f"added {args.name} ({args.role}) to {args.tokens_file}; keep the token above, it "
-          "is not stored", file=sys.stderr)
+
+
+def _token_action(s: Session, action: str, name: str, until: datetime | None) -> int:
+    from adapters.service.token_file import new_token, revoke_token, rotate_token, token_rows
+
+    args, out, path = s.args, s.out, s.args.tokens_file
+    if action == "list":
+        rows = token_rows(path)
+        if args.json:
+            dump(rows, out)
+            return EXIT_OK
+        for r in rows:
+            print(f"{r['name']:<24}{r['role']:<10}created {r['created'] or '-'}  expires "
+                  f"{r['expires'] or '-'}  revoked {r['revoked'] or '-'}", file=out)
+        return EXIT_OK
+    if action == "revoke":
+        revoke_token(name, path)
+        print(f"revoked {name}'s token in {path}: it is refused from now on, and the name "
+              "is not handed out again", file=sys.stderr)
+        return EXIT_OK
+    if action == "rotate":
+        print(rotate_token(name, path, until), file=out)
+        print(f"a new token for {name} in {path}; the old one is refused from now on; keep "
+              "the token above, it is not stored", file=sys.stderr)
+        return EXIT_OK
+    print(new_token(name, args.role, path, until), file=out)
+    print(f"added {name} ({args.role}) to {path}; keep the token above, it is not stored",
+          file=sys.stderr)
     return EXIT_OK
 
 
