@@ -76,6 +76,16 @@ def follower(db: str, folder: Path) -> subprocess.Popen[str]:
         stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
+def following(job: subprocess.Popen[str], folder: Path) -> None:
+    """Wait until the projection job has opened the log and follows it (on a busy
+    machine its start can take seconds)."""
+    deadline = time.monotonic() + 60
+    while "following the log" not in said(folder):
+        if job.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the projection job did not start following: {said(folder)}")
+        time.sleep(0.1)
+
+
 def said(folder: Path) -> str:
     """What the projection job printed."""
     return (folder / "follow.log").read_text()
@@ -189,6 +199,7 @@ def test_a_server_restart_loses_no_acknowledged_command_and_the_projection_resum
     cluster()
     enrol(pg_schema)
     job = follower(pg_schema, tmp_path)
+    following(job, tmp_path)  # the restart is to be ridden out by a running job
     # Enough commands that each worker is still at work after the restart on a
     # fast machine (one commit per command: ~300 commands/s each here).
     started = start_workers(pg_schema, 2, 4000, tmp_path, until_done=True)
