@@ -2,8 +2,9 @@
 as hashes, each with a role.
 
 Roles: ``appender`` sends commands; ``auditor`` reads; ``operator`` reads and
-runs rebuilds and checks. The operator configures tokens in a JSON file (or the
-``CLAIMS_LEDGER_TOKENS`` variable holding the same JSON, but never both): a list
+runs rebuilds and checks; ``subscriber`` reads the event feed and nothing else.
+The operator configures tokens in a JSON file (or the ``CLAIMS_LEDGER_TOKENS``
+variable holding the same JSON, but never both): a list
 of ``{"name": …, "role": …, "sha256": …}``. Only the SHA-256 of each token is
 kept; ``claims-ledger token NAME --role ROLE`` makes a new token and adds its
 entry, writing the file private to its owner (0600) from the moment it exists.
@@ -25,7 +26,7 @@ from pathlib import Path
 from domain.commands import check_actor
 from domain.errors import InvalidCommand
 
-ROLES = ("appender", "auditor", "operator")
+ROLES = ("appender", "auditor", "operator", "subscriber")
 TOKENS_ENV = "CLAIMS_LEDGER_TOKENS"
 TOKENS_FILE_ENV = "CLAIMS_LEDGER_TOKENS_FILE"
 

@@ -81,6 +81,7 @@ ROUTES = [
     ("GET", "/authority", {"auditor", "operator"}),
     ("GET", "/authority/{claim}", {"auditor", "operator"}),
     ("PUT", "/authority/{claim}", {"operator"}),
+    ("GET", "/feed", {"subscriber", "operator"}),
 ]
 
 
@@ -94,7 +95,7 @@ def test_every_route_needs_a_token_of_an_allowed_role(server: Server):
         body: Any = ({"commands": []} if path.endswith("batch")
                      else {"pay_up_to": 1, "approve_up_to": 1} if method == "PUT"
                      else pay(claim, amount=1))
-        for role in (None, "appender", "auditor", "operator"):
+        for role in (None, "appender", "auditor", "operator", "subscriber"):
             with server.client(role) as c:
                 response = c.request(method, path, json=body if method != "GET" else None)
             if role is None:
