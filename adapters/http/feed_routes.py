@@ -38,7 +38,7 @@ for longer than its graceful shutdown allows."""
     **ERRORS, 200: {"description": "the events after `after`, in position order, and the "
                     "cursor to go on from; Server-Sent Events with `Accept: text/event-stream`",
                     "content": {"application/json": {"example": FEED_EXAMPLE},
-                                SSE: {"schema": {"type": "string"},
+                                SSE: {"schema": {"$ref": "#/components/schemas/FeedStream"},
                                       "example": FEED_STREAM_EXAMPLE}}}},
     openapi_extra={"parameters": [{
         "name": "Last-Event-ID", "in": "header", "required": False,

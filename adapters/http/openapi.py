@@ -161,6 +161,9 @@ def document(app: FastAPI) -> dict[str, Any]:
     components["ReservesCsv"] = {
         "type": "string", "description": "the reserves report's tables as CSV, one after "
         "another, each under a line with its title (see the README)"}
+    components["FeedStream"] = {
+        "type": "string", "description": "the feed's events as Server-Sent Events: for each, "
+        "`id:` its position and `data:` the item as JSON (see `FeedItem`)"}
     return schema
 
 
