@@ -45,7 +45,7 @@ run: install-run
 	$(BIN)/claims-ledger --db var/demo.db demo --if-empty
 	$(BIN)/claims-ledger --db var/demo.db seal
 	@if [ ! -f var/tokens.json ]; then \
-	  for role in appender auditor operator; do \
+	  for role in appender auditor operator subscriber; do \
 	    printf '%s token: ' $$role >> var/demo-tokens.txt; \
 	    $(BIN)/claims-ledger token demo-$$role --role $$role --tokens-file var/tokens.json \
 	      >> var/demo-tokens.txt 2>/dev/null; \

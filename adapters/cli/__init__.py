@@ -26,6 +26,7 @@ from adapters.cli.commands import (
     apply,
     auditing,
     authority,
+    feed,
     read_models,
     reads,
     reports,
@@ -73,6 +74,7 @@ COMMANDS: dict[str, Command] = {
     "replay": Command(auditing.cmd_replay, opens_ledger=False),
     "report": Command(reports.cmd_report),
     "authority": Command(authority.cmd_authority),
+    "feed": Command(feed.cmd_feed),
     "serve": Command(admin.cmd_serve, opens_ledger=False),
     "token": Command(admin.cmd_token, opens_ledger=False),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 from datetime import datetime
 from typing import TypeAlias
@@ -12,6 +13,7 @@ from typing import TypeAlias
 from adapters.apply import MAX_WORKERS
 from adapters.cli.commands.apply import PARALLEL_FROM
 from adapters.cli.output import whole_number
+from adapters.service.auth import ROLES
 from adapters.service.times import MAX_POSITION, BadTime, parse_time
 from adapters.service.token_file import MAX_DAYS
 from adapters.storage import DB_ENV, DEFAULT_DB
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _auditing(sub, common, reads, as_of)
     _report(sub, common, as_of)
     _authority(sub, common, reads, as_of)
+    _feed(sub, common)
     _serving(sub, common)
     return parser
 
@@ -287,6 +290,33 @@ def _authority(sub: Commands, common: argparse.ArgumentParser,
     s.add_argument("name", metavar="NAME", type=_actor_name)
 
 
+def _feed(sub: Commands, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("feed", parents=[common],
+                       help="the log's events in position order as JSON Lines, once or "
+                       "--follow (the same items as GET /feed)")
+    p.add_argument("--after", type=whole_number(0, MAX_POSITION), default=0,
+                   metavar="POSITION", help="cursor: only events after this log position")
+    p.add_argument("--limit", type=whole_number(1), metavar="N",
+                   help="events at most, then stop (default: every one)")
+    p.add_argument("--types", metavar="EVENT,…",
+                   help="only these event names, comma-separated (e.g. PayoutIssued)")
+    p.add_argument("--follow", action="store_true",
+                   help="keep writing new events as they commit (Ctrl-C stops)")
+    p.add_argument("--interval", type=_interval, default=0.2, metavar="S",
+                   help="seconds between two reads of the log when idle (default 0.2)")
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 60:  # (NaN is refused too)
+        msg = f"must be a number of seconds above 0 and at most 60, not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common],
                        help="serve the HTTP API (commands, reads, health)")
@@ -302,7 +332,7 @@ def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
     p.add_argument("what", metavar="NAME|list|revoke|rotate",
                    help="NAME: who the token is for, recorded as the actor of its commands")
     p.add_argument("name", nargs="?", metavar="NAME", help="the token to revoke or rotate")
-    p.add_argument("--role", choices=["appender", "auditor", "operator"],
+    p.add_argument("--role", choices=list(ROLES),
                    help="the new token's role (NAME only)")
     until = p.add_mutually_exclusive_group()
     until.add_argument("--expires-in", metavar="DAYS", type=whole_number(1, MAX_DAYS),

@@ -141,10 +141,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "not_found": ("見つかりません", "Not found"),
     "bad_request": ("入力が正しくありません", "Bad request"),
     "unknown_token": ("このトークンは登録されていません。", "This token is not known."),
-    "appender_refused": (
-        "appender（記録用）のトークンではサインインできません。"
+    "role_refused": (
+        "appender（記録用）や subscriber（イベント配信用）のトークンではサインインできません。"
         "監査担当者または運用担当者のトークンを使ってください。",
-        "An appender token cannot sign in: use an auditor or operator token."),
+        "An appender or subscriber token cannot sign in: use an auditor or operator token."),
     "back_to_policies": ("契約の一覧へ", "To the policies"),
     "forbidden": ("受け付けられません", "Refused"),
     "origin_refused": (

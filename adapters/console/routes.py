@@ -1,8 +1,8 @@
 """The auditor console's routes: read-only HTML pages under ``/console``, served
 by the same app as the HTTP API (``mount``).
 
-Signing in takes an ``auditor`` or ``operator`` bearer token (an ``appender``
-token is refused) and gives a session cookie (HttpOnly, SameSite=Strict, Secure
+Signing in takes an ``auditor`` or ``operator`` bearer token (an ``appender`` or
+``subscriber`` token is refused) and gives a session cookie (HttpOnly, SameSite=Strict, Secure
 over HTTPS); the session lives in the server's memory and ends at sign-out,
 after ``SESSION_HOURS`` or when the server stops. Without a session every page
 sends the browser to the sign-in page, which returns it to that page after
@@ -51,6 +51,8 @@ from adapters.storage.sealed_recorders import sealed_log
 from domain.events import event_names
 
 MAX_AUDIT_ROWS = 1000
+CONSOLE_ROLES = ("auditor", "operator")
+"""The roles that may sign in: the console is an auditor's read."""
 
 
 def _audit_filters(request: Request) -> AuditFilters:
@@ -106,9 +108,9 @@ async def sign_in(request: Request, state: StateDep) -> Response:
     view = View(view.lang, path=view.path, query={"next": back} if back else {})
     token = form.get("token", "").strip()
     caller = state.service.tokens.caller(token) if token else None
-    if caller is None or caller.role == "appender":
+    if caller is None or caller.role not in CONSOLE_ROLES:
         status, problem = ((401, "unknown_token") if caller is None
-                           else (403, "appender_refused"))
+                           else (403, "role_refused"))
         return handling.html(pages.render("sign_in.html", view, problem=problem,
                                   form_token=form_token), status)
     sha, tokens = digest(token), state.service.tokens

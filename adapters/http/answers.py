@@ -125,3 +125,26 @@ class AuthorityAnswer(AuthorityRow):
     to it, oldest first."""
 
     changes: list[AuthorityChange]
+
+
+class FeedItem(_Answer):
+    """One event of the feed: its position in the log, its aggregate and version,
+    its name, when, by whom and under which command it was recorded, and its
+    payload exactly as the log stores it."""
+
+    position: int
+    aggregate_id: str
+    version: int
+    event: str
+    recorded_at: str | None
+    actor: str | None
+    command_id: str | None
+    payload: Any
+
+
+class FeedAnswer(_Answer):
+    """``GET /feed``: the events after the cursor, in position order, and the
+    cursor to go on from (`after=next_after`)."""
+
+    items: list[FeedItem]
+    next_after: int

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from adapters import console
 from adapters.console.routes import api_docs, error_page, in_console
-from adapters.http import report_routes, routes
+from adapters.http import feed_routes, report_routes, routes
 from adapters.http.middleware import BodyLimit
 from adapters.http.openapi import use_document
 from adapters.http.problems import PROBLEMS, Problem, problem_for
@@ -64,6 +64,7 @@ def create_app(service: Service, max_body: int = MAX_BODY) -> FastAPI:
     # router's routes through a lookup on every request, which commands need not pay.
     app.router.routes.extend(routes.router.routes)
     app.router.routes.extend(report_routes.router.routes)
+    app.router.routes.extend(feed_routes.router.routes)
     for route in app.routes:
         if isinstance(route, APIRoute):
             route.operation_id = route.name

@@ -69,6 +69,7 @@ def role(*allowed: str) -> Callable[[Request], Awaitable[Caller]]:
 APPENDER = Depends(role("appender"))
 READER = Depends(role("auditor", "operator"))
 OPERATOR = Depends(role("operator"))
+SUBSCRIBER = Depends(role("subscriber", "operator"))
 
 
 MAX_JSON_DEPTH = 32

@@ -5,6 +5,7 @@ routes, and the problem+json responses every route may give."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -146,6 +147,19 @@ AUTHORITY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "recorded (or, with a command id seen before, the first outcome "
           "again: `replayed` is true and nothing was appended)"}, **ERRORS}
 
+_FEED_ITEM = {
+    "position": 42, "aggregate_id": "claim:C-1", "version": 3, "event": "PayoutIssued",
+    "recorded_at": "2024-06-20T01:02:03.456789Z", "actor": "claims-desk",
+    "command_id": "pay-C-1-1",
+    "payload": {"timestamp": "2024-06-20T01:02:03.456789Z", "actor": "claims-desk",
+                "command_id": "pay-C-1-1", "claim_id": "C-1", "payout_id": "payout-1",
+                "amount": 700000}}
+FEED_EXAMPLE = {"items": [_FEED_ITEM], "next_after": 42}
+"""``GET /feed``'s answer, for the document (the payload abridged)."""
+FEED_STREAM_EXAMPLE = "retry: 1000\n\nid: 42\ndata: " + json.dumps(
+    _FEED_ITEM, ensure_ascii=False, separators=(",", ":")) + "\n\n"
+"""The same event as Server-Sent Events."""
+
 PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status"],
                   "properties": {
                       "type": {"type": "string"}, "title": {"type": "string"},
@@ -173,6 +187,9 @@ def document(app: FastAPI) -> dict[str, Any]:
     components["ReservesCsv"] = {
         "type": "string", "description": "the reserves report's tables as CSV, one after "
         "another, each under a line with its title (see the README)"}
+    components["FeedStream"] = {
+        "type": "string", "description": "the feed's events as Server-Sent Events: for each, "
+        "`id:` its position and `data:` the item as JSON (see `FeedItem`)"}
     return schema
 
 

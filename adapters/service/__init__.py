@@ -3,7 +3,8 @@ demand, and the bearer tokens. The HTTP API, the console and the benchmark use
 it; it knows nothing of HTTP.
 
 Submodules: ``group_commit`` (the shared writer), ``reads`` (limits, claims,
-explanations, histories, as-of replays), ``auth`` (tokens and roles) and
+explanations, histories, as-of replays), ``feed`` (the event feed) and
+``log_watch`` (waiting for its next event), ``auth`` (tokens and roles) and
 ``times`` (the time arguments every way in parses).
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from adapters.service.auth import Tokens
 from adapters.service.group_commit import GroupCommit
+from adapters.service.log_watch import LogWatch
 from domain.commands import Command, parse_command
 from domain.errors import LedgerError
 from domain.ledger import Ledger, Outcome
@@ -28,6 +30,7 @@ class Service:
         self.ledger, self.models, self.tokens = ledger, models, tokens
         self._catch_up = threading.Lock()
         self.writer = GroupCommit(ledger)
+        self.watch = LogWatch(ledger)
 
     def fresh(self) -> ReadModels:
         """The read models, caught up with every acknowledged command."""

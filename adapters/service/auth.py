@@ -2,7 +2,8 @@
 as hashes, each with a role, a creation time and an optional expiry.
 
 Roles: ``appender`` sends commands; ``auditor`` reads; ``operator`` reads and
-runs rebuilds and checks. The operator configures tokens in a JSON file (or the
+runs rebuilds and checks; ``subscriber`` reads the event feed and nothing else.
+The operator configures tokens in a JSON file (or the
 ``CLAIMS_LEDGER_TOKENS`` variable holding the same JSON, but never both): a list
 of ``{"name": …, "role": …, "sha256": …}``, with ``created``, ``expires`` and
 ``revoked`` times where known (a file without them still loads). Only the
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROLES = ("appender", "auditor", "operator")
+ROLES = ("appender", "auditor", "operator", "subscriber")
 TOKENS_ENV = "CLAIMS_LEDGER_TOKENS"
 TOKENS_FILE_ENV = "CLAIMS_LEDGER_TOKENS_FILE"
 CHECK_EVERY = 0.5

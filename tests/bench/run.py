@@ -45,6 +45,7 @@ from tests.bench.baselines import (
     raw_postgres_scan,
     raw_scan,
 )
+from tests.bench.feed import commit_to_reader, feed_rate
 from tests.bench.load import http_figures, load
 from tests.bench.measures import (
     BenchError,
@@ -184,6 +185,9 @@ def _ledger_figures(taken: Figures, work: Workload, workers: int, server: str | 
         rate, count = rebuild(db, read_db)
         record(f"{label}rebuild of all read models (events/s)", rate)
         for name, value in read_latency(db, work.policies, work.claims).items():
+            taken.read(f"{label}{name}", value)
+        record(f"{label}event feed, the whole log 1,000 a page (events/s)", feed_rate(db))
+        for name, value in commit_to_reader(other).items():
             taken.read(f"{label}{name}", value)
         if server is None:
             taken.rebuilt = count

@@ -36,6 +36,10 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert result["ratios"]["sealed apply / apply without the seal"] > 0
     assert result["ratios"]["apply with 2 workers / raw 1-row durable inserts"] > 0
     assert result["reads_ms"]["console: claim with explanation (ms)"]["median"] > 0
+    assert result["figures"]["event feed, the whole log 1,000 a page (events/s)"]["median"] > 0
+    feed_p50, feed_p99 = (result["reads_ms"][f"feed_commit_to_reader_{p}_ms"]["median"]
+                          for p in ("p50", "p99"))
+    assert 0 < feed_p50 <= feed_p99
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
     assert {v["commands"]["median"] for v in result["http"].values()} == {60}

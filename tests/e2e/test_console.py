@@ -58,9 +58,10 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session(
 
 
 @pytest.mark.parametrize(("token", "status", "words"), [
-    ("appender", 403, "appender"), ("nope", 401, "登録されていません"), ("", 401, "登録されて")])
-def test_an_appender_or_unknown_token_cannot_sign_in(console: Console, token: str, status: int,
-                                                     words: str):
+    ("appender", 403, "appender"), ("subscriber", 403, "subscriber"),
+    ("nope", 401, "登録されていません"), ("", 401, "登録されて")])
+def test_an_appender_subscriber_or_unknown_token_cannot_sign_in(
+        console: Console, token: str, status: int, words: str):
     response = console.send_sign_in(console.tokens.get(token, token))
     assert response.status_code == status
     assert words in response.text and "set-cookie" not in response.headers

@@ -65,7 +65,7 @@ def named(schema: dict[str, Any]) -> bool:
 def test_every_operation_names_a_schema_for_each_of_its_responses(api: Api) -> None:
     document = api.client.get("/openapi.json").json()
     found = list(operations(document))
-    assert len(found) == 15
+    assert len(found) == 16
     for method, path, operation in found:
         for status, response in operation["responses"].items():
             content = response.get("content", {})
@@ -129,6 +129,7 @@ def test_what_the_api_answers_validates_against_what_it_documents(api: Api) -> N
         ("GET", "/authority", api.get("/authority", as_of="2026-01-14")),
         ("GET", "/authority/{actor_name}", api.get("/authority/t-approver")),
         ("GET", "/authority/{actor_name}", api.get("/authority/nobody")),
+        ("GET", "/feed", api.client.get("/feed", headers=operator, params={"limit": 3})),
     ]
     assert {(m, p) for m, p, _ in answers} == {(m, p) for m, p, _ in operations(document)}
     for method, path, response in answers:

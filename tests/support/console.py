@@ -33,7 +33,7 @@ from tests.builders import (
 )
 from tests.harness import make_ledger
 
-ROLES = ("appender", "auditor", "operator")
+ROLES = ("appender", "auditor", "operator", "subscriber")
 
 
 class Console:

@@ -18,7 +18,7 @@ import httpx
 
 from adapters.service.token_file import new_token
 
-ROLES = ("appender", "auditor", "operator")
+ROLES = ("appender", "auditor", "operator", "subscriber")
 
 
 def free_port() -> int:

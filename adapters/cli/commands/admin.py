@@ -162,5 +162,8 @@ def cmd_serve(s: Session) -> int:
     print(f"claims-ledger API listening on http://{args.host}:{args.port} "
           f"(docs: http://{args.host}:{args.port}/docs; console: "
           f"http://{args.host}:{args.port}/console/)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # A stop waits at most this long for requests still open (an event stream
+    # never ends by itself), then cancels them.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=10)
     return EXIT_OK
