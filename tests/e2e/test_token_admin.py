@@ -47,7 +47,10 @@ def test_list_shows_each_name_role_and_times_never_a_token_or_its_hash(tmp_path:
     assert datetime.fromisoformat(rows["audit"]["expires"]) - created == timedelta(days=30)
     assert rows["desk"]["expires"] is None and rows["desk"]["revoked"] is None
     assert rows["gone"]["revoked"] is not None
-    assert [line.split()[0] for line in text.splitlines()] == ["desk", "audit", "gone"]
+    header, _rule, *lines = text.splitlines()
+    assert header.split() == ["name", "role", "created", "rotated", "expires", "revoked"]
+    assert [line.split()[:2] for line in lines] == [
+        ["desk", "appender"], ["audit", "auditor"], ["gone", "operator"]]
     # and never a token or its hash
     for secret in secrets:
         for output in (text, listed):

@@ -12,7 +12,7 @@ from typing import Any
 from adapters.apply import apply_lines
 from adapters.cli.commands.reads import cmd_limits
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
-from adapters.cli.output import Progress, describe, dump, yen
+from adapters.cli.output import Progress, describe, dump, table, yen
 from adapters.cli.session import Session
 from adapters.storage import redact
 from domain.terms import (
@@ -124,9 +124,9 @@ def _token_action(s: Session, action: str, name: str, until: datetime | None) ->
         if args.json:
             dump(rows, out)
             return EXIT_OK
-        for r in rows:
-            print(f"{r['name']:<24}{r['role']:<10}created {r['created'] or '-'}  expires "
-                  f"{r['expires'] or '-'}  revoked {r['revoked'] or '-'}", file=out)
+        table(["name", "role", "created", "rotated", "expires", "revoked"],
+              [[r["name"], r["role"], r["created"], r.get("rotated"), r["expires"],
+                r["revoked"]] for r in rows], out)
         return EXIT_OK
     if action == "revoke":
         revoke_token(name, path)
