@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from string import hexdigits
 from typing import Any
 
 ROLES = ("appender", "auditor", "operator", "subscriber")
@@ -84,7 +85,8 @@ def check_entries(entries: Any) -> list[dict[str, Any]]:
         name, role, sha = entry.get("name"), entry.get("role"), entry.get("sha256")
         revoked = entry.get("revoked") is not None
         if (not isinstance(name, str) or not name or role not in ROLES
-                or not (revoked or (isinstance(sha, str) and len(sha) == 64))):
+                or not (revoked or (isinstance(sha, str) and len(sha) == 64
+                                    and all(c in hexdigits for c in sha)))):
             raise TokenConfigError(
                 f"token entry {n} needs a name, a role ({', '.join(ROLES)}) and "
                 "the sha256 of the token (64 hex digits)")

@@ -7,10 +7,13 @@ means one holder."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,45 +92,48 @@ def new_token(name: str, role: str, path: str, expires: datetime | None = None) 
         raise TokenRefused("name", "reserved_name",
                            f"{name} is a word of the token command, not a name")
     file = Path(path)
-    entries = _entries(file)
-    if old := next((e for e in entries if e["name"] == name), None):
-        if old.get("revoked") is not None:
-            raise TokenRefused("name", "name_revoked", f"{name}'s token was revoked at "
-                               f"{old['revoked']}; a revoked name is not handed out again, "
-                               "so the actor it recorded means one holder")
-        raise TokenRefused("name", "name_taken", f"{path} already has a token named {name}")
-    token, sha = _secret()
-    entries.append({"name": name, "role": role, "sha256": sha, "created": _now().isoformat(),
-                    "expires": expires.isoformat() if expires else None})
-    _write(file, entries)
-    return token
+    with _locked(file):
+        entries = _entries(file)
+        if old := next((e for e in entries if e["name"] == name), None):
+            if old.get("revoked") is not None:
+                raise TokenRefused("name", "name_revoked", f"{name}'s token was revoked at "
+                                   f"{old['revoked']}; a revoked name is not handed out again, "
+                                   "so the actor it recorded means one holder")
+            raise TokenRefused("name", "name_taken", f"{path} already has a token named {name}")
+        token, sha = _secret()
+        entries.append({"name": name, "role": role, "sha256": sha, "created": _now().isoformat(),
+                        "expires": expires.isoformat() if expires else None})
+        _write(file, entries)
+        return token
 
 
 def revoke_token(name: str, path: str) -> None:
     """Revoke ``name``'s token: its hash is dropped, its name kept (never reused)."""
     file = Path(path)
-    entries = _entries(file)
-    entry = _named(entries, name, path)
-    entry.pop("sha256", None)
-    entry["revoked"] = _now().isoformat()
-    _write(file, entries)
+    with _locked(file):
+        entries = _entries(file)
+        entry = _named(entries, name, path)
+        entry.pop("sha256", None)
+        entry["revoked"] = _now().isoformat()
+        _write(file, entries)
 
 
 def rotate_token(name: str, path: str, expires: datetime | None = None) -> str:
     """A new token for ``name`` (same role; until ``expires`` if given, else its
     expiry as before); the old token stops working. Returns the new one."""
     file = Path(path)
-    entries = _entries(file)
-    entry = _named(entries, name, path)
-    until = expires or entry_time(entry, "expires")
-    if until is not None and until <= _now():
-        raise TokenRefused("expires", "expired", f"{name}'s token expired at "
-                           f"{until.isoformat()}: give a new expiry to rotate it")
-    token, entry["sha256"] = _secret()
-    entry["rotated"] = _now().isoformat()
-    entry["expires"] = until.isoformat() if until else None
-    _write(file, entries)
-    return token
+    with _locked(file):
+        entries = _entries(file)
+        entry = _named(entries, name, path)
+        until = expires or entry_time(entry, "expires")
+        if until is not None and until <= _now():
+            raise TokenRefused("expires", "expired", f"{name}'s token expired at "
+                               f"{until.isoformat()}: give a new expiry to rotate it")
+        token, entry["sha256"] = _secret()
+        entry["rotated"] = _now().isoformat()
+        entry["expires"] = until.isoformat() if until else None
+        _write(file, entries)
+        return token
 
 
 def token_rows(path: str) -> list[dict[str, Any]]:
@@ -135,6 +141,20 @@ def token_rows(path: str) -> list[dict[str, Any]]:
     return [{"name": e["name"], "role": e["role"], "created": e.get("created"),
              "rotated": e.get("rotated"), "expires": e.get("expires"),
              "revoked": e.get("revoked")} for e in read_entries(Path(path))]
+
+
+@contextlib.contextmanager
+def _locked(file: Path) -> Iterator[None]:
+    """Hold the edit lock of the file's folder (an exclusive ``flock`` on it)
+    while an edit reads the entries and writes them back, so two edits at once
+    cannot put back a hash the other removed. The folder, not the file: the file
+    is replaced by a rename, and a lock file would be left beside it."""
+    fd = os.open(file.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing it releases the lock
 
 
 def _write(file: Path, entries: list[dict[str, Any]]) -> None:

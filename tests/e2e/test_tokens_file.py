@@ -128,3 +128,29 @@ def test_serve_refuses_a_tokens_file_and_the_tokens_variable_together(tmp_path: 
     assert len(lines) == 1, run.stderr
     assert "--tokens-file" in lines[0] and "$CLAIMS_LEDGER_TOKENS" in lines[0]
     assert not (tmp_path / "x.db").exists()  # nothing was opened
+
+
+def test_edits_made_at_once_are_all_kept_so_a_revoked_hash_never_comes_back(tmp_path: Path):
+    # given a tokens file with ten tokens
+    path = str(tmp_path / "tokens.json")
+    for n in range(10):
+        new_token(f"old-{n}", "appender", path)
+    # when ten are revoked while ten more are made, all at once
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = [pool.submit(revoke_token, f"old-{n}", path) for n in range(10)]
+        done += [pool.submit(new_token, f"new-{n}", "auditor", path) for n in range(10)]
+        for future in done:
+            future.result()
+    # then every edit is in the file: each revoked entry has no hash, each new one is there
+    entries = {e["name"]: e for e in json.loads(Path(path).read_text())}
+    assert all(entries[f"old-{n}"].get("revoked") and "sha256" not in entries[f"old-{n}"]
+               for n in range(10))
+    assert all(f"new-{n}" in entries for n in range(10))
+
+
+def test_an_entry_whose_hash_is_not_hex_is_refused(tmp_path: Path):
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps([{"name": "x", "role": "auditor", "sha256": "z" * 64}]))
+    with pytest.raises(TokenConfigError, match="64 hex digits"):
+        Tokens.load(str(path))
