@@ -112,11 +112,8 @@ def commands(events: int, seed: int = 7) -> Iterator[dict[str, Any]]:
 
 
 COVERAGE_MIXES = ("data_media", "it_liability", "mixed")
-MAX_REFUSED = 0.45
-"""The largest share of refused lines a shape may ask for (a refused payout
-needs its own filing, and its year a claim that used the limit up)."""
-LINES_PER_CLAIM = 3.3
-"""About how many lines a claim of a shaped file takes (``--claims-per-policy``)."""
+MAX_REFUSED = 0.45  # a refused payout needs its own filing, its year a used-up limit
+LINES_PER_CLAIM = 3.3  # about how many lines a claim of a shaped file takes
 _TERMS = {c.value: terms_in_force(date(2019, 1, 1)).coverage(c) for c in Coverage}
 
 
@@ -281,7 +278,7 @@ def _policy(rng: random.Random, n: int, at: float) -> tuple[_Policy, dict[str, A
     """Policy ``n``'s attach, and its years up to 40 days before ``LAST_DAY``."""
     policy_id = f"P{n:07d}"
     start = date(2019, 1, 1) + timedelta(days=rng.randrange(5 * 365))
-    years = []
+    years: list[_Year] = []
     while (first := anniversary(start, len(years))) <= LAST_DAY - timedelta(days=40):
         end = min(anniversary(start, len(years) + 1) - timedelta(days=1), LAST_DAY)
         years.append(_Year(first, end, {c: int(t.annual_limit) for c, t in _TERMS.items()}))

@@ -1,14 +1,16 @@
 """``make bench``'s report: medians with their range, the ratios between figures
-that say how the ledger compares with its baselines, and the table printed at
-the end of a run."""
+that say how the ledger compares with its baselines, the table printed at the
+end of a run, and whether its JSON can be written where asked."""
 
 from __future__ import annotations
 
 import os
 import platform
 import statistics
+from pathlib import Path
 from typing import Any
 
+from tests.bench import shapes
 from tests.bench.targets import Verdict
 from tests.bench.targets import render as render_verdicts
 
@@ -100,9 +102,27 @@ def render(result: dict[str, Any]) -> str:
          f"p50 {v['p50_ms']['median']:.1f} ms, p99 {v['p99_ms']['median']:.1f} ms"
          for name, v in result.get("http", {}).items()],
         [f"{name:<{width}}  {ratio:>11.2f}x" for name, ratio in result["ratios"].items()],
+        shapes.render(result.get("shapes", {})),
         render_verdicts([Verdict(**v) for v in result.get("targets", [])], width),
     ]
     for section in sections:
         if section:
             lines.extend([*section, ""])
     return "\n".join(lines).rstrip()
+
+
+def output_problem(out: Path) -> str | None:
+    """Why the JSON could not be written to ``out``, if it could not (its folder is
+    made if missing): checked before any figure is taken."""
+    if out.is_dir():
+        return f"{out} is a folder; name a file"
+    existing = next(p for p in out.parents if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make the folder {out.parent}: {exc.strerror}"
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return f"cannot write {out}: permission denied"
+    return None

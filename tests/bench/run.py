@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -61,7 +60,9 @@ from tests.bench.measures import (
     scratch_database,
     storing_only,
 )
-from tests.bench.targets import apply_verdicts, large_log_verdicts
+from tests.bench.shapes import ShapeRuns, shape_names, shapes_problem
+from tests.bench.targets import apply_verdicts, large_log_verdicts, shape_verdicts
+from tests.workload import SHAPES
 from tests.workload import commands as workload
 
 MAX_EVENTS = 10_000_000
@@ -107,9 +108,20 @@ class Figures:
 
 def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
         http_commands: int = 0, postgres: str | None = None,
-        workers: int | None = None) -> dict[str, Any]:
+        workers: int | None = None, shapes: tuple[list[str], int] = ([], 0)
+        ) -> dict[str, Any]:
     """The default bench: ``runs`` runs of every figure on a generated workload of
-    about ``events`` events, on SQLite (and on the PostgreSQL server ``postgres``)."""
+    about ``events`` events, on SQLite (and on the PostgreSQL server ``postgres``),
+    and whole processes on the named ``shapes`` (names, lines a shape)."""
+    with tempfile.TemporaryDirectory() as folder:
+        shaped = ShapeRuns(*shapes, seed, Path(folder))
+        shaped.write_files()
+        return _run(events, runs, seed, progress, http_commands, postgres, workers, shaped)
+
+
+def _run(events: int, runs: int, seed: int, progress: Callable[[str], None],
+         http_commands: int, postgres: str | None, workers: int | None,
+         shaped: ShapeRuns) -> dict[str, Any]:
     work = Workload.generate(events, seed)
     workers = workers or default_workers()
     servers = [None, *([postgres] if postgres else [])]
@@ -117,6 +129,8 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
     for n in range(runs):
         progress(f"run {n + 1}/{runs}")
         _sqlite_baselines(taken)
+        if shaped.names:
+            shaped.measure(progress, last=n == runs - 1)
         for server in servers:
             if server is not None:
                 _postgres_baselines(taken, server)
@@ -127,7 +141,7 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
                                                   (1, 8, 32), server).items():
                     for key, value in figures.items():
                         taken.http.setdefault(name, {}).setdefault(key, []).append(value)
-    return _result(taken, work, runs, workers, postgres)
+    return _result(taken, work, runs, workers, postgres, shaped)
 
 
 def _sqlite_baselines(taken: Figures) -> None:
@@ -210,13 +224,13 @@ def _sqlite_only(taken: Figures, work: Workload, db: str) -> None:
 
 
 def _result(taken: Figures, work: Workload, runs: int, workers: int,
-            postgres: str | None) -> dict[str, Any]:
+            postgres: str | None, shaped: ShapeRuns) -> dict[str, Any]:
     table = {name: report.summary(values) for name, values in taken.figures.items()}
     med = {name: v["median"] for name, v in table.items()}
     ratios = report.ratios(med, workers)
     if postgres:
         ratios.update(report.postgres_ratios(med, workers))
-    result = {
+    result: dict[str, Any] = {
         "machine": report.machine(),
         "workload": {"seed": work.seed, "commands": len(work.parsed), "events": taken.rebuilt,
                      "policies": len(work.policies), "claims": len(work.claims)},
@@ -225,7 +239,10 @@ def _result(taken: Figures, work: Workload, runs: int, workers: int,
         "http": {name: {key: report.summary(values) for key, values in figures.items()}
                  for name, figures in taken.http.items()},
     }
-    result["targets"] = [v.as_json() for v in apply_verdicts(result, workers)]
+    if shaped.names:
+        result["shapes"] = shaped.result(table)
+    result["targets"] = [v.as_json() for v in [*apply_verdicts(result, workers),
+                                               *shape_verdicts(result.get("shapes"))]]
     return result
 
 
@@ -282,23 +299,6 @@ def postgres_problem(url: str) -> str | None:
     return None
 
 
-def output_problem(out: Path) -> str | None:
-    """Why the JSON could not be written to ``out``, if it could not (its folder is
-    made if missing): checked before any figure is taken."""
-    if out.is_dir():
-        return f"{out} is a folder; name a file"
-    existing = next(p for p in out.parents if p.exists())
-    if not existing.is_dir():
-        return f"{existing} is a file, not a folder"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot make the folder {out.parent}: {exc.strerror}"
-    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        return f"cannot write {out}: permission denied"
-    return None
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.bench",
                                      description=__doc__.splitlines()[0])
@@ -325,6 +325,13 @@ def _parser() -> argparse.ArgumentParser:
                         "database), then reads and console pages on the read models "
                         "built; e.g. a log of 1e6 events made with `python -m "
                         "tests.workload --events 1e6 | claims-ledger --db DB apply -`")
+    parser.add_argument("--shapes", type=shape_names, default="a,b,c,d", metavar="LIST",
+                        help="the named shapes (comma-separated, or none) applied by whole "
+                        "`claims-ledger apply --json` processes: "
+                        + "; ".join(f"{k}: {v.title}" for k, v in SHAPES.items()))
+    parser.add_argument("--shape-lines", type=whole_number(1, MAX_EVENTS), default=100_000,
+                        metavar="N", help="lines of each shape's file (as many claims per "
+                        "policy as at 100,000)")
     parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
                         help=argparse.SUPPRESS)
     return parser
@@ -355,12 +362,15 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     out = Path(args.out)
-    problem = output_problem(out)
+    problem = report.output_problem(out)
     if problem:
         parser.error(f"--out: {problem}")
     log = args.rebuild_log
     if log and not is_postgres(log) and not Path(log).is_file():
         parser.error(f"--rebuild-log: {redact(log)} is not a file; make a log first (see --help)")
+    problem = shapes_problem(args.shapes, args.shape_lines)
+    if problem:
+        parser.error(problem)
     if args.postgres and not log:
         problem = postgres_problem(args.postgres)
         if problem:
@@ -368,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = (rebuild_log(args.rebuild_log, args.runs, progress) if args.rebuild_log
                   else run(args.events, args.runs, args.seed, progress,
-                           args.http_commands, args.postgres, args.workers))
+                           args.http_commands, args.postgres, args.workers,
+                           (args.shapes, args.shape_lines)))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

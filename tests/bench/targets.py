@@ -19,6 +19,10 @@ APPLY_OVER_RAW_DURABLE = 4.0
 APPLY_OVER_NAIVE = 10.0
 REBUILD_PER_SECOND = 100_000
 READ_P99_MS = 2.0
+SHAPE_OVER_NAIVE = 10.0
+NO_CLIFF = 0.8
+CATCH_UP_OVER_REBUILD = 1.0
+STARTUP_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,28 @@ def apply_verdicts(result: dict[str, Any], workers: int) -> list[Verdict]:
     ]
 
 
+def shape_verdicts(shapes: dict[str, Any] | None) -> list[Verdict]:
+    """The whole-process targets, from a run's ``shapes`` figures (none
+    without shapes; the no-cliff and catch-up targets only with shapes b and c)."""
+    if not shapes:
+        return []
+    verdicts = [_at_least(f"shape {name}: whole apply >= {SHAPE_OVER_NAIVE:g}x the "
+                          "library's naive loop", s["over_naive"], SHAPE_OVER_NAIVE, "x")
+                for name, s in shapes["shapes"].items()]
+    if "no_cliff" in shapes:
+        verdicts.append(_at_least(f"no cliff: shape c / shape b >= {NO_CLIFF:g}x",
+                                  shapes["no_cliff"], NO_CLIFF, "x"))
+    if "catch_up_over_rebuild" in shapes:
+        verdicts.append(_at_least("catch-up per event at least as fast as rebuild "
+                                  "(shape c)", shapes["catch_up_over_rebuild"],
+                                  CATCH_UP_OVER_REBUILD, "x"))
+    for label, figure in shapes["startup_s"].items():
+        seconds = figure["median"]
+        verdicts.append(Verdict(f"`{label}` starts < {STARTUP_S:g} s", seconds, "s",
+                                seconds < STARTUP_S))
+    return verdicts
+
+
 def large_log_verdicts(result: dict[str, Any]) -> list[Verdict]:
     """The rebuild and read targets, from a ``--rebuild-log`` run: met or not
     only if the log holds at least ``LARGE_LOG`` events."""
@@ -80,7 +106,8 @@ def render(verdicts: list[Verdict], width: int) -> list[str]:
     lines = []
     for v in verdicts:
         value = (f"{v.measured:,.2f}x" if v.unit == "x" else
-                 f"{v.measured:.3f} ms" if v.unit == "ms" else f"{v.measured:,.0f}")
+                 f"{v.measured:.3f} {v.unit}" if v.unit in ("ms", "s") else
+                 f"{v.measured:,.0f}")
         state = ("met" if v.met else "NOT met") if v.met is not None else f"not measured: {v.why}"
         lines.append(f"target: {v.target:<{width - 8}}  {value:>12}  {state}")
     return lines
