@@ -144,7 +144,8 @@ class Shape:
             return (f"--policies must be at most --lines ({self.lines:,}): each policy's "
                     "attach is a line")
         refused = round(self.refused * self.lines)
-        needed = self.policies + 2 * refused + 6 * -(-refused // 4)
+        used_up = 3 * (1 if self.coverage == "data_media" else 2)  # lines a year takes
+        needed = self.policies + 2 * refused + used_up * min(self.policies, -(-refused // 4))
         if needed > self.lines:
             return (f"--refused {self.refused}: {refused:,} refused lines with "
                     f"{self.policies:,} policies need about {needed:,} lines, not "

@@ -23,7 +23,7 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "600",
                           "--runs", "1", "--http-commands", "60", "--workers", "2",
-                          "--out", str(out)],
+                          "--shape-lines", "120", "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
@@ -43,7 +43,7 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
     assert set(result["ratios"]) and "grouped apply" in run.stdout
     assert set(result["http"]) == {f"HTTP, {n} concurrent clients" for n in (1, 8, 32)}
     assert {v["commands"]["median"] for v in result["http"].values()} == {60}
-    rate, over_raw, over_naive = result["targets"]
+    rate, over_raw, over_naive = result["targets"][:3]
     assert rate["measured"] == result["figures"][
         "apply of the JSON Lines, 2 worker processes (commands/s)"]["median"]
     assert rate["met"] == (rate["measured"] >= 20_000)
@@ -51,6 +51,51 @@ def test_the_benchmark_runs_on_a_tiny_ledger_and_writes_its_json(tmp_path: Path)
         "apply with 2 workers / raw 1-row durable inserts"]
     assert over_naive["met"] == (over_naive["measured"] >= 10)
     assert f"target: {over_raw['target']}" in run.stdout
+    _check_shapes(result, run.stdout)
+
+
+def _check_shapes(result: dict, stdout: str) -> None:
+    """The whole processes on the four shapes at 120 lines, their figures,
+    ratios and verdicts."""
+    shapes = result["shapes"]
+    naive = result["figures"]["library naive get-mutate-save (commands/s)"]["median"]
+    assert shapes["naive_commands_per_s"] == naive
+    assert list(shapes["shapes"]) == ["a", "b", "c", "d"]
+    for name, shape in shapes["shapes"].items():
+        assert shape["lines"] == 120, name
+        assert shape["refused_lines"] == (30 if name == "a" else 0), name
+        assert shape["events"] > 120 and shape["catch_up_events_per_s"]["median"] > 0
+        rate = shape["apply_commands_per_s"]["median"]
+        assert shape["over_naive"] == rate / naive
+        assert rate == pytest.approx(120 / shape["apply_seconds"]["median"])
+    assert shapes["no_cliff"] == (shapes["shapes"]["c"]["apply_commands_per_s"]["median"]
+                                  / shapes["shapes"]["b"]["apply_commands_per_s"]["median"])
+    assert shapes["rebuild_events_per_s"]["median"] > 0
+    assert set(shapes["startup_s"]) == {"claims-ledger --help",
+                                        "claims-ledger limits --policy ID",
+                                        "claims-ledger claim ID"}
+    targets = {t["target"]: t for t in result["targets"][3:]}
+    assert len(targets) == 4 + 2 + 3
+    over = targets["shape a: whole apply >= 10x the library's naive loop"]
+    assert over["met"] == (shapes["shapes"]["a"]["over_naive"] >= 10)
+    helped = targets["`claims-ledger --help` starts < 0.3 s"]
+    assert helped["met"] == (shapes["startup_s"]["claims-ledger --help"]["median"] < 0.3)
+    assert "whole processes: `claims-ledger apply --json FILE`" in stdout
+    assert "2,000 commands, measured in this run" in stdout
+    assert "target: no cliff: shape c / shape b >= 0.8x" in stdout
+
+
+def test_the_shapes_options_are_checked_before_any_figure(tmp_path: Path):
+    for args, message in ((["--shapes", "a,x"], "argument --shapes: must name shapes of "
+                                                 "a, b, c, d (or none), not 'x'"),
+                          (["--shape-lines", "5"], "--shape-lines 5: shape a: --refused"),
+                          (["--shape-lines", "0"], "argument --shape-lines: must be a whole")):
+        run = subprocess.run([sys.executable, "-m", "tests.bench", *args,
+                              "--out", str(tmp_path / "out.json")],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 2, args
+        assert message in run.stderr, run.stderr
+        assert "run 1/" not in run.stderr
 
 
 def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path: Path):
@@ -86,7 +131,7 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "400",
                           "--runs", "1", "--http-commands", "40", "--workers", "2",
-                          "--postgres", PG_URL, "--out", str(out)],
+                          "--postgres", PG_URL, "--shapes", "none", "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())

@@ -4,7 +4,7 @@ for the same seed, every command of it valid."""
 from __future__ import annotations
 
 from domain.commands import parse_command
-from tests.bench.targets import LARGE_LOG, apply_verdicts, large_log_verdicts
+from tests.bench.targets import LARGE_LOG, apply_verdicts, large_log_verdicts, shape_verdicts
 from tests.workload import commands
 
 
@@ -48,3 +48,25 @@ def test_rebuild_and_read_targets_are_not_claimed_on_a_log_under_a_million_event
     assert (limits.met, claim.met) == (False, False)  # p99 must be under 2 ms
     assert [v.met for v in large_log_verdicts(_log_result(LARGE_LOG, 99_999, 1.99))] == [
         False, True, True]
+
+
+def _shapes(over_naive: float, no_cliff: float, catch_up: float, start: float
+            ) -> dict[str, object]:
+    return {"shapes": {name: {"over_naive": over_naive} for name in "abcd"},
+            "no_cliff": no_cliff, "catch_up_over_rebuild": catch_up,
+            "startup_s": {"claims-ledger --help": {"median": start},
+                          "claims-ledger claim ID": {"median": start}}}
+
+
+def test_the_whole_process_targets_are_met_from_their_bounds():
+    below = shape_verdicts(_shapes(9.99, 0.79, 0.99, 0.3))
+    at = shape_verdicts(_shapes(10.0, 0.8, 1.0, 0.299))
+    assert [v.met for v in below] == [False] * 8
+    assert [v.met for v in at] == [True] * 8
+    assert [v.measured for v in at] == [10.0] * 4 + [0.8, 1.0, 0.299, 0.299]
+    assert at[4].target == "no cliff: shape c / shape b >= 0.8x"
+    assert at[6].target == "`claims-ledger --help` starts < 0.3 s"
+    assert shape_verdicts(None) == []
+    alone = _shapes(12.0, 1.0, 1.0, 0.1)
+    del alone["no_cliff"], alone["catch_up_over_rebuild"]
+    assert len(shape_verdicts(alone)) == 6  # without shapes b and c: no cliff not judged
