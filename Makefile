@@ -15,6 +15,8 @@ DEV_STAMP := $(VENV)/.dev-stamp
 PORT ?= 8080
 EVENTS ?= 20000
 RUNS ?= 3
+SHAPES ?= a,b,c,d
+SHAPE_LINES ?= 100000
 
 .PHONY: install install-run run check test lint typecheck importlint unit pytest bench browser \
 	screenshots clean
@@ -63,7 +65,8 @@ importlint: install
 	$(BIN)/lint-imports
 
 bench: install
-	$(BIN)/python -m tests.bench --events $(EVENTS) --runs $(RUNS) --out var/bench.json
+	$(BIN)/python -m tests.bench --events $(EVENTS) --runs $(RUNS) --shapes $(SHAPES) \
+		--shape-lines $(SHAPE_LINES) --out var/bench.json
 
 # Debian's Chromium and a Japanese font, for the console's browser tests and
 # screenshots (Playwright drives /usr/bin/chromium; no browser is downloaded).

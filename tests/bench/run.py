@@ -5,10 +5,12 @@ Every figure is the median of several runs (with min and max); ratios compare
 medians. Baselines: raw SQLite inserts of rows the size of our events (one per
 durable transaction, and 1,000 per transaction), a raw scan with JSON decoding,
 and the ``eventsourcing`` library's naive get-mutate-save loop (with
-``--postgres``, the same on that server too). The table ends
-with the performance targets (``tests.bench.targets``) and whether this run
-met them. Nothing here is asserted: the tests only check that the benchmark
-runs on a tiny size and that its verdicts follow from its figures.
+``--postgres``, the same on that server too). Then whole ``claims-ledger``
+processes on the named shapes of data (``--shapes``, ``--shape-lines``; see
+``tests.bench.shapes``). The table ends with the performance targets
+(``tests.bench.targets``) and whether this run met them. Nothing here is
+asserted: the tests only check that the benchmark runs on a tiny size and that
+its verdicts follow from its figures.
 
     python -m tests.bench --events 20000 --runs 3 --out var/bench.json
 
