@@ -181,6 +181,8 @@ class ShapeRuns:
                 "refused_lines": runs[-1].refused, "events": runs[-1].events,
                 "apply_seconds": _summary([r.seconds for r in runs]),
                 "apply_commands_per_s": _summary(rates),
+                "catch_up_seconds": (_summary([r.catch_up for r in runs if r.catch_up])
+                                     if catch else None),
                 "catch_up_events_per_s": _summary(catch) if catch else None,
                 "over_naive": statistics.median(rates) / naive}
         out: dict[str, Any] = {

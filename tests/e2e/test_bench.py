@@ -65,6 +65,8 @@ def _check_shapes(result: dict, stdout: str) -> None:
         assert shape["lines"] == 120, name
         assert shape["refused_lines"] == (30 if name == "a" else 0), name
         assert shape["events"] > 120 and shape["catch_up_events_per_s"]["median"] > 0
+        assert shape["catch_up_events_per_s"]["median"] == pytest.approx(
+            shape["events"] / shape["catch_up_seconds"]["median"])
         rate = shape["apply_commands_per_s"]["median"]
         assert shape["over_naive"] == rate / naive
         assert rate == pytest.approx(120 / shape["apply_seconds"]["median"])
