@@ -196,7 +196,7 @@ def test_the_same_command_sent_to_both_processes_at_once_is_applied_once(served:
     _run([lambda c=c: client(c) for c in conns])
     for claim in claims:
         assert len(answers[claim]) == 4
-        assert all(a == answers[claim][0] for a in answers[claim])  # one outcome
+        assert all(a == answers[claim][0] for a in answers[claim]), answers[claim]  # one
     assert logged(served.db, {f"twice-{c}" for c in claims}) == {  # each applied once
         f"twice-{c}": _listed(answers[c][0]) for c in claims}
 
