@@ -151,14 +151,18 @@ def http_figures(folder: Path, commands_json: list[str], levels: tuple[int, ...]
     return found
 
 
-def _cpu_seconds(pids: Iterable[int]) -> float:
-    """User and system CPU time the processes have used so far (Linux ``/proc``)."""
-    ticks = 0
+def _scheduled(pids: Iterable[int]) -> tuple[float, float]:
+    """Seconds the processes' threads have run on a CPU so far, and seconds they
+    were ready to run but waited for one (Linux ``/proc/PID/task/*/schedstat``)."""
+    ran = waited = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    on_cpu, queued = Path(f"/proc/{pid}/task/{task}/schedstat").read_text(
+                        ).split()[:2]
+                    ran, waited = ran + int(on_cpu), waited + int(queued)
+    return ran / 1e9, waited / 1e9
 
 
 def _tree(pid: int) -> list[int]:
@@ -189,17 +193,20 @@ def processes_figures(folder: Path, commands_json: list[str], processes: Sequenc
                       postgres: str, clients: int = 32) -> dict[str, dict[str, float]]:
     """HTTP on PostgreSQL at ``clients`` clients with each number of server
     processes in ``processes`` (in that order; a fresh schema for each): commands/s
-    and latency, and the CPU seconds per 1,000 commands used by the server's
-    processes and by every PostgreSQL process on this machine while loaded."""
+    and latency; and per 1,000 commands, the CPU seconds used by the server's
+    processes, the seconds their threads waited for a CPU (a busy machine), and
+    the CPU seconds of every PostgreSQL process on this machine while loaded."""
     found = {}
     for count in processes:
         with scratch_database(postgres) as db, _serving(db, folder, count) as (url, token, pid):
             server, pg = _tree(pid), _postgres_pids()
-            before = _cpu_seconds(server), _cpu_seconds(pg)
+            before = _scheduled(server), _scheduled(pg)
             figures = _load_from(folder, url, token, clients, commands_json)
+            after = _scheduled(server), _scheduled(pg)
             per = 1000 / figures["commands"]
-            figures["server_cpu_s_per_1000"] = (_cpu_seconds(server) - before[0]) * per
-            figures["postgres_cpu_s_per_1000"] = (_cpu_seconds(pg) - before[1]) * per
+            figures["server_cpu_s_per_1000"] = (after[0][0] - before[0][0]) * per
+            figures["server_cpu_wait_s_per_1000"] = (after[0][1] - before[0][1]) * per
+            figures["postgres_cpu_s_per_1000"] = (after[1][0] - before[1][0]) * per
             found[f"PostgreSQL: HTTP, {clients} clients, {count} server processes"] = figures
     return found
 
@@ -230,11 +237,13 @@ def processes_bench(postgres: str, processes: Sequence[int], runs: int,
 def render_processes(result: dict[str, Any]) -> str:
     """The ``--http-processes`` figures as a table (medians)."""
     lines = [f"{'':<52}{'cmds/s':>9}{'ratio':>7}{'p50 ms':>8}{'p99 ms':>8}"
-             f"{'server CPU':>11}{'PG CPU':>8}   (CPU: s per 1,000 commands)"]
+             f"{'server CPU':>11}{'CPU wait':>9}{'PG CPU':>8}   (s per 1,000 commands)"]
     for name, m in result["medians"].items():
         lines.append(f"{name:<52}{m['commands_per_s']:>9,.0f}{result['ratios'][name]:>6.2f}x"
                      f"{m['p50_ms']:>8.1f}{m['p99_ms']:>8.1f}"
-                     f"{m['server_cpu_s_per_1000']:>11.2f}{m['postgres_cpu_s_per_1000']:>8.2f}")
+                     f"{m['server_cpu_s_per_1000']:>11.2f}"
+                     f"{m['server_cpu_wait_s_per_1000']:>9.2f}"
+                     f"{m['postgres_cpu_s_per_1000']:>8.2f}")
     return "\n".join(lines)
 
 
