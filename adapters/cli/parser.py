@@ -16,13 +16,15 @@ from adapters.cli.output import whole_number
 from adapters.service.auth import ROLES
 from adapters.service.times import MAX_POSITION, BadTime, parse_time
 from adapters.service.token_file import MAX_DAYS
-from adapters.storage import DB_ENV, DEFAULT_DB
+from adapters.storage import DB_ENV, DEFAULT_DB, READ_DB_ENV
 from domain.explanation import LANGS
 from domain.money import MAX_YEN
 from projections.read_models import PAGE_SIZE, PROJECTIONS
 from projections.reserves_report import BASES
 
-READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
+MAX_PROCESSES = 32
+"""Most server processes `serve --processes` starts (each holds its own
+database connections)."""
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
@@ -326,6 +328,10 @@ def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
                    help="bearer tokens (default $CLAIMS_LEDGER_TOKENS_FILE; or give the "
                    "JSON in $CLAIMS_LEDGER_TOKENS instead: a file and the variable together "
                    "are refused)")
+    p.add_argument("--processes", type=whole_number(1, MAX_PROCESSES), default=1, metavar="N",
+                   help="server processes on the port, each with its own group commit "
+                   f"(default 1, at most {MAX_PROCESSES}); more than 1 needs --db and "
+                   "--read-db on PostgreSQL")
     p = sub.add_parser("token", help="the bearer tokens of a tokens file: NAME --role ROLE "
                        "makes one (printed once), list shows them, revoke NAME ends one, "
                        "rotate NAME gives NAME a new token")

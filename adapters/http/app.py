@@ -13,6 +13,8 @@ refused command appends nothing; no response carries a stack trace.
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -25,7 +27,7 @@ from adapters.http.openapi import use_document
 from adapters.http.problems import PROBLEMS, Problem, problem_for
 from adapters.service import Service
 from adapters.service.auth import Tokens
-from adapters.storage import open_ledger
+from adapters.storage import DB_ENV, READ_DB_ENV, open_ledger
 from projections.read_models import ReadModels
 
 MAX_BODY = 1 << 20
@@ -79,3 +81,13 @@ def build(db: str, read_db: str, tokens: Tokens) -> FastAPI:
     """The app on the named databases (what `claims-ledger serve` runs)."""
     ledger = open_ledger(db)
     return create_app(Service(ledger, ReadModels.open(ledger, read_db), tokens))
+
+
+def from_environment() -> FastAPI:
+    """The app of one of the server processes of `claims-ledger serve
+    --processes N` (an app factory: each process builds its own service, with
+    its own group commit): on the databases in ``$CLAIMS_LEDGER_DB`` and
+    ``$CLAIMS_LEDGER_READ_DB``, with the tokens ``Tokens.load`` finds in the
+    environment. ``serve`` sets these before it starts the processes."""
+    db = os.environ[DB_ENV]
+    return build(db, os.environ.get(READ_DB_ENV) or db, Tokens.load())

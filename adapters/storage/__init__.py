@@ -28,6 +28,7 @@ from domain.ledger import Ledger
 
 DEFAULT_DB = "claims-ledger.db"
 DB_ENV = "CLAIMS_LEDGER_DB"
+READ_DB_ENV = "CLAIMS_LEDGER_READ_DB"
 
 
 class StorageError(Exception):

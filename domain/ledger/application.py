@@ -238,13 +238,16 @@ class Ledger(LogReads):
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
             self._cache.clear()  # some of what it held is stale: read afresh
-            for p in planned:
+            # Replays too: an id sent twice got its first copy's uncommitted plan.
+            again = sorted([p.slot for p in planned] + [
+                i for i, r in enumerate(results) if isinstance(r, Outcome)])
+            for slot in again:
                 try:
-                    results[p.slot] = self.execute(p.command, actor=actors[p.slot])
+                    results[slot] = self.execute(commands[slot], actor=actors[slot])
                 except LedgerError as refused:
-                    results[p.slot] = answer(refused)
+                    results[slot] = answer(refused)
                 except Exception as failure:  # one command fails alone
-                    results[p.slot] = failed(p.command, failure)
+                    results[slot] = failed(commands[slot], failure)
             return placed(results, self.positions)
         self._cache.update(decided, head, stored, self._changed)
         positions = iter(stored)  # in the order given

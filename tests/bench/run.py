@@ -47,7 +47,13 @@ from tests.bench.baselines import (
     raw_scan,
 )
 from tests.bench.feed import commit_to_reader, feed_rate
-from tests.bench.load import http_figures, load
+from tests.bench.load import (
+    http_figures,
+    load,
+    process_counts,
+    processes_bench,
+    render_processes,
+)
 from tests.bench.measures import (
     BenchError,
     apply_file,
@@ -334,6 +340,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shape-lines", type=whole_number(1, MAX_EVENTS), default=100_000,
                         metavar="N", help="lines of each shape's file (as many claims per "
                         "policy as at 100,000)")
+    parser.add_argument("--http-processes", type=process_counts, metavar="N,N,...",
+                        help="with --postgres, measure only HTTP at 32 clients with each "
+                        "number of server processes (e.g. 1,2,4), alternating, and the ratios")
     parser.add_argument("--load", nargs=4, metavar=("URL", "TOKEN", "CLIENTS", "FILE"),
                         help=argparse.SUPPRESS)
     return parser
@@ -377,6 +386,15 @@ def main(argv: list[str] | None = None) -> int:
         problem = postgres_problem(args.postgres)
         if problem:
             parser.error(f"--postgres: {problem}")
+    if args.http_processes:
+        if not args.postgres:
+            parser.error("--http-processes: needs --postgres URL (more server processes "
+                         "need PostgreSQL)")
+        result = processes_bench(args.postgres, args.http_processes, args.runs, Workload.generate(
+            args.events, args.seed).lines[:args.http_commands], progress)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(render_processes(result))
+        return 0
     try:
         result = (rebuild_log(args.rebuild_log, args.runs, progress) if args.rebuild_log
                   else run(args.events, args.runs, args.seed, progress,

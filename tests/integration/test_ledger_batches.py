@@ -18,7 +18,7 @@ from domain.errors import (
     NotFound,
     PayoutRefused,
 )
-from domain.ledger import Ledger
+from domain.ledger import Ledger, Outcome
 from tests.builders import FakeClock, attach, end_service, file_data_media, pay, reverse
 from tests.harness import Harness, RacingLedger, database_reads, make_ledger
 from tests.strategies import commands
@@ -56,6 +56,24 @@ def test_a_batch_beaten_by_another_writer_is_run_again_one_command_at_a_time(db_
     results = ledger.execute_many([parse_command(pay("C1"))], actor="t")
     assert results[0].result["amount"] == 300_000  # type: ignore[union-attr]
     assert int(rival.get_policy_year("P1", 1).coverage("data_media").remaining) == 0  # type: ignore[arg-type]
+
+
+def test_a_command_id_twice_in_a_batch_beaten_by_another_writer_answers_what_committed(
+        db_url: str):
+    env = persistence_env(db_url)
+    rival = make_ledger(env)
+    for command in (attach(), file_data_media("C1", loss=300_000),
+                    file_data_media("C2", loss=300_000), file_data_media("C3", loss=300_000)):
+        rival.execute(parse_command(command), actor="t")
+    ledger = RacingLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
+    ledger.rival, ledger.race = rival, pay("C3")  # the batch's commit loses to this payout
+    twice = parse_command(pay("C2", command_id="p2"))
+    results = ledger.execute_many([parse_command(pay("C1")), twice, twice], actor="t")
+    first, again = results[1], results[2]
+    assert isinstance(first, Outcome) and isinstance(again, Outcome)
+    assert again.replayed and again.events == first.events and again.result == first.result
+    logged = {(e.aggregate_id, e.version): e.position for e in first.events}
+    assert ledger.positions(list(logged)) == logged  # what the log holds for p2
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[

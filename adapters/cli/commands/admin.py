@@ -14,7 +14,7 @@ from adapters.cli.commands.reads import cmd_limits
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError
 from adapters.cli.output import Progress, describe, dump, table, yen
 from adapters.cli.session import Session
-from adapters.storage import redact
+from adapters.storage import is_postgres, redact
 from domain.terms import (
     COVER_RULES,
     NOTICE_CHANNELS,
@@ -151,19 +151,56 @@ def cmd_serve(s: Session) -> int:
     from adapters.service.auth import TokenConfigError, Tokens
 
     args = s.args
+    if args.processes > 1 and not (is_postgres(args.db) and is_postgres(args.read_db)):
+        raise UsageError(f"--processes {args.processes}: more than one server process needs "
+                         "the log (--db) and the read models (--read-db) on PostgreSQL: "
+                         "SQLite commits one writer at a time [one_writer]")
     try:
         tokens = Tokens.load(args.tokens_file)
     except TokenConfigError as exc:
         raise UsageError(str(exc)) from None
-    app = build(args.db, args.read_db, tokens)
     if not len(tokens):
         print("claims-ledger: no bearer tokens are configured: every request but /health "
               "will be refused (make one with `claims-ledger token`)", file=sys.stderr)
+    app = build(args.db, args.read_db, tokens) if args.processes == 1 else None
+    if app is None:
+        _prepare_processes(args.db, args.read_db, args.tokens_file)
     print(f"claims-ledger API listening on http://{args.host}:{args.port} "
           f"(docs: http://{args.host}:{args.port}/docs; console: "
-          f"http://{args.host}:{args.port}/console/)", flush=True)
+          f"http://{args.host}:{args.port}/console/)"
+          + (f", {args.processes} server processes" if app is None else ""), flush=True)
     # A stop waits at most this long for requests still open (an event stream
     # never ends by itself), then cancels them.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=10)
+    if app is not None:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=10)
+    else:
+        uvicorn.run("adapters.http.app:from_environment", factory=True,
+                    workers=args.processes, host=args.host, port=args.port,
+                    log_level="warning", timeout_graceful_shutdown=10)
     return EXIT_OK
+
+
+def _prepare_processes(db: str, read_db: str, tokens_file: str | None) -> None:
+    """Before ``serve`` starts several server processes: create the tables and
+    catch the read models up here, once (so the processes do not all build
+    them at once), and name the databases and the tokens file in the
+    environment the processes inherit (``adapters.http.app.from_environment``)."""
+    import os
+
+    from adapters.service.auth import TOKENS_FILE_ENV
+    from adapters.storage import DB_ENV, READ_DB_ENV, open_ledger
+    from projections.read_models import ReadModels
+
+    ledger = open_ledger(db)
+    try:
+        models = ReadModels.open(ledger, read_db)
+        try:
+            models.catch_up()
+        finally:
+            models.close()
+    finally:
+        ledger.close()
+    os.environ[DB_ENV], os.environ[READ_DB_ENV] = db, read_db
+    if tokens_file:
+        os.environ[TOKENS_FILE_ENV] = os.path.abspath(tokens_file)
