@@ -8,14 +8,14 @@ opens none, and forks only after importing."""
 from __future__ import annotations
 
 import multiprocessing
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext
 
 _PRELOAD: set[str] = {"__main__"}
 """The modules the fork server imports before its first fork (``__main__``: the
 program's own script, which a helper would otherwise run again)."""
 
 
-def helper_context(*preload: str) -> BaseContext:
+def helper_context(*preload: str) -> ForkServerContext:
     """The context to start helper processes with; ``preload`` names modules
     their work needs, imported once by the fork server when it starts (the
     first helper of this process starts it). A module named only after that is

@@ -14,6 +14,7 @@ repeats nothing.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import signal
@@ -59,10 +60,8 @@ class Follower:
         """Ask the follower to stop after its current commit and wait for it."""
         if self.pipe.closed:
             return  # (stopped before)
-        try:
+        with contextlib.suppress(OSError):  # it has ended: its answer may still be in the pipe
             self.pipe.send_bytes(b"stop")
-        except OSError:
-            pass  # it has ended already: its answer may still be in the pipe
         try:
             if self.pipe.poll(STOP_WAIT):
                 status, payload = marshal.loads(self.pipe.recv_bytes())
@@ -114,7 +113,5 @@ def _follow(pipe: Pipe, db: str, read_db: str) -> None:
         if models is not None:
             models.close()
             models.ledger.close()
-    try:
+    with contextlib.suppress(OSError):  # the router stopped: nobody is listening any more
         pipe.send_bytes(marshal.dumps(answer))
-    except OSError:
-        pass  # the router stopped: nobody is listening any more

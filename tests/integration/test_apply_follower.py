@@ -21,13 +21,15 @@ from projections.read_models import PROJECTIONS, ReadModels
 from projections.tracking import tracking_name
 from tests.support.applying import apply_file
 from tests.support.applying import command_line as line_of
+from tests.support.databases import fresh_db
 from tests.workload import commands as workload
 
 
-def _apply_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, int, str]:
+def _apply_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], db: str = ""
+               ) -> tuple[str, int, str]:
     """Apply a workload with two workers through the CLI: the database, the
     exit code and what was said on stderr."""
-    db = str(tmp_path / "ledger.db")
+    db = db or str(tmp_path / "ledger.db")
     source = tmp_path / "commands.jsonl"
     lines = [line_of(c) for c in workload(6000, 11)]
     source.write_text("".join(line + "\n" for line in lines))
@@ -66,18 +68,21 @@ def _assert_caught_up(db: str) -> None:
     assert read == _rebuilt(db)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                             marks=pytest.mark.postgres)])
 def test_after_a_parallel_apply_every_read_model_is_at_the_last_event_as_a_rebuild_would_be(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-):
-    db, code, err = _apply_cli(tmp_path, capsys)
-    assert code in (0, 1)  # the workload's rules refuse some lines
-    assert "not caught up during the run" not in err
-    _assert_caught_up(db)
+    backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with fresh_db(backend, tmp_path) as db:
+        db, code, err = _apply_cli(tmp_path, capsys, db)
+        assert code in (0, 1)  # the workload's rules refuse some lines
+        assert "not caught up during the run" not in err
+        _assert_caught_up(db)
 
 
 def test_the_follower_catches_up_in_the_background_and_leaves_the_build_unfinished(
     tmp_path: Path,
-):
+) -> None:
     db = str(tmp_path / "ledger.db")
     apply_file(db, [line_of(c) for c in workload(3000, 7)], workers=1)
     ledger = open_ledger(db)
@@ -137,7 +142,7 @@ def _hanging(pipe: Any, db: str, read_db: str) -> None:
 def test_a_follower_that_fails_crashes_or_hangs_loses_no_line_and_the_catch_up_after_applies(
     follow: Any, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     monkeypatch.setattr(follower_module, "_follow", follow)
     if follow is _hanging:
         monkeypatch.setattr(follower_module, "STOP_WAIT", 2.0)
