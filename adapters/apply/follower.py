@@ -2,8 +2,9 @@
 process follows the log and applies it to the read models a few thousand events
 to a commit, so that only the tail is left for the catch-up after the run.
 
-It runs at the lowest CPU priority, on the time the workers and the router
-leave: it must not slow the apply down. It never builds a read model to the
+It runs at the same CPU priority as the workers: at a lower one, on a busy
+machine it could be kept off the CPU while it holds the database's write lock,
+and the workers would wait for it. It never builds a read model to the
 end (the catch-up after the run indexes a new generation once, when it is
 full), and it is best effort: it stops when told, between two of its commits,
 and whatever it did not apply, or could not (an error is reported, not
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import marshal
-import os
 import signal
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
@@ -89,7 +89,6 @@ def _follow(pipe: Pipe, db: str, read_db: str) -> None:
     """The follower process: catch the read models up again and again until the
     router says stop; answer how many events it applied (or why it failed)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the router to handle
-    os.nice(19)
     answer: tuple[str, Any]
     models: ReadModels | None = None
     applied = [0, 0]  # before this catch-up, in it
