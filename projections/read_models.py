@@ -153,12 +153,10 @@ class ReadModels:
 
     # Writing ----------------------------------------------------------------
 
-    def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None,
-                 finish: bool = True) -> int:
+    def catch_up(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> int:
         """Apply every event not yet applied to the active read models, in one pass
         over the log; a read model with no generation yet (or one built for an
-        older schema) is built first, and switched to when complete (unless not
-        ``finish``: it is left building, to be indexed once by a later catch-up)."""
+        older schema) is built first, and switched to when complete."""
         current, builds = [], []
         for name in registry.names(names):
             state = self._state(name)
@@ -170,7 +168,7 @@ class ReadModels:
                 current.append((projection, state.active))
         applied, stalled = self._run(current + builds, progress)
         for projection, generation in builds:
-            if finish and projection.name not in stalled:
+            if projection.name not in stalled:
                 finish_build(self.store, self.tracking, projection, generation)
         return applied
 

@@ -42,7 +42,6 @@ class Session:
         self._ledger: Ledger | None = None
         self._models: ReadModels | None = None
         self._scratch: str | None = None
-        self._read_db = ""
 
     def open(self) -> None:
         """Open the ledger, refusing what a read-only copy cannot do."""
@@ -70,7 +69,7 @@ class Session:
     def models(self) -> ReadModels:
         if self._models is None:
             read_db = self.args.read_db
-            opened = self._read_db = self._readable(read_db)
+            opened = self._readable(read_db)
             try:
                 self._models = ReadModels.open(self.ledger, opened)
             except Exception as exc:
@@ -80,13 +79,6 @@ class Session:
             if self._scratch is not None:
                 self._models.catch_up(progress=Progress("building read models", sys.stderr))
         return self._models
-
-    @property
-    def read_db(self) -> str:
-        """Where the read models are (opened first): ``--read-db``, or the
-        temporary database they are built in (see ``_readable``)."""
-        _ = self.models
-        return self._read_db
 
     def _readable(self, read_db: str) -> str:
         """Where to open the read models. Read models that cannot be written

@@ -9,11 +9,9 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from typing import IO
 
 from adapters.apply import Workers, apply_lines, default_workers
-from adapters.apply.follower import Follower
 from adapters.cli.exits import EXIT_OK, EXIT_REFUSED, UsageError
 from adapters.cli.output import Progress, render_json, render_text
 from adapters.cli.session import Session
@@ -94,11 +92,8 @@ def cmd_apply(s: Session) -> int:
 
     if workers > 1:
         with Workers(args.db, args.actor, workers=workers, batch=args.batch,
-                     render=render) as pool, _following(s) as follower:
+                     render=render) as pool:
             refused = pool.apply(s.ledger, lines, write, progress)
-        if follower is not None and follower.error is not None:
-            print(f"the read models were not caught up during the run ({follower.error}): "
-                  "catching up now", file=sys.stderr)
     else:
         refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
                               progress, args.batch, dry_run=args.dry_run)
@@ -112,14 +107,6 @@ def cmd_apply(s: Session) -> int:
         summary += f"; {refused:,} line(s) refused; nothing was appended for them"
     print(summary, file=sys.stderr)
     return EXIT_REFUSED if refused else EXIT_OK
-
-
-def _following(s: Session) -> AbstractContextManager[Follower | None]:
-    """The read models' follower while workers apply (see ``Follower``); none
-    when they are a read-only replica (they are not caught up then)."""
-    if s.args.read_replica:
-        return nullcontext()
-    return Follower(s.args.db, s.read_db)
 
 
 def _dry_run_summary(as_json: bool, out: IO[str], reported: int, refused: int) -> int:
