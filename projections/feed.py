@@ -20,7 +20,6 @@ applies its events one by one to find the event it cannot apply (see
 from __future__ import annotations
 
 import marshal
-import multiprocessing
 import signal
 import traceback
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from domain.ledger import Ledger
 from domain.ledger.collector import collector_paused
 from projections.base import Fact, Projection, decoded
 from projections.log import Row, stored_rows
+from projections.processes import helper_context
 from projections.registry import PROJECTIONS
 
 
@@ -130,7 +130,7 @@ class Producers:
             # process (``adapters.seal_store:…``) does not resolve in a new one.
             env["APPLICATION_RECORDER_TOPIC"] = construct_topic(type(ledger.recorder))
         head = ledger.recorder.max_notification_id() or 0
-        context = multiprocessing.get_context("spawn")  # no inherited connections
+        context = helper_context(__name__)
         self._pipes: list[Pipe] = []
         self._processes = []
         for k in range(n):

@@ -6,7 +6,6 @@ them in order and answers each share with every line's ``(ok, rendered result)``
 from __future__ import annotations
 
 import marshal
-import multiprocessing
 import queue
 import signal
 import threading
@@ -23,6 +22,7 @@ from adapters.apply.results import Render, line_result, storage_failed
 from adapters.storage import StorageError, open_ledger
 from domain.errors import LedgerError
 from domain.ledger import Ledger, Outcome
+from projections.processes import helper_context
 
 
 class Pool:
@@ -30,7 +30,8 @@ class Pool:
 
     def __init__(self, db: str, actor: str, batch: int, render: Render, n: int) -> None:
         self.render = render
-        context = multiprocessing.get_context("spawn")  # no inherited connections
+        # The modules a worker runs, and the read side's helpers that catch up after it.
+        context = helper_context(__name__, render.__module__, "projections.feed")
         self.pipes: list[Pipe] = []
         self.processes = []
         for _ in range(n):
