@@ -127,13 +127,14 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
 
 
 @pytest.mark.postgres
-def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postgresql_too(
+def test_the_benchmark_measures_the_ledger_its_baselines_http_reads_and_shapes_on_postgresql(
         tmp_path: Path):
     require_postgres()
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "400",
                           "--runs", "1", "--http-commands", "40", "--workers", "2",
-                          "--postgres", PG_URL, "--shapes", "none", "--out", str(out)],
+                          "--postgres", PG_URL, "--shapes", "a,b,c", "--shape-lines", "120",
+                          "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
@@ -164,6 +165,42 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
         assert figure["commands"]["median"] == 40
     assert "PostgreSQL: claim_p99_ms" in run.stdout
     assert "PostgreSQL: HTTP, 8 concurrent clients" in run.stdout
+    _check_postgres_shapes(result, run.stdout)
+
+
+def _check_postgres_shapes(result: dict, stdout: str) -> None:
+    """The whole processes on shapes a, b and c at 120 lines, each in a schema of
+    its own on the server: figures, ratios over the naive loop there, verdicts."""
+    shapes = result["postgres_shapes"]
+    assert (shapes["database"], result["shapes"]["database"]) == ("PostgreSQL", "SQLite")
+    naive = result["figures"]["PostgreSQL: library naive get-mutate-save (commands/s)"]["median"]
+    assert (shapes["naive_commands"], shapes["naive_commands_per_s"]) == (1000, naive)
+    assert list(shapes["shapes"]) == ["a", "b", "c"]
+    for name, shape in shapes["shapes"].items():
+        sqlite = result["shapes"]["shapes"][name]
+        assert (shape["refused_lines"], shape["events"]) == (sqlite["refused_lines"],
+                                                             sqlite["events"]), name
+        assert shape["over_naive"] == shape["apply_commands_per_s"]["median"] / naive
+    rates = {n: s["apply_commands_per_s"]["median"] for n, s in shapes["shapes"].items()}
+    assert shapes["no_cliff"] == rates["c"] / rates["b"]
+    assert shapes["catch_up_over_rebuild"] == (
+        shapes["shapes"]["c"]["catch_up_events_per_s"]["median"]
+        / shapes["rebuild_events_per_s"]["median"])
+    assert shapes["startup_s"] == {}
+    targets = {t["target"]: t for t in result["targets"] if t["target"].startswith("PostgreSQL")}
+    assert len(targets) == 3 + 2
+    over = targets["PostgreSQL: shape c: whole apply >= 10x the library's naive loop"]
+    assert (over["measured"], over["met"]) == (shapes["shapes"]["c"]["over_naive"],
+                                               shapes["shapes"]["c"]["over_naive"] >= 10)
+    cliff = targets["PostgreSQL: no cliff: shape c / shape b >= 0.8x"]
+    assert cliff["met"] == (shapes["no_cliff"] >= 0.8)
+    catch = targets["PostgreSQL: catch-up per event at least as fast as rebuild (shape c)"]
+    assert catch["met"] == (shapes["catch_up_over_rebuild"] >= 1)
+    assert ("PostgreSQL: whole processes: `claims-ledger apply --json FILE`, a fresh schema"
+            in stdout)
+    assert "1,000 commands, measured in this run" in stdout
+    assert "PostgreSQL: whole `claims-ledger rebuild` of shape c's log" in stdout
+    assert "target: PostgreSQL: no cliff: shape c / shape b >= 0.8x" in stdout
 
 
 def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):
