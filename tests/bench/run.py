@@ -295,8 +295,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
     parser.add_argument("--postgres", metavar="URL",
                         help="also measure the ledger, the same baselines, the library's "
-                        "naive loop and the HTTP API on this PostgreSQL server, each in a "
-                        "schema of its own, dropped afterwards "
+                        "naive loop, the HTTP API and the shapes on this PostgreSQL server, "
+                        "each in a schema of its own, dropped afterwards "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--workers", type=whole_number(1, MAX_WORKERS), metavar="N",
                         help="worker processes for the `apply` figure (default: as "
