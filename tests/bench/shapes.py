@@ -147,13 +147,15 @@ class ShapeRuns:
     postgres: str | None = None
     files: dict[str, Path] = field(default_factory=dict)
     ids: dict[str, tuple[str, str]] = field(default_factory=dict)
-    backends: list[Backend] = field(default_factory=list)
+    backends: list[Backend] = field(init=False)
     starts: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.backends = [Backend(server) for server in
+                         [None, *([self.postgres] if self.postgres else [])]]
 
     def write_files(self) -> None:
         """Each shape's file, and a policy and a claim of it (for the reads)."""
-        self.backends = [Backend(server) for server in
-                         [None, *([self.postgres] if self.postgres else [])]]
         for name in self.names:
             commands = shaped(SHAPES[name].scaled(self.lines), self.seed)
             path = self.folder / f"shape-{name}.jsonl"
