@@ -1,7 +1,8 @@
 """What ``make bench`` measures of the ledger itself: appends one by one, in
 group commits, through ``apply`` and over worker processes; storing alone; the
 rebuild of the read models; and reads from them. Each figure is taken on a
-scratch database of its own."""
+scratch database of its own (on PostgreSQL, a schema of its own, once the
+server is found usable)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from adapters.apply import Workers, apply_lines, worker_of
 from adapters.cli.output import Progress, render_json
-from adapters.storage import open_ledger, redact
+from adapters.storage import StorageError, is_postgres, open_ledger, persistence_env, redact
 from domain.commands import parse_command
 from domain.ledger import Ledger
 from projections.audit_trail import AuditQuery
@@ -53,6 +54,25 @@ def scratch_database(postgres: str | None) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def postgres_problem(url: str) -> str | None:
+    """What keeps the bench from measuring on the PostgreSQL server ``url``
+    (checked before any figure is taken), or None."""
+    if not is_postgres(url):
+        return f"{redact(url)} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+    try:
+        persistence_env(url)  # the ledger's own checks of a database URL
+    except StorageError as exc:
+        return str(exc)
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return redact(f"cannot connect to {url}: {first}")
+    return None
 
 
 def _ledger(db: str) -> Ledger:
@@ -203,12 +223,12 @@ def rebuild(db: str, read_db: str) -> tuple[float, int]:
     return applied / elapsed, applied
 
 
-def rebuild_process(log_db: str, folder: Path) -> tuple[float, int]:
+def rebuild_process(log_db: str, read_db: str) -> tuple[float, int]:
     """Events per second of a whole ``claims-ledger rebuild`` process (start-up
-    included) into a fresh read database, and the events rebuilt."""
+    included) into the fresh read database ``read_db``, and the events rebuilt."""
     started = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "adapters.cli", "--db", log_db,
-                          "--read-db", str(folder / "read.db"), "rebuild", "--json"],
+                          "--read-db", read_db, "rebuild", "--json"],
                          capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if run.returncode != 0:

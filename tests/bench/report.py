@@ -103,6 +103,7 @@ def render(result: dict[str, Any]) -> str:
          for name, v in result.get("http", {}).items()],
         [f"{name:<{width}}  {ratio:>11.2f}x" for name, ratio in result["ratios"].items()],
         shapes.render(result.get("shapes", {})),
+        shapes.render(result.get("postgres_shapes", {})),
         render_verdicts([Verdict(**v) for v in result.get("targets", [])], width),
     ]
     for section in sections:

@@ -35,7 +35,7 @@ from typing import Any
 
 from adapters.apply import MAX_WORKERS, default_workers
 from adapters.cli.output import whole_number
-from adapters.storage import StorageError, is_postgres, persistence_env, redact
+from adapters.storage import is_postgres, redact
 from domain.commands import parse_command
 from tests.bench import report
 from tests.bench.auditors import page_render_ms, seal_rates, unsealed_ledger
@@ -61,6 +61,7 @@ from tests.bench.measures import (
     ledger_one_by_one,
     ledger_split,
     peak_rss_mb,
+    postgres_problem,
     read_latency,
     read_model_ids,
     rebuild,
@@ -122,7 +123,7 @@ def run(events: int, runs: int, seed: int, progress: Callable[[str], None],
     about ``events`` events, on SQLite (and on the PostgreSQL server ``postgres``),
     and whole processes on the named ``shapes`` (names, lines a shape)."""
     with tempfile.TemporaryDirectory() as folder:
-        shaped = ShapeRuns(*shapes, seed, Path(folder))
+        shaped = ShapeRuns(*shapes, seed, Path(folder), postgres)
         shaped.write_files()
         return _run(events, runs, seed, progress, http_commands, postgres, workers, shaped)
 
@@ -248,9 +249,10 @@ def _result(taken: Figures, work: Workload, runs: int, workers: int,
                  for name, figures in taken.http.items()},
     }
     if shaped.names:
-        result["shapes"] = shaped.result(table)
-    result["targets"] = [v.as_json() for v in [*apply_verdicts(result, workers),
-                                               *shape_verdicts(result.get("shapes"))]]
+        result.update(shaped.result(table))
+    result["targets"] = [v.as_json() for v in [
+        *apply_verdicts(result, workers), *shape_verdicts(result.get("shapes")),
+        *shape_verdicts(result.get("postgres_shapes"))]]
     return result
 
 
@@ -265,9 +267,9 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
         with tempfile.TemporaryDirectory() as tmp:
             taken.record("raw SQLite scan + json.loads (rows/s)", raw_scan(Path(tmp), 100_000))
         with tempfile.TemporaryDirectory() as tmp:
-            rate, events = rebuild_process(log_db, Path(tmp))
-            taken.record("rebuild of all read models, whole process (events/s)", rate)
             read_db = str(Path(tmp) / "read.db")
+            rate, events = rebuild_process(log_db, read_db)
+            taken.record("rebuild of all read models, whole process (events/s)", rate)
             policies, claims = read_model_ids(log_db, read_db)
             for name, value in [*read_latency(log_db, policies, claims, 2000, read_db).items(),
                                 *page_render_ms(log_db, policies, claims,
@@ -288,25 +290,6 @@ def rebuild_log(log_db: str, runs: int, progress: Callable[[str], None]) -> dict
     return result
 
 
-def postgres_problem(url: str) -> str | None:
-    """What keeps the bench from measuring on the PostgreSQL server ``url``
-    (checked before any figure is taken), or None."""
-    if not is_postgres(url):
-        return f"{redact(url)} is not a postgresql:// URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
-    try:
-        persistence_env(url)  # the ledger's own checks of a database URL
-    except StorageError as exc:
-        return str(exc)
-    import psycopg
-
-    try:
-        psycopg.connect(url, connect_timeout=10).close()
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return redact(f"cannot connect to {url}: {first}")
-    return None
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.bench",
                                      description=__doc__.splitlines()[0])
@@ -318,8 +301,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="var/bench.json", help="where to write the JSON")
     parser.add_argument("--postgres", metavar="URL",
                         help="also measure the ledger, the same baselines, the library's "
-                        "naive loop and the HTTP API on this PostgreSQL server, each in a "
-                        "schema of its own, dropped afterwards "
+                        "naive loop, the HTTP API and the shapes on this PostgreSQL server, "
+                        "each in a schema of its own, dropped afterwards "
                         "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
     parser.add_argument("--workers", type=whole_number(1, MAX_WORKERS), metavar="N",
                         help="worker processes for the `apply` figure (default: as "

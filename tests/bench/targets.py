@@ -60,19 +60,28 @@ def apply_verdicts(result: dict[str, Any], workers: int) -> list[Verdict]:
     ]
 
 
+def database_label(shapes: dict[str, Any]) -> str:
+    """What the lines and targets of one database's ``shapes`` figures start
+    with: nothing on SQLite, ``PostgreSQL: `` there."""
+    return "" if shapes["database"] == "SQLite" else f"{shapes['database']}: "
+
+
 def shape_verdicts(shapes: dict[str, Any] | None) -> list[Verdict]:
-    """The whole-process targets, from a run's ``shapes`` figures (none
-    without shapes; the no-cliff and catch-up targets only with shapes b and c)."""
+    """The whole-process targets, from a run's ``shapes`` figures on one
+    database (none without shapes; the no-cliff and catch-up targets only with
+    shapes b and c; the start-ups only where measured, on SQLite). On
+    PostgreSQL the same bounds, each target named ``PostgreSQL: ...``."""
     if not shapes:
         return []
-    verdicts = [_at_least(f"shape {name}: whole apply >= {SHAPE_OVER_NAIVE:g}x the "
+    on = database_label(shapes)
+    verdicts = [_at_least(f"{on}shape {name}: whole apply >= {SHAPE_OVER_NAIVE:g}x the "
                           "library's naive loop", s["over_naive"], SHAPE_OVER_NAIVE, "x")
                 for name, s in shapes["shapes"].items()]
     if "no_cliff" in shapes:
-        verdicts.append(_at_least(f"no cliff: shape c / shape b >= {NO_CLIFF:g}x",
+        verdicts.append(_at_least(f"{on}no cliff: shape c / shape b >= {NO_CLIFF:g}x",
                                   shapes["no_cliff"], NO_CLIFF, "x"))
     if "catch_up_over_rebuild" in shapes:
-        verdicts.append(_at_least("catch-up per event at least as fast as rebuild "
+        verdicts.append(_at_least(f"{on}catch-up per event at least as fast as rebuild "
                                   "(shape c)", shapes["catch_up_over_rebuild"],
                                   CATCH_UP_OVER_REBUILD, "x"))
     for label, figure in shapes["startup_s"].items():

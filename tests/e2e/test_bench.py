@@ -127,13 +127,14 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
 
 
 @pytest.mark.postgres
-def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postgresql_too(
+def test_the_benchmark_measures_the_ledger_its_baselines_http_reads_and_shapes_on_postgresql(
         tmp_path: Path):
     require_postgres()
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "tests.bench", "--events", "400",
                           "--runs", "1", "--http-commands", "40", "--workers", "2",
-                          "--postgres", PG_URL, "--shapes", "none", "--out", str(out)],
+                          "--postgres", PG_URL, "--shapes", "a,b,c", "--shape-lines", "120",
+                          "--out", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(out.read_text())
@@ -164,6 +165,35 @@ def test_the_benchmark_measures_the_ledger_its_baselines_http_and_reads_on_postg
         assert figure["commands"]["median"] == 40
     assert "PostgreSQL: claim_p99_ms" in run.stdout
     assert "PostgreSQL: HTTP, 8 concurrent clients" in run.stdout
+    _check_postgres_shapes(result, run.stdout)
+
+
+def _check_postgres_shapes(result: dict, stdout: str) -> None:
+    """Shapes a, b and c at 120 lines, each in a schema of its own on the server:
+    the figures, the ratios over the naive loop there, the verdicts."""
+    pg, sqlite = result["postgres_shapes"], result["shapes"]
+    naive = result["figures"]["PostgreSQL: library naive get-mutate-save (commands/s)"]["median"]
+    assert (pg["database"], pg["naive_commands_per_s"], pg["startup_s"]) == ("PostgreSQL",
+                                                                           naive, {})
+    rate = {n: s["apply_commands_per_s"]["median"] for n, s in pg["shapes"].items()}
+    for name, shape in pg["shapes"].items():
+        assert shape["events"] == sqlite["shapes"][name]["events"] > 120, name
+        assert shape["over_naive"] == rate[name] / naive
+    assert (list(rate), pg["no_cliff"]) == (["a", "b", "c"], rate["c"] / rate["b"])
+    assert pg["catch_up_over_rebuild"] == (pg["shapes"]["c"]["catch_up_events_per_s"]["median"]
+                                           / pg["rebuild_events_per_s"]["median"])
+    judged = {**{f"shape {n}: whole apply >= 10x the library's naive loop": (s["over_naive"], 10)
+                 for n, s in pg["shapes"].items()},
+              "no cliff: shape c / shape b >= 0.8x": (pg["no_cliff"], 0.8),
+              "catch-up per event at least as fast as rebuild (shape c)":
+                  (pg["catch_up_over_rebuild"], 1)}
+    assert [(t["target"], t["measured"], t["met"]) for t in result["targets"]
+            if t["target"].startswith("PostgreSQL")] == [
+        (f"PostgreSQL: {name}", value, value >= bound) for name, (value, bound) in judged.items()]
+    for text in ("PostgreSQL: whole processes: `claims-ledger apply --json FILE`, a fresh "
+                 "schema", "1,000 commands, measured in this run", "PostgreSQL: whole "
+                 "`claims-ledger rebuild` of shape c's log", "target: PostgreSQL: no cliff"):
+        assert text in stdout, text
 
 
 def test_a_log_that_is_missing_or_empty_is_refused_by_name(tmp_path: Path):

@@ -52,7 +52,7 @@ def test_rebuild_and_read_targets_are_not_claimed_on_a_log_under_a_million_event
 
 def _shapes(over_naive: float, no_cliff: float, catch_up: float, start: float
             ) -> dict[str, object]:
-    return {"shapes": {name: {"over_naive": over_naive} for name in "abcd"},
+    return {"database": "SQLite", "shapes": {name: {"over_naive": over_naive} for name in "abcd"},
             "no_cliff": no_cliff, "catch_up_over_rebuild": catch_up,
             "startup_s": {"claims-ledger --help": {"median": start},
                           "claims-ledger claim ID": {"median": start}}}
@@ -70,3 +70,14 @@ def test_the_whole_process_targets_are_met_from_their_bounds():
     alone = _shapes(12.0, 1.0, 1.0, 0.1)
     del alone["no_cliff"], alone["catch_up_over_rebuild"]
     assert len(shape_verdicts(alone)) == 6  # without shapes b and c: no cliff not judged
+
+
+def test_the_whole_process_targets_on_postgresql_are_named_so_without_start_ups():
+    shapes = {**_shapes(10.0, 0.79, 1.0, 0.1), "database": "PostgreSQL", "startup_s": {}}
+    verdicts = shape_verdicts(shapes)
+    assert [v.target for v in verdicts] == [
+        *(f"PostgreSQL: shape {n}: whole apply >= 10x the library's naive loop"
+          for n in "abcd"),
+        "PostgreSQL: no cliff: shape c / shape b >= 0.8x",
+        "PostgreSQL: catch-up per event at least as fast as rebuild (shape c)"]
+    assert [v.met for v in verdicts] == [True] * 4 + [False, True]
