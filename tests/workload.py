@@ -334,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
         "exactly --lines lines over --policies policies (or a named --shape)")
     shape.add_argument("--shape", choices=sorted(SHAPES),
                        help="a named shape of `make bench`: "
-                       + "; ".join(f"{k}: {v.title}" for k, v in SHAPES.items()))
+                       + "; ".join(f"{k}: {v.title.replace('%', '%%')}" for k, v in SHAPES.items()))
     shape.add_argument("--shape-lines", type=whole_number(1),
                        help="--shape in this many lines (default 100,000), as many "
                        "claims per policy")
