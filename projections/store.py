@@ -31,6 +31,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
+    select,
     text,
 )
 from sqlalchemy.pool import NullPool, QueuePool
@@ -53,6 +55,27 @@ projection_stalls = Table(
     Column("event_name", String(128), nullable=False),
     Column("error", Text, nullable=False),
 )
+TRACKING = MetaData()
+tracking_table = Table(
+    "projection_tracking",
+    TRACKING,
+    Column("application_name", String(128), primary_key=True),
+    Column("notification_id", BigInteger, primary_key=True),
+)
+"""How far each generation of a read model has read the log (see ``tracking``)."""
+
+
+def tracking_name(name: str, generation: int) -> str:
+    """The tracking row's name of one generation of a read model."""
+    return f"{name}:g{generation}"
+
+
+def positions(conn: Connection) -> dict[str, int]:
+    """The position of every tracking name, in one statement."""
+    t = tracking_table
+    rows = conn.execute(select(t.c.application_name, func.max(t.c.notification_id))
+                        .group_by(t.c.application_name))
+    return {name: int(position) for name, position in rows}
 
 
 def sqlalchemy_url(db: str) -> tuple[str, dict[str, Any]]:
