@@ -31,8 +31,6 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    func,
-    select,
     text,
 )
 from sqlalchemy.pool import NullPool, QueuePool
@@ -71,10 +69,10 @@ def tracking_name(name: str, generation: int) -> str:
 
 
 def positions(conn: Connection) -> dict[str, int]:
-    """The position of every tracking name, in one statement."""
-    t = tracking_table
-    rows = conn.execute(select(t.c.application_name, func.max(t.c.notification_id))
-                        .group_by(t.c.application_name))
+    """The position of every tracking name, in one statement (driver SQL, as
+    ``generations``)."""
+    rows = conn.exec_driver_sql("SELECT application_name, MAX(notification_id) "
+                                "FROM projection_tracking GROUP BY application_name")
     return {name: int(position) for name, position in rows}
 
 
@@ -277,10 +275,12 @@ def printable(text: str) -> str:
 
 
 def stalls(conn: Connection) -> dict[tuple[str, int], Stall]:
-    """Every recorded stall, by read model and generation."""
-    return {(r.name, r.generation): Stall(r.name, r.generation, r.position, r.event_name,
-                                         r.error)
-            for r in conn.execute(projection_stalls.select())}
+    """Every recorded stall, by read model and generation (driver SQL, as
+    ``generations``: every catch-up starts here)."""
+    rows = conn.exec_driver_sql(
+        "SELECT name, generation, position, event_name, error FROM projection_stalls")
+    return {(name, generation): Stall(name, generation, position, event, error)
+            for name, generation, position, event, error in rows}
 
 
 def record_stall(conn: Connection, stall: Stall) -> None:

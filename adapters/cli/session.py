@@ -10,9 +10,7 @@ database) opens neither the ledger nor what a catch-up takes (``reads``).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,6 +105,8 @@ class Session:
         if self.args.action in READ_MODEL_WRITERS:
             raise UsageError(f"`{self.args.action}` writes the read models, and {read_db} "
                              "is read-only here: name a writable --read-db")
+        import tempfile
+
         self._scratch = tempfile.mkdtemp(prefix="claims-ledger-read-models-")
         print(f"{read_db} is read-only here: reading from read models built from the log "
               "in a temporary database", file=sys.stderr)
@@ -169,6 +169,8 @@ class Session:
         if self._ledger is not None:
             self._ledger.close()
         if self._scratch is not None:
+            import shutil
+
             shutil.rmtree(self._scratch, ignore_errors=True)
 
 

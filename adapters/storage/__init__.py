@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import sqlite3
 import time
@@ -69,6 +68,8 @@ new_command_id = _CommandIds()
 def jittered_wait(attempt: int) -> None:
     """Between retries after losing a race: a short, growing, random pause, so
     writers that collided do not collide again in step."""
+    import random
+
     time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
 
 
