@@ -1,11 +1,9 @@
 """The command line's grammar: every command, its options and their help, and
 the defaults taken from the environment.
 
-Every command is listed (``--help`` shows them all), but a command's own options
-are added only when the arguments name it: their checks and defaults come from
-the modules that do the work (the batch engine, the read models, the model),
-and ``--help`` or a read should not import those to parse a line that does not
-use them. ``build_parser()`` without arguments adds every command's options.
+Every command is listed (``--help`` shows them all), but its options are added
+only when the arguments name it: their checks and defaults come from the modules
+that do the work, which ``--help`` or a read should not import for nothing.
 """
 
 from __future__ import annotations
@@ -78,7 +76,7 @@ def _days(text: str) -> int:
 
 def build_parser(named: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser of every command; with ``named`` (the arguments about to be
-    parsed), only the commands named there get their own options."""
+    parsed), only the commands named there get their options."""
     common, reads, as_of = _parents()
     parser = argparse.ArgumentParser(
         prog="claims-ledger",
@@ -92,9 +90,11 @@ def build_parser(named: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parents = {"common": common, "reads": reads, "as_of": as_of}
     wanted = None if named is None else set(named)
     for name, kinds, text, options in _COMMANDS:
-        p = sub.add_parser(name, parents=[parents[k] for k in kinds], help=text)
         if wanted is None or name in wanted:
-            options(p, parents)
+            options(sub.add_parser(name, parents=[parents[k] for k in kinds], help=text),
+                    parents)
+        else:  # listed, with its help, but never parsed with
+            sub.add_parser(name, help=text)
     return parser
 
 
