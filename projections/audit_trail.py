@@ -43,7 +43,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from domain.events import event_class, event_names
 from domain.ids import aggregate_kind
 from projections.base import Fact, decoded, recorded_time
 from projections.store import insert_rows
@@ -148,6 +147,8 @@ def shown(row: dict[str, Any], data: bytes | None) -> dict[str, Any]:
 @cache
 def _dates(name: str) -> tuple[str, ...]:
     """The business dates an event of this name can carry, in ``_DATES`` order."""
+    from domain.events import event_class  # (the model's classes: only once a row has an event)
+
     try:
         fields = event_class(name).model_fields
     except KeyError:
@@ -163,6 +164,8 @@ def insert_from_log(conn: Connection, generation: int, log_table: str,
     (and on PostgreSQL, recorded times of other shapes): those are read, upcast
     and computed by ``row``. On SQLite, ``recorded_time`` must be registered on
     the connection (``register_functions``)."""
+    from domain.events import event_class, event_names  # (catching up, not reading)
+
     upcast = tuple(n for n in event_names() if event_class(n).class_version > 1)
     table = _table(generation)
     if conn.dialect.name == "postgresql":

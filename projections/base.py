@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from sqlalchemy import Connection, Index, Table
 
-from domain.ledger.mapper import PydanticEventMapper
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Index, Table
 
 
 @dataclass(slots=True)
@@ -35,6 +35,8 @@ class Fact:
 def decoded(stored: Iterable[tuple[int, str, int, str, bytes]]) -> list[Fact]:
     """Facts of stored events given as (position, aggregate id, version, name,
     JSON as stored): parsed and upcast to their class's current version."""
+    from domain.ledger.mapper import PydanticEventMapper  # (not for a read that decodes none)
+
     upcast = PydanticEventMapper.upcast_state
     loads = orjson.loads  # a little faster than pydantic's parser, the same values
     found = []

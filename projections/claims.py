@@ -44,9 +44,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from domain.claim import notice_time_barred
-from domain.money import Yen
-from domain.payout import payable_for_incident
 from projections import claim_office
 from projections.base import Fact
 from projections.store import chunks, execute_many, insert_rows
@@ -270,6 +267,8 @@ def _office(row: list[Any], at: _Layout, fact: Fact, office: claim_office.Batch)
 
 def _filed(fact: Fact) -> list[Any]:
     """A new claim's row, in the claims table's column order."""
+    from domain.claim import notice_time_barred  # (the model: for writing, not reading)
+
     s = fact.state
     notified_on = s.get("notified_on")
     return [
@@ -343,6 +342,9 @@ def _reverse_sql(table: str) -> str:
 
 def _payable(loss: int, deductible: int, cap: int, incident_id: str | None) -> int:
     """``Claim.payable``: a claim of an incident bears no deductible of its own."""
+    from domain.money import Yen  # (the model: for writing, not reading)
+    from domain.payout import payable_for_incident
+
     return int(payable_for_incident(Yen(loss), Yen(0 if incident_id else deductible),
                                     Yen(cap)))
 

@@ -1,4 +1,6 @@
-"""The read side of a ledger: catch the read models up, rebuild them, read them.
+"""The read side of a ledger: catch the read models up, rebuild them, read them
+(the reads of read models as they are, and whether they are caught up, are
+``reading``'s; this adds the reads that need the log's events).
 
 One code path applies events to every read model, on every backend: read the
 log in pages (``feed``), decode each event once, let each projection apply the
@@ -23,24 +25,26 @@ generation raise ``Stalled``; every later catch-up tries that one event again
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.ledger import Ledger
 from domain.ledger.collector import collector_paused
-from projections import audit_trail, claim_office, claims, limits, registry
+from projections import audit_trail, registry
 from projections.audit_trail import AuditQuery
 from projections.base import Projection
 from projections.builds import finish_build, start_build
 from projections.feed import Page, Producers, pages
 from projections.log import _same_database as _same_database
 from projections.log import attach, log_for_sql, stored_events
+from projections.reading import NotBuilt as NotBuilt
+from projections.reading import Reads
+from projections.reading import Stalled as Stalled
 from projections.registry import PROJECTIONS as PROJECTIONS
 from projections.store import (
     Generations,
@@ -49,7 +53,6 @@ from projections.store import (
     clear_stall,
     generations,
     open_store,
-    reading_state,
     stalls,
 )
 from projections.tracking import SQLTrackingRecorder, tracking_name
@@ -70,20 +73,6 @@ Progress = Callable[[int, int], None]
 """Called with (events applied so far, events to apply in all)."""
 
 
-class NotBuilt(Exception):
-    """A read model cannot answer: it has no complete generation yet, or (``Stalled``)
-    it is built only up to an event it cannot apply."""
-
-
-class Stalled(NotBuilt):
-    """Read models stopped at an event they cannot apply (see ``Stall``)."""
-
-    def __init__(self, found: list[Stall]) -> None:
-        self.stalls = found
-        super().__init__("; ".join(str(s) for s in found)
-                         + " (`claims-ledger status` lists every stall)")
-
-
 @dataclass(frozen=True)
 class Status:
     name: str
@@ -100,12 +89,15 @@ class Status:
         return self.head - self.position
 
 
-class ReadModels:
+class ReadModels(Reads):
+    """The read models with the log they follow: caught up, rebuilt and read
+    (``Reads``), and the reads that need the log's events."""
+
     def __init__(self, ledger: Ledger, store: ReadStore, page_size: int = PAGE_SIZE,
                  workers: int = WORKERS, parallel_from: int = PARALLEL_FROM,
                  sql_audit: bool = True) -> None:
+        super().__init__(store)
         self.ledger = ledger
-        self.store = store
         self.tracking = SQLTrackingRecorder(store)
         self.page_size = page_size
         self.workers = workers
@@ -120,9 +112,6 @@ class ReadModels:
     @classmethod
     def open(cls, ledger: Ledger, read_db: str) -> ReadModels:
         return cls(ledger, open_store(read_db))
-
-    def close(self) -> None:
-        self.store.close()
 
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -303,52 +292,6 @@ class ReadModels:
                 time.sleep(interval)
 
     # Reading ----------------------------------------------------------------
-
-    @contextmanager
-    def _reading(self, name: str, *, single: bool = False, stalled: bool = False,
-                 snapshot: bool = False) -> Iterator[tuple[Connection, int]]:
-        """A connection to read ``name`` and its active generation. ``single``:
-        for a read of one statement after the generation's (a generation stays
-        readable after the switch to the next one, until the switch after).
-        ``snapshot``: for several statements that must see one snapshot (a
-        SQLite transaction always does; on PostgreSQL, REPEATABLE READ). A
-        stalled generation raises ``Stalled`` (unless ``stalled``: for checks)."""
-        engine = self.store.single if single else self.store.reader
-        with engine.connect() as conn:
-            if snapshot and conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                active, schema, stall = reading_state(conn, name)
-                if stall is not None and not stalled:
-                    raise Stalled([stall])
-                if active is None:
-                    msg = f"the {name} read model is not built yet: run `claims-ledger project`"
-                    raise NotBuilt(msg)
-                if schema != PROJECTIONS[name].schema_version:
-                    msg = (f"the {name} read model was built for an older schema: it is "
-                           "rebuilt by the next catch-up (`claims-ledger project`)")
-                    raise NotBuilt(msg)
-                yield conn, active
-
-    def limits(self, policy_id: str | None = None) -> list[dict[str, Any]]:
-        with self._reading(limits.NAME, single=True) as (conn, generation):
-            return limits.read(conn, generation, policy_id)
-
-    def policies(self, prefix: str = "", after: str = "", limit: int = 20
-                 ) -> list[dict[str, Any]]:
-        """The limits rows of up to ``limit`` policies whose id starts with
-        ``prefix``, in id order after the cursor ``after``."""
-        with self._reading(limits.NAME) as (conn, generation):
-            return limits.read_policies(conn, generation, prefix, after, limit)
-
-    def claim(self, claim_id: str) -> dict[str, Any] | None:
-        with self._reading(claims.NAME, snapshot=True) as (conn, generation):
-            return claims.read(conn, generation, claim_id)
-
-    def pending_holds(self) -> list[dict[str, Any]]:
-        """Every payout awaiting approval, across every policy, oldest first."""
-        with self._reading(claims.NAME, single=True) as (conn, generation):
-            return claim_office.pending(conn, generation)
 
     def audit(self, query: AuditQuery) -> list[dict[str, Any]]:
         """A page of the audit trail. Each row with its event as the log stores it

@@ -53,6 +53,27 @@ projection_stalls = Table(
     Column("event_name", String(128), nullable=False),
     Column("error", Text, nullable=False),
 )
+TRACKING = MetaData()
+tracking_table = Table(
+    "projection_tracking",
+    TRACKING,
+    Column("application_name", String(128), primary_key=True),
+    Column("notification_id", BigInteger, primary_key=True),
+)
+"""How far each generation of a read model has read the log (see ``tracking``)."""
+
+
+def tracking_name(name: str, generation: int) -> str:
+    """The tracking row's name of one generation of a read model."""
+    return f"{name}:g{generation}"
+
+
+def positions(conn: Connection) -> dict[str, int]:
+    """The position of every tracking name, in one statement (driver SQL, as
+    ``generations``)."""
+    rows = conn.exec_driver_sql("SELECT application_name, MAX(notification_id) "
+                                "FROM projection_tracking GROUP BY application_name")
+    return {name: int(position) for name, position in rows}
 
 
 def sqlalchemy_url(db: str) -> tuple[str, dict[str, Any]]:
@@ -254,10 +275,12 @@ def printable(text: str) -> str:
 
 
 def stalls(conn: Connection) -> dict[tuple[str, int], Stall]:
-    """Every recorded stall, by read model and generation."""
-    return {(r.name, r.generation): Stall(r.name, r.generation, r.position, r.event_name,
-                                         r.error)
-            for r in conn.execute(projection_stalls.select())}
+    """Every recorded stall, by read model and generation (driver SQL, as
+    ``generations``: every catch-up starts here)."""
+    rows = conn.exec_driver_sql(
+        "SELECT name, generation, position, event_name, error FROM projection_stalls")
+    return {(name, generation): Stall(name, generation, position, event, error)
+            for name, generation, position, event, error in rows}
 
 
 def record_stall(conn: Connection, stall: Stall) -> None:

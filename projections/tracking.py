@@ -7,22 +7,17 @@ one at or below the recorded maximum raises the library's ``IntegrityError``,
 and ``record`` also checks the position the batch started from, so two
 projectors racing over the same events cannot both apply them. Rows below the
 maximum are pruned as they are superseded; the maximum is all that is read.
+The table is ``store``'s, with the read database's other bookkeeping (a read
+that only checks positions needs nothing here).
 """
 
 from __future__ import annotations
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, func, select
+from sqlalchemy import Connection, func, select
 
-from projections.store import ReadStore, lock
-
-METADATA = MetaData()
-tracking_table = Table(
-    "projection_tracking",
-    METADATA,
-    Column("application_name", String(128), primary_key=True),
-    Column("notification_id", BigInteger, primary_key=True),
-)
+from projections.store import TRACKING, ReadStore, lock, tracking_table
+from projections.store import tracking_name as tracking_name
 
 
 class SQLTrackingRecorder(TrackingRecorder):
@@ -30,7 +25,7 @@ class SQLTrackingRecorder(TrackingRecorder):
         self.store = store
         with store.writer.begin() as conn:
             lock(conn, "schema")  # processes starting together must not race on DDL
-            METADATA.create_all(conn)
+            TRACKING.create_all(conn)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         with self.store.writer.begin() as conn:
@@ -95,7 +90,3 @@ class SQLTrackingRecorder(TrackingRecorder):
         ).scalar()
         return None if value is None else int(value)
 
-
-def tracking_name(name: str, generation: int) -> str:
-    """The tracking row's name of one generation of a read model."""
-    return f"{name}:g{generation}"

@@ -16,13 +16,15 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TextIO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TextIO, TypeVar
 
 import orjson
 
-from adapters.apply.results import Result
 from adapters.cli.exits import UsageError
 from adapters.storage import redact
+
+if TYPE_CHECKING:
+    from adapters.apply.results import Result
 
 T = TypeVar("T")
 

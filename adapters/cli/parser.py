@@ -1,5 +1,10 @@
 """The command line's grammar: every command, its options and their help, and
-the defaults taken from the environment."""
+the defaults taken from the environment.
+
+Every command is listed (``--help`` shows them all), but its options are added
+only when the arguments name it: their checks and defaults come from the modules
+that do the work, which ``--help`` or a read should not import for nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +12,25 @@ import argparse
 import getpass
 import math
 import os
+import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
-from adapters.apply import MAX_WORKERS
-from adapters.cli.commands.apply import PARALLEL_FROM
 from adapters.cli.output import whole_number
-from adapters.service.auth import ROLES
-from adapters.service.times import MAX_POSITION, BadTime, parse_time
-from adapters.service.token_file import MAX_DAYS
 from adapters.storage import DB_ENV, DEFAULT_DB, READ_DB_ENV
-from domain.explanation import LANGS
-from domain.money import MAX_YEN
-from projections.read_models import PAGE_SIZE, PROJECTIONS
-from projections.reserves_report import BASES
 
 MAX_PROCESSES = 32
 """Most server processes `serve --processes` starts (each holds its own
 database connections)."""
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Parser: TypeAlias = argparse.ArgumentParser
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The arguments, with the database, read database and actor filled in
     from the environment where not given."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or DEFAULT_DB
     args.read_db = getattr(args, "read_db", None) or os.environ.get(READ_DB_ENV) or args.db
     args.actor = (getattr(args, "actor", None) or os.environ.get("CLAIMS_LEDGER_ACTOR")
@@ -44,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _time(text: str, end_of_day: bool = True) -> datetime:
     """A TIME option's value; a refusal names its rule (``date_format`` or
     ``date_range``)."""
+    from adapters.service.times import BadTime, parse_time
+
     try:
         return parse_time(text, end_of_day=end_of_day)
     except BadTime as exc:
@@ -54,7 +55,30 @@ def _from_time(text: str) -> datetime:
     return _time(text, end_of_day=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _position(text: str) -> int:
+    """A log position (a cursor): a whole number from 0 to the largest position."""
+    from adapters.service.times import MAX_POSITION
+
+    return whole_number(0, MAX_POSITION)(text)
+
+
+def _yen(text: str) -> int:
+    """An amount of yen, from 0 to the most the ledger records."""
+    from domain.money import MAX_YEN
+
+    return whole_number(0, MAX_YEN)(text)
+
+
+def _days(text: str) -> int:
+    """A token's lifetime in days, from 1 to the longest a token may live."""
+    from adapters.service.token_file import MAX_DAYS
+
+    return whole_number(1, MAX_DAYS)(text)
+
+
+def build_parser(named: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``named`` (the arguments about to be
+    parsed), only the commands named there get their options."""
     common, reads, as_of = _parents()
     parser = argparse.ArgumentParser(
         prog="claims-ledger",
@@ -65,14 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage, 3 not found, 4 conflict, 5 database unavailable, 130 interrupted.",
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
-    _apply_and_reads(sub, common, reads, as_of)
-    _read_models(sub, common, reads)
-    _terms_and_demo(sub, common, reads)
-    _auditing(sub, common, reads, as_of)
-    _report(sub, common, as_of)
-    _authority(sub, common, reads, as_of)
-    _feed(sub, common)
-    _serving(sub, common)
+    parents = {"common": common, "reads": reads, "as_of": as_of}
+    wanted = None if named is None else set(named)
+    for name, kinds, text, options in _COMMANDS:
+        if wanted is None or name in wanted:
+            options(sub.add_parser(name, parents=[parents[k] for k in kinds], help=text),
+                    parents)
+        else:  # listed, with its help, but never parsed with
+            sub.add_parser(name, help=text)
     return parser
 
 
@@ -111,10 +135,17 @@ def _parents() -> tuple[argparse.ArgumentParser, ...]:
     return common, reads, as_of
 
 
-def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
-                     reads: argparse.ArgumentParser, as_of: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("apply", parents=[common, reads],
-                       help="apply commands from a JSON Lines file (or - for stdin)")
+Parents: TypeAlias = dict[str, argparse.ArgumentParser]
+
+
+def _no_options(p: Parser, parents: Parents) -> None:
+    """A command with only the options it shares with others."""
+
+
+def _apply(p: Parser, parents: Parents) -> None:
+    from adapters.apply import MAX_WORKERS
+    from adapters.cli.commands.apply import PARALLEL_FROM
+
     p.add_argument("file", metavar="FILE.jsonl")
     p.add_argument("--batch", type=whole_number(1), default=500, metavar="N",
                    help="commands per commit (group commit; default 500): each command is "
@@ -129,21 +160,23 @@ def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
                    help="decide every command as a real run would now, each on the state the "
                    "lines before it left, report each line, and append nothing (in this "
                    "process: --workers above 1 is a usage error)")
-    p = sub.add_parser("limits", parents=[common, reads, as_of],
-                       help="annual limit, paid, held, remaining and case reserves per policy "
-                       "year and coverage")
+
+
+def _limits(p: Parser, parents: Parents) -> None:
     p.add_argument("--policy", metavar="ID")
-    p = sub.add_parser("claim", parents=[common, reads, as_of],
-                       help="a claim's state, payouts with their breakdowns, exclusion, reserve, "
-                       "holds and recoveries")
+
+
+def _claim(p: Parser, parents: Parents) -> None:
     p.add_argument("claim_id", metavar="ID")
-    p = sub.add_parser("history", parents=[common, reads],
-                       help="every event of a policy (with its years and claims) or a claim")
+
+
+def _history(p: Parser, parents: Parents) -> None:
     p.add_argument("id", metavar="ID")
     p.add_argument("--kind", choices=["policy", "claim"],
                    help="which kind of id, when a policy and a claim share it")
-    p = sub.add_parser("audit", parents=[common],
-                       help="the audit trail, filtered, a page at a time")
+
+
+def _audit(p: Parser, parents: Parents) -> None:
     p.add_argument("--policy", metavar="ID")
     p.add_argument("--claim", metavar="ID")
     p.add_argument("--by", dest="actor_filter", metavar="ACTOR", help="recorded by this actor")
@@ -152,7 +185,7 @@ def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
                    help="recorded at or after (a date means its start, Japan time)")
     p.add_argument("--to", dest="recorded_to", type=_time, metavar="TIME",
                    help="recorded at or before (a date means its end, Japan time)")
-    p.add_argument("--after", type=whole_number(0, MAX_POSITION), default=0,
+    p.add_argument("--after", type=_position, default=0,
                    metavar="POSITION", help="cursor: only rows after this log position")
     p.add_argument("--limit", type=whole_number(1), default=1000,
                    help="rows at most (default 1000)")
@@ -161,65 +194,55 @@ def _apply_and_reads(sub: Commands, common: argparse.ArgumentParser,
                    help="the same as --format json, as on the other commands")
 
 
-def _read_models(sub: Commands, common: argparse.ArgumentParser, reads: argparse.ArgumentParser
-                 ) -> None:
-    p = sub.add_parser("project", parents=[common],
-                       help="catch the read models up with the log, once or --follow")
+def _project(p: Parser, parents: Parents) -> None:
+    from projections.read_models import PAGE_SIZE
+
     p.add_argument("--follow", action="store_true", help="keep following new events")
     p.add_argument("--interval", type=float, default=1.0,
                    help="seconds between polls when idle (default 1)")
     p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
                    help=f"events per transaction (default {PAGE_SIZE})")
-    p = sub.add_parser("rebuild", parents=[common, reads],
-                       help="rebuild read models from position 0 into fresh tables, then "
-                       "switch readers to them")
+
+
+def _rebuild(p: Parser, parents: Parents) -> None:
+    from projections.read_models import PAGE_SIZE, PROJECTIONS
+
     p.add_argument("names", nargs="*", metavar="READ_MODEL",
                    help=f"which ({', '.join(PROJECTIONS)}; default all)")
     p.add_argument("--restart", action="store_true",
                    help="discard a rebuild left part-way instead of resuming it")
     p.add_argument("--page-size", type=whole_number(1), default=PAGE_SIZE,
                    help=f"events per transaction (default {PAGE_SIZE})")
-    sub.add_parser("verify", parents=[common, reads],
-                   help="replay the log and compare every read model with it")
-    sub.add_parser("status", parents=[common, reads],
-                   help="each read model's generation, position and lag behind the log")
 
 
-def _terms_and_demo(sub: Commands, common: argparse.ArgumentParser,
-                    reads: argparse.ArgumentParser) -> None:
-    sub.add_parser("terms", parents=[common, reads],
-                   help="the product terms: limits, deductibles, exclusion codes, causes")
-    p = sub.add_parser("demo", parents=[common, reads],
-                       help="load the terms' cases into a fresh database and show the result")
+def _demo(p: Parser, parents: Parents) -> None:
     p.add_argument("--if-empty", action="store_true",
                    help="do nothing (and succeed) when the database already holds events")
 
 
-def _auditing(sub: Commands, common: argparse.ArgumentParser, reads: argparse.ArgumentParser,
-              as_of: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("seal", parents=[common, reads],
-                       help="the seal over the log: seal up to the end now, write a "
-                       "checkpoint file (checkpoint --out FILE), or verify the log "
-                       "(verify [--checkpoint FILE])")
+def _seal(p: Parser, parents: Parents) -> None:
     p.add_argument("what", nargs="?", choices=["checkpoint", "verify"],
                    help="checkpoint: also write the last checkpoint to --out; verify: "
                    "recompute the chain and report the first tampered position")
     p.add_argument("--out", metavar="FILE", help="checkpoint file to write (seal checkpoint)")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="a checkpoint file kept outside the system (seal verify)")
-    p = sub.add_parser("explain", parents=[common, reads, as_of],
-                       help="a claim's decisions in words and figures, recomputed from the "
-                       "terms (exit 1 if a recorded figure disagrees)")
+
+
+def _explain(p: Parser, parents: Parents) -> None:
+    from domain.explanation import LANGS
+
     p.add_argument("claim_id", metavar="CLAIM")
     p.add_argument("--lang", choices=LANGS, default="ja", help="ja (default) or en")
-    p = sub.add_parser("export", parents=[common, reads],
-                       help="write the sealed log to a self-contained file for auditors")
+
+
+def _export(p: Parser, parents: Parents) -> None:
     p.add_argument("--out", metavar="FILE", required=True)
     p.add_argument("--to", type=whole_number(1), metavar="POSITION",
                    help="only events up to this log position")
-    p = sub.add_parser("replay", parents=[reads, as_of],
-                       help="check and replay an exported file without any database: "
-                       "limits per policy year and a summary of claims")
+
+
+def _replay(p: Parser, parents: Parents) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="also check the export against a checkpoint file kept outside")
@@ -228,11 +251,7 @@ def _auditing(sub: Commands, common: argparse.ArgumentParser, reads: argparse.Ar
     _report_options(p, default=None)
 
 
-def _report(sub: Commands, common: argparse.ArgumentParser,
-            as_of: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("report", parents=[common, as_of],
-                       help="the year-end reserves report (支払備金) per coverage and year, "
-                       "with the loss development triangle, replayed from the log")
+def _report(p: Parser, parents: Parents) -> None:
     p.add_argument("which", choices=["reserves"], metavar="reserves",
                    help="which report: reserves")
     _report_options(p, default="table")
@@ -242,6 +261,8 @@ def _report(sub: Commands, common: argparse.ArgumentParser,
 
 def _report_options(p: argparse.ArgumentParser, default: str | None) -> None:
     """A report's options (``default`` None: only with ``--report``)."""
+    from projections.reserves_report import BASES
+
     p.add_argument("--by", choices=BASES, default=None if default is None else BASES[0],
                    help="rows by accident year (default: data/media the incident's, "
                    "liability the claim made's) or by the year the policy year started; "
@@ -264,22 +285,17 @@ def _actor_name(text: str) -> str:
     return text
 
 
-def _authority(sub: Commands, common: argparse.ArgumentParser,
-               reads: argparse.ArgumentParser, as_of: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("authority", parents=[common],
-                       help="who may pay and approve what: set an actor's authority (an "
-                       "operator's decision, recorded in the log), list every actor's, or "
-                       "show one actor's with its changes")
+def _authority(p: Parser, parents: Parents) -> None:
+    common, reads, as_of = parents["common"], parents["reads"], parents["as_of"]
     what = p.add_subparsers(dest="what", required=True, metavar="ACTION")
-    amount = whole_number(0, MAX_YEN)
     s = what.add_parser("set", parents=[common, reads],
                         help="record an actor's authority (a set_authority command, "
                         "recorded as --actor)")
     s.add_argument("name", metavar="NAME", type=_actor_name,
                    help="the actor: a token's name (or a CLI --actor)")
-    s.add_argument("--pay-up-to", type=amount, required=True, metavar="YEN",
+    s.add_argument("--pay-up-to", type=_yen, required=True, metavar="YEN",
                    help="a payout request of at most this is paid at once, without approval")
-    s.add_argument("--approve-up-to", type=amount, required=True, metavar="YEN",
+    s.add_argument("--approve-up-to", type=_yen, required=True, metavar="YEN",
                    help="the largest payout another actor requested that NAME may approve "
                    "or reject")
     s.add_argument("--reason", metavar="TEXT", help="why (recorded with the change)")
@@ -292,11 +308,8 @@ def _authority(sub: Commands, common: argparse.ArgumentParser,
     s.add_argument("name", metavar="NAME", type=_actor_name)
 
 
-def _feed(sub: Commands, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("feed", parents=[common],
-                       help="the log's events in position order as JSON Lines, once or "
-                       "--follow (the same items as GET /feed)")
-    p.add_argument("--after", type=whole_number(0, MAX_POSITION), default=0,
+def _feed(p: Parser, parents: Parents) -> None:
+    p.add_argument("--after", type=_position, default=0,
                    metavar="POSITION", help="cursor: only events after this log position")
     p.add_argument("--limit", type=whole_number(1), metavar="N",
                    help="events at most, then stop (default: every one)")
@@ -319,9 +332,7 @@ def _interval(text: str) -> float:
     return value
 
 
-def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[common],
-                       help="serve the HTTP API (commands, reads, health)")
+def _serve(p: Parser, parents: Parents) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--tokens-file", metavar="FILE",
@@ -332,18 +343,64 @@ def _serving(sub: Commands, common: argparse.ArgumentParser) -> None:
                    help="server processes on the port, each with its own group commit "
                    f"(default 1, at most {MAX_PROCESSES}); more than 1 needs --db and "
                    "--read-db on PostgreSQL")
-    p = sub.add_parser("token", help="the bearer tokens of a tokens file: NAME --role ROLE "
-                       "makes one (printed once), list shows them, revoke NAME ends one, "
-                       "rotate NAME gives NAME a new token")
+
+
+def _token(p: Parser, parents: Parents) -> None:
+    from adapters.service.auth import ROLES
+
     p.add_argument("what", metavar="NAME|list|revoke|rotate",
                    help="NAME: who the token is for, recorded as the actor of its commands")
     p.add_argument("name", nargs="?", metavar="NAME", help="the token to revoke or rotate")
     p.add_argument("--role", choices=list(ROLES),
                    help="the new token's role (NAME only)")
     until = p.add_mutually_exclusive_group()
-    until.add_argument("--expires-in", metavar="DAYS", type=whole_number(1, MAX_DAYS),
+    until.add_argument("--expires-in", metavar="DAYS", type=_days,
                        help="the token stops working DAYS days from now (NAME, rotate)")
     until.add_argument("--expires-at", metavar="TIME", type=_from_time,
                        help="the token stops working at TIME (NAME, rotate)")
     p.add_argument("--tokens-file", metavar="FILE", required=True)
     p.add_argument("--json", action="store_true", help="list as JSON")
+
+
+_C, _R, _A = "common", "reads", "as_of"
+_COMMANDS: list[tuple[str, tuple[str, ...], str, Callable[[Parser, Parents], None]]] = [
+    ("apply", (_C, _R), "apply commands from a JSON Lines file (or - for stdin)", _apply),
+    ("limits", (_C, _R, _A), "annual limit, paid, held, remaining and case reserves per "
+     "policy year and coverage", _limits),
+    ("claim", (_C, _R, _A), "a claim's state, payouts with their breakdowns, exclusion, "
+     "reserve, holds and recoveries", _claim),
+    ("history", (_C, _R), "every event of a policy (with its years and claims) or a claim",
+     _history),
+    ("audit", (_C,), "the audit trail, filtered, a page at a time", _audit),
+    ("project", (_C,), "catch the read models up with the log, once or --follow", _project),
+    ("rebuild", (_C, _R), "rebuild read models from position 0 into fresh tables, then "
+     "switch readers to them", _rebuild),
+    ("verify", (_C, _R), "replay the log and compare every read model with it", _no_options),
+    ("status", (_C, _R), "each read model's generation, position and lag behind the log",
+     _no_options),
+    ("terms", (_C, _R), "the product terms: limits, deductibles, exclusion codes, causes",
+     _no_options),
+    ("demo", (_C, _R), "load the terms' cases into a fresh database and show the result",
+     _demo),
+    ("seal", (_C, _R), "the seal over the log: seal up to the end now, write a checkpoint "
+     "file (checkpoint --out FILE), or verify the log (verify [--checkpoint FILE])", _seal),
+    ("explain", (_C, _R, _A), "a claim's decisions in words and figures, recomputed from the "
+     "terms (exit 1 if a recorded figure disagrees)", _explain),
+    ("export", (_C, _R), "write the sealed log to a self-contained file for auditors",
+     _export),
+    ("replay", (_R, _A), "check and replay an exported file without any database: limits "
+     "per policy year and a summary of claims", _replay),
+    ("report", (_C, _A), "the year-end reserves report (支払備金) per coverage and year, with "
+     "the loss development triangle, replayed from the log", _report),
+    ("authority", (_C,), "who may pay and approve what: set an actor's authority (an "
+     "operator's decision, recorded in the log), list every actor's, or show one actor's "
+     "with its changes", _authority),
+    ("feed", (_C,), "the log's events in position order as JSON Lines, once or --follow "
+     "(the same items as GET /feed)", _feed),
+    ("serve", (_C,), "serve the HTTP API (commands, reads, health)", _serve),
+    ("token", (), "the bearer tokens of a tokens file: NAME --role ROLE makes one (printed "
+     "once), list shows them, revoke NAME ends one, rotate NAME gives NAME a new token",
+     _token),
+]
+"""Every command in the order ``--help`` lists them: its name, the option groups
+it shares (``_parents``), its help, and what adds its own options."""

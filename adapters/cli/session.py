@@ -1,29 +1,37 @@
 """What one CLI run works with: the ledger and its read models, opened by the
 rules for read-only copies (a replica of the log or of the read models, or a
-SQLite file this process cannot write)."""
+SQLite file this process cannot write).
+
+The ledger is opened when a command first uses it, and a read of read models
+that are caught up with a SQLite log already (told in one statement on each
+database) opens neither the ledger nor what a catch-up takes (``reads``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from adapters.cli.exits import UsageError
 from adapters.cli.output import Progress
 from adapters.storage import (
     StorageError,
     is_postgres,
-    open_ledger,
     read_only_uri,
     redact,
+    sqlite_head,
     sqlite_path,
     sqlite_writable,
 )
-from domain.ledger import Ledger
-from projections.read_models import ReadModels
+
+if TYPE_CHECKING:
+    from domain.ledger import Ledger
+    from projections.read_models import ReadModels
+    from projections.reading import Reads
 
 LOG_WRITERS = {"apply", "demo", "authority set"}
 LOG_CREATORS = {"apply", "demo", "seal", "seal checkpoint"}
@@ -41,10 +49,13 @@ class Session:
         self.args, self.out = args, out
         self._ledger: Ledger | None = None
         self._models: ReadModels | None = None
+        self._reads: Reads | None = None
         self._scratch: str | None = None
+        self._open = False
 
     def open(self) -> None:
-        """Open the ledger, refusing what a read-only copy cannot do."""
+        """Open the ledger (when first used: ``ledger``), refusing what a
+        read-only copy cannot do."""
         args = self.args
         if args.log_replica and _verb(args) in LOG_WRITERS:
             raise UsageError(f"`{_verb(args)}` appends to the log; --log-replica names a "
@@ -58,24 +69,26 @@ class Session:
             _writes_log(args) or is_postgres(args.db) or sqlite_writable(args.db))
         """The log is opened read-only: a replica, or a SQLite file this process
         cannot write (an auditor's copy on read-only media)."""
-        self._ledger = open_ledger(args.db, read_only=self.read_only)
+        self._open = True
 
     @property
     def ledger(self) -> Ledger:
-        assert self._ledger is not None, "the session is not open"
+        if self._ledger is None:
+            assert self._open, "the session is not open"
+            from adapters.storage import open_ledger
+
+            self._ledger = open_ledger(self.args.db, read_only=self.read_only)
         return self._ledger
 
     @property
     def models(self) -> ReadModels:
         if self._models is None:
-            read_db = self.args.read_db
+            from projections.read_models import ReadModels
+
+            ledger, read_db = self.ledger, self.args.read_db
             opened = self._readable(read_db)
-            try:
-                self._models = ReadModels.open(self.ledger, opened)
-            except Exception as exc:
-                reason = getattr(exc, "orig", None) or exc
-                msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
-                raise StorageError(msg) from exc
+            with _opening(read_db):
+                self._models = ReadModels.open(ledger, opened)
             if self._scratch is not None:
                 self._models.catch_up(progress=Progress("building read models", sys.stderr))
         return self._models
@@ -85,21 +98,57 @@ class Session:
         (in a read-only log's own SQLite file, or in a file this process cannot
         write) are read as they are with --read-replica, and otherwise built
         from the log in a temporary database, removed at the end."""
-        if is_postgres(read_db):
-            return read_db
-        db = self.args.db
-        shared = self.read_only and not is_postgres(db) and _same_file(read_db, db)
-        if not shared and sqlite_writable(read_db):
+        if self._in_place(read_db):
             return read_db
         if self.args.read_replica:
             return f"sqlite:///{read_only_uri(read_db)}&uri=true"
         if self.args.action in READ_MODEL_WRITERS:
             raise UsageError(f"`{self.args.action}` writes the read models, and {read_db} "
                              "is read-only here: name a writable --read-db")
+        import tempfile
+
         self._scratch = tempfile.mkdtemp(prefix="claims-ledger-read-models-")
         print(f"{read_db} is read-only here: reading from read models built from the log "
               "in a temporary database", file=sys.stderr)
         return str(Path(self._scratch) / "read-models.db")
+
+    def _in_place(self, read_db: str) -> bool:
+        """Whether the read models are read and caught up where they are (not
+        in the read-only log's own SQLite file, nor in a file this process
+        cannot write)."""
+        if is_postgres(read_db):
+            return True
+        db = self.args.db
+        shared = self.read_only and not is_postgres(db) and _same_file(read_db, db)
+        return not shared and sqlite_writable(read_db)
+
+    def reads(self) -> Reads:
+        """The read models to read now, as ``fresh`` gives them; but when they
+        are caught up with a SQLite log already (the common case), opened
+        without the ledger and without what a catch-up imports."""
+        if self._models is None and self._reads is None:
+            self._reads = self._caught_up()
+        return self._reads if self._reads is not None else self.fresh()
+
+    def _caught_up(self) -> Reads | None:
+        """The read models, if a catch-up would apply nothing to them: the log
+        a SQLite file (its last position read in one statement), the read
+        models read where they are, and every one at that position."""
+        args = self.args
+        if args.read_replica or is_postgres(args.db) or not self._in_place(args.read_db):
+            return None
+        head = sqlite_head(args.db)
+        if head is None:
+            return None
+        from projections.reading import Reads
+        from projections.store import open_store
+
+        with _opening(args.read_db):
+            reads = Reads(open_store(args.read_db))
+        if reads.caught_up(head):
+            return reads
+        reads.close()
+        return None
 
     def fresh(self) -> ReadModels:
         """The read models, caught up with the log first (unless they are a
@@ -113,12 +162,28 @@ class Session:
         return models
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         if self._models is not None:
             self._models.close()
         if self._ledger is not None:
             self._ledger.close()
         if self._scratch is not None:
+            import shutil
+
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+@contextmanager
+def _opening(read_db: str) -> Iterator[None]:
+    """Opening the read models of ``read_db``: any failure is said as a
+    ``StorageError`` naming it."""
+    try:
+        yield
+    except Exception as exc:
+        reason = getattr(exc, "orig", None) or exc
+        msg = redact(f"{read_db}: cannot open the read-model database: {reason}")
+        raise StorageError(msg) from exc
 
 
 def _verb(args: argparse.Namespace) -> str:

@@ -117,7 +117,8 @@ def policies_page(service: Service, view: View, prefix: str = "", after: str = "
     shown = ids[:POLICIES_PER_PAGE]
     by_policy = {pid: [r for r in rows if r["policy_id"] == pid] for pid in shown}
     if view.as_of is not None:
-        by_policy = {pid: reads.limits(service.ledger, None, pid, view.as_of) for pid in shown}
+        by_policy = {pid: reads.limits(lambda: service.ledger, None, pid, view.as_of)
+                     for pid in shown}
     policies = [{"policy_id": pid, "years": _years(by_policy[pid], view.words)}
                 for pid in shown if by_policy[pid]]
     return render("policies.html", view, policies=policies, prefix=prefix, after=after,
@@ -128,7 +129,7 @@ def policy_page(service: Service, view: View, policy_id: str) -> str:
     """A policy's years and coverages as bars, and its claims."""
     now = view.as_of is None
     models = service.fresh()
-    rows = reads.limits(service.ledger, models if now else None, policy_id, view.as_of)
+    rows = reads.limits(lambda: service.ledger, models if now else None, policy_id, view.as_of)
     # By the policy's own index: a policy has a few hundred events, while an event
     # type has many thousands across the log.
     filed = [r for r in models.audit(AuditQuery(policy_id=policy_id,
@@ -136,7 +137,7 @@ def policy_page(service: Service, view: View, policy_id: str) -> str:
                                                 limit=10**9))
              if r["event_type"] == "ClaimFiled"]
     claims = [models.claim(r["claim_id"]) if now
-              else reads.claim(service.ledger, None, r["claim_id"], view.as_of)
+              else reads.claim(lambda: service.ledger, None, r["claim_id"], view.as_of)
               for r in filed]
     return render("policy.html", view, policy_id=policy_id, years=_years(rows, view.words),
                   claims=[c for c in claims if c is not None],
@@ -148,7 +149,7 @@ def year_page(service: Service, view: View, policy_id: str, year: int) -> str:
     step chart, with each payout and reversal linking to its claim."""
     now = view.as_of is None
     models = service.fresh()
-    rows = [r for r in reads.limits(service.ledger, models if now else None, policy_id,
+    rows = [r for r in reads.limits(lambda: service.ledger, models if now else None, policy_id,
                                     view.as_of) if r["policy_year"] == year]
     if not rows:
         raise NotFound.of("policy_year", "policy_year_exists",
@@ -192,7 +193,7 @@ def claim_page(service: Service, view: View, claim_id: str) -> str:
     """A claim: its policy's holder and dates, its figures (its reserve, holds and
     recoveries replayed from its events), its timeline of events, and its payouts."""
     models = service.fresh()
-    data = reads.claim(service.ledger, models if view.as_of is None else None, claim_id,
+    data = reads.claim(lambda: service.ledger, models if view.as_of is None else None, claim_id,
                        view.as_of)
     timeline = reads.audit_pages(models, AuditQuery(
         claim_id=claim_id, recorded_to=_recorded_to(view), limit=10**9))

@@ -164,7 +164,7 @@ def get_limits(policy_id: str, service: ServiceDep, as_of: str | None = None,
     reserved, whether they exceed what remains, and how many claims have none)."""
     printable(policy_id, "policy_id")
     when = query_time(as_of, "as_of")
-    rows = reads.limits(service.ledger, service.fresh() if when is None else None,
+    rows = reads.limits(lambda: service.ledger, service.fresh() if when is None else None,
                         policy_id, when)
     return [LimitsRow.model_validate(row) for row in rows]
 
@@ -177,7 +177,7 @@ def get_claim(claim_id: str, service: ServiceDep, as_of: str | None = None,
     or (``as_of``) a replay's, which has no positions or recorded times."""
     printable(claim_id, "claim_id")
     when = query_time(as_of, "as_of")
-    row = reads.claim(service.ledger, service.fresh() if when is None else None,
+    row = reads.claim(lambda: service.ledger, service.fresh() if when is None else None,
                       claim_id, when)
     return (ClaimRow if when is None else ReplayedClaimRow).model_validate(row)
 

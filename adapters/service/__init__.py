@@ -6,27 +6,31 @@ Submodules: ``group_commit`` (the shared writer), ``reads`` (limits, claims,
 explanations, histories, as-of replays), ``feed`` (the event feed) and
 ``log_watch`` (waiting for its next event), ``auth`` (tokens and roles) and
 ``times`` (the time arguments every way in parses).
+
+Importing the package imports none of them, nor the ledger: a command line
+that reads one submodule (a time argument, the roles) pays for that alone.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adapters.service.auth import Tokens
-from adapters.service.group_commit import GroupCommit
-from adapters.service.log_watch import LogWatch
-from domain.commands import Command, parse_command
-from domain.errors import LedgerError
-from domain.ledger import Ledger, Outcome
-from projections.read_models import ReadModels
+if TYPE_CHECKING:
+    from adapters.service.auth import Tokens
+    from domain.commands import Command
+    from domain.errors import LedgerError
+    from domain.ledger import Ledger, Outcome
+    from projections.read_models import ReadModels
 
 
 class Service:
     """The ledger and its read models, shared by the request handlers."""
 
     def __init__(self, ledger: Ledger, models: ReadModels, tokens: Tokens) -> None:
+        from adapters.service.group_commit import GroupCommit
+        from adapters.service.log_watch import LogWatch
+
         self.ledger, self.models, self.tokens = ledger, models, tokens
         self._catch_up = threading.Lock()
         self.writer = GroupCommit(ledger)
@@ -40,6 +44,10 @@ class Service:
 
     async def execute(self, data: dict[str, Any], actor: str) -> Outcome:
         """One command, committed together with whatever else is arriving."""
+        import asyncio
+
+        from domain.commands import parse_command
+
         return await asyncio.wrap_future(self.writer.submit(parse_command(data), actor))
 
     def execute_many(self, commands: list[Command], actor: str) -> list[Outcome | LedgerError]:

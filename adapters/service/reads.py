@@ -8,34 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import NotFound
-from domain.events import LedgerEvent
-from domain.explanation import Explanation, Lang, explain
 from domain.ids import claim_id_of, incident_id_of, policy_year_id
-from domain.ledger import Ledger
-from domain.terms import term_set
 from projections.audit_trail import AuditQuery
-from projections.read_models import ReadModels
-from projections.reserves_report import REPORT_EVENTS, Basis, ReservesFold, ReservesReport
-from projections.rows import claim_from_state, year_rows
+
+if TYPE_CHECKING:
+    # (The model, the replays and the catch-up are imported by the reads that use
+    # them: a read of read models already caught up needs none of them.)
+    from domain.explanation import Explanation, Lang
+    from domain.ledger import Ledger
+    from projections.read_models import ReadModels
+    from projections.reading import Reads
+    from projections.reserves_report import Basis, ReservesReport
 
 
-def limits(ledger: Ledger, models: ReadModels | None, policy_id: str | None,
+def limits(ledger: Callable[[], Ledger], models: Reads | None, policy_id: str | None,
            as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Per policy year and coverage; ``models`` must be caught up by the caller."""
+    """Per policy year and coverage; ``models`` must be caught up by the caller.
+    ``ledger`` gives the ledger, asked only when a read needs it (as here and in
+    ``claim``: a replay ``as_of``, or an unknown policy to tell)."""
     if as_of is None:
         assert models is not None
         rows = models.limits(policy_id)
     else:
-        rows = _limits_as_of(ledger, policy_id, as_of)
+        rows = _limits_as_of(ledger(), policy_id, as_of)
     if policy_id and not rows:
-        ledger.get_policy(policy_id)  # raises NotFound for an unknown policy
+        ledger().get_policy(policy_id)  # raises NotFound for an unknown policy
     return rows
 
 
 def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[dict[str, Any]]:
+    from projections.rows import year_rows
+
     rows = []
     in_log: dict[str, set[str]] | None = None  # read once, if a policy needs it
     for pid in [policy_id] if policy_id else ledger.policy_ids():
@@ -54,20 +60,24 @@ def _limits_as_of(ledger: Ledger, policy_id: str | None, at: datetime) -> list[d
     return rows
 
 
-def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
+def claim(ledger: Callable[[], Ledger], models: Reads | None, claim_id: str,
           as_of: datetime | None = None) -> dict[str, Any]:
     """A claim with its payouts and the wording of its exclusion."""
     if as_of is None:
         assert models is not None
         data = models.claim(claim_id)
     else:
-        state = ledger.claim_as_of(claim_id, as_of)
+        from projections.rows import claim_from_state
+
+        state = ledger().claim_as_of(claim_id, as_of)
         data = claim_from_state(state) if state else None
     if data is None:
         when = f" at {as_of.isoformat()}" if as_of else ""
         raise NotFound.of("claim_id", "claim_exists", f"no claim {claim_id} is filed{when}")
     wording = None
     if data["exclusion"]:
+        from domain.terms import term_set
+
         w = term_set(data["terms_version"]).coverage(data["coverage"]).exclusion(
             data["exclusion"])
         wording = {"ja": w.ja, "en": w.en} if w else None
@@ -75,7 +85,7 @@ def claim(ledger: Ledger, models: ReadModels | None, claim_id: str,
     return data
 
 
-def pending_holds(models: ReadModels) -> list[dict[str, Any]]:
+def pending_holds(models: Reads) -> list[dict[str, Any]]:
     """Every payout awaiting approval, across every policy, oldest request first
     (``PendingHoldRow``: claim, policy, payout id, amount, requester, when
     requested, due day), from the claims read model; ``models`` must be caught
@@ -88,6 +98,9 @@ def explanation(ledger: Ledger, claim_id: str, lang: Lang,
     """The claim's decisions in words and figures (see ``domain.explanation``),
     from its events and its policy year's in the log, as known at ``as_of`` if
     given."""
+    from domain.events import LedgerEvent
+    from domain.explanation import explain
+
     def known(aggregate_id: str) -> list[Any]:
         events = [e for e in ledger.events.get(aggregate_id) if isinstance(e, LedgerEvent)]
         return [e for e in events if as_of is None or e.timestamp <= as_of]
@@ -141,6 +154,8 @@ def reserves(ledger: Ledger, as_of: datetime, basis: Basis = "accident-year",
     """The reserves report as of ``as_of``, folded from the log's events read a
     page at a time in log order (only those the report reads); ``progress``
     is told the position of each."""
+    from projections.reserves_report import REPORT_EVENTS, ReservesFold
+
     fold = ReservesFold(as_of=as_of, basis=basis, period_start=since)
     for notification in ledger.notifications(REPORT_EVENTS):
         fold.add(ledger.decode(notification))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import sqlite3
 import time
@@ -21,10 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from adapters.storage import sealed_recorders
-from domain.ledger import Ledger
+if TYPE_CHECKING:
+    from domain.ledger import Ledger
 
 DEFAULT_DB = "claims-ledger.db"
 DB_ENV = "CLAIMS_LEDGER_DB"
@@ -69,6 +69,8 @@ new_command_id = _CommandIds()
 def jittered_wait(attempt: int) -> None:
     """Between retries after losing a race: a short, growing, random pause, so
     writers that collided do not collide again in step."""
+    import random
+
     time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
 
 
@@ -95,6 +97,9 @@ def persistence_env(db: str) -> dict[str, str]:
             "readers following the log can skip events. Unset it."
         )
         raise StorageError(msg)
+    # (The recorders, and the library under them, are imported only to open a log.)
+    from adapters.storage import sealed_recorders
+
     if is_postgres(db):
         url = urlparse(db)
         if not url.path.strip("/"):
@@ -160,6 +165,20 @@ def read_only_uri(db: str) -> str:
     return f"{uri}&immutable=1"
 
 
+def sqlite_head(db: str) -> int | None:
+    """The last position of the SQLite log ``db`` (0: none yet), read in one
+    statement on the file opened read-only, without the library; None when it
+    cannot be told so (no log table in it yet, or the file cannot be read)."""
+    uri = f"file:{quote(str(Path(sqlite_path(db)).resolve()))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            # (the library's events table, and its statement for the last position)
+            row = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+    except sqlite3.Error:
+        return None
+    return int(row[0] or 0)
+
+
 def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
     """A ledger on the database ``db`` with the system clock and random command ids.
 
@@ -187,6 +206,8 @@ def open_ledger(db: str, *, read_only: bool = False) -> Ledger:
 
 
 def _ledger(env: dict[str, str]) -> Ledger:
+    from domain.ledger import Ledger
+
     return Ledger(env, clock=system_clock, new_id=new_command_id, retry_wait=jittered_wait)
 
 

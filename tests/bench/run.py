@@ -319,7 +319,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shapes", type=shape_names, default="a,b,c,d", metavar="LIST",
                         help="the named shapes (comma-separated, or none) applied by whole "
                         "`claims-ledger apply --json` processes: "
-                        + "; ".join(f"{k}: {v.title.replace('%', '%%')}" for k, v in SHAPES.items()))
+                        + "; ".join(f"{k}: {v.title.replace('%', '%%')}"
+                                    for k, v in SHAPES.items()))
     parser.add_argument("--shape-lines", type=whole_number(1, MAX_EVENTS), default=100_000,
                         metavar="N", help="lines of each shape's file (as many claims per "
                         "policy as at 100,000)")

@@ -134,7 +134,7 @@ def test_a_replay_as_of_a_time_equals_the_ledger_as_of_that_time(tmp_path: Path)
         clock.advance(days=1)
         ledger.execute(parse_command(command), actor="tester")
     then = clock.now - timedelta(days=1, hours=12)  # after C1's payout, before C2's filing
-    expected = views.limits(ledger, None, "P1", then)
+    expected = views.limits(lambda: ledger, None, "P1", then)
     ledger.close()
     out = tmp_path / "x.jsonl"
     assert run("--db", db, "export", "--out", str(out))[0] == 0

@@ -113,8 +113,8 @@ def test_a_claim_shows_its_holds_and_recoveries_in_the_read_model_and_as_of_a_ti
         recover("C1", 50_000, "overpayment", counterparty="株式会社テスト"))
     models.catch_up()
 
-    claim = reads.claim(ledger, models, "C1")
-    then = reads.claim(ledger, None, "C1", datetime(2030, 1, 1, tzinfo=UTC))
+    claim = reads.claim(lambda: ledger, models, "C1")
+    then = reads.claim(lambda: ledger, None, "C1", datetime(2030, 1, 1, tzinfo=UTC))
 
     # 700,000 paid of 800,000 lost: the insured's 100,000 comes first (25条2項)
     assert (claim["reserve"], claim["held"], claim["recovered"],

@@ -15,8 +15,8 @@ from projections.audit_trail import AuditQuery
 
 def cmd_limits(s: Session) -> int:
     args = s.args
-    models = s.fresh() if args.as_of is None else None
-    rows = reads.limits(s.ledger, models, args.policy, args.as_of)
+    models = s.reads() if args.as_of is None else None
+    rows = reads.limits(lambda: s.ledger, models, args.policy, args.as_of)
     if args.json:
         dump(rows, s.out)
         return EXIT_OK
@@ -43,8 +43,8 @@ def cmd_limits(s: Session) -> int:
 
 def cmd_claim(s: Session) -> int:
     args = s.args
-    models = s.fresh() if args.as_of is None else None
-    data = reads.claim(s.ledger, models, args.claim_id, args.as_of)
+    models = s.reads() if args.as_of is None else None
+    data = reads.claim(lambda: s.ledger, models, args.claim_id, args.as_of)
     wording = data["exclusion_wording"]
     if args.json:
         dump(data, s.out)
