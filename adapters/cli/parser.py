@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TypeAlias
 
+from adapters.cli import arg_types
 from adapters.cli.output import whole_number
 from adapters.storage import DB_ENV, DEFAULT_DB, READ_DB_ENV
 
@@ -38,42 +37,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.log_replica = getattr(args, "log_replica", False)
     args.read_replica = getattr(args, "read_replica", False)
     return args
-
-
-def _time(text: str, end_of_day: bool = True) -> datetime:
-    """A TIME option's value; a refusal names its rule (``date_format`` or
-    ``date_range``)."""
-    from adapters.service.times import BadTime, parse_time
-
-    try:
-        return parse_time(text, end_of_day=end_of_day)
-    except BadTime as exc:
-        raise argparse.ArgumentTypeError(f"{exc} [{exc.rule}]") from None
-
-
-def _from_time(text: str) -> datetime:
-    return _time(text, end_of_day=False)
-
-
-def _position(text: str) -> int:
-    """A log position (a cursor): a whole number from 0 to the largest position."""
-    from adapters.service.times import MAX_POSITION
-
-    return whole_number(0, MAX_POSITION)(text)
-
-
-def _yen(text: str) -> int:
-    """An amount of yen, from 0 to the most the ledger records."""
-    from domain.money import MAX_YEN
-
-    return whole_number(0, MAX_YEN)(text)
-
-
-def _days(text: str) -> int:
-    """A token's lifetime in days, from 1 to the longest a token may live."""
-    from adapters.service.token_file import MAX_DAYS
-
-    return whole_number(1, MAX_DAYS)(text)
 
 
 def build_parser(named: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -129,7 +92,7 @@ def _parents() -> tuple[argparse.ArgumentParser, ...]:
     reads = argparse.ArgumentParser(add_help=False)
     reads.add_argument("--json", action="store_true", help="machine-readable output")
     as_of = argparse.ArgumentParser(add_help=False)
-    as_of.add_argument("--as-of", type=_time, metavar="TIME",
+    as_of.add_argument("--as-of", type=arg_types.time_value, metavar="TIME",
                        help="the state as the ledger knew it at this recorded time, replayed "
                        "from the log (ISO date or date-time; Japan time without an offset)")
     return common, reads, as_of
@@ -181,11 +144,11 @@ def _audit(p: Parser, parents: Parents) -> None:
     p.add_argument("--claim", metavar="ID")
     p.add_argument("--by", dest="actor_filter", metavar="ACTOR", help="recorded by this actor")
     p.add_argument("--type", metavar="EVENT", help="event type, e.g. PayoutIssued")
-    p.add_argument("--from", dest="recorded_from", type=_from_time, metavar="TIME",
+    p.add_argument("--from", dest="recorded_from", type=arg_types.from_time, metavar="TIME",
                    help="recorded at or after (a date means its start, Japan time)")
-    p.add_argument("--to", dest="recorded_to", type=_time, metavar="TIME",
+    p.add_argument("--to", dest="recorded_to", type=arg_types.time_value, metavar="TIME",
                    help="recorded at or before (a date means its end, Japan time)")
-    p.add_argument("--after", type=_position, default=0,
+    p.add_argument("--after", type=arg_types.position, default=0,
                    metavar="POSITION", help="cursor: only rows after this log position")
     p.add_argument("--limit", type=whole_number(1), default=1000,
                    help="rows at most (default 1000)")
@@ -267,22 +230,12 @@ def _report_options(p: argparse.ArgumentParser, default: str | None) -> None:
                    help="rows by accident year (default: data/media the incident's, "
                    "liability the claim made's) or by the year the policy year started; "
                    "fiscal years from 1 April")
-    p.add_argument("--since", type=_from_time, metavar="DATE",
+    p.add_argument("--since", type=arg_types.from_time, metavar="DATE",
                    help="paid in the period counts from this day (Japan time; default: the "
                    "start of the fiscal year --as-of falls in)")
     p.add_argument("--format", choices=["table", "csv", "json"], default=default,
                    help="table (default), csv (its tables one after another, for a "
                    "spreadsheet) or json")
-
-
-def _actor_name(text: str) -> str:
-    """An actor's name (NAME of ``authority``): printable text, not blank."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must name an actor, not be blank [required]")
-    if not text.isprintable():
-        raise argparse.ArgumentTypeError(
-            "must be printable text, without control characters [printable]")
-    return text
 
 
 def _authority(p: Parser, parents: Parents) -> None:
@@ -291,11 +244,11 @@ def _authority(p: Parser, parents: Parents) -> None:
     s = what.add_parser("set", parents=[common, reads],
                         help="record an actor's authority (a set_authority command, "
                         "recorded as --actor)")
-    s.add_argument("name", metavar="NAME", type=_actor_name,
+    s.add_argument("name", metavar="NAME", type=arg_types.actor_name,
                    help="the actor: a token's name (or a CLI --actor)")
-    s.add_argument("--pay-up-to", type=_yen, required=True, metavar="YEN",
+    s.add_argument("--pay-up-to", type=arg_types.yen, required=True, metavar="YEN",
                    help="a payout request of at most this is paid at once, without approval")
-    s.add_argument("--approve-up-to", type=_yen, required=True, metavar="YEN",
+    s.add_argument("--approve-up-to", type=arg_types.yen, required=True, metavar="YEN",
                    help="the largest payout another actor requested that NAME may approve "
                    "or reject")
     s.add_argument("--reason", metavar="TEXT", help="why (recorded with the change)")
@@ -305,11 +258,11 @@ def _authority(p: Parser, parents: Parents) -> None:
     s = what.add_parser("show", parents=[common, reads, as_of],
                         help="one actor's authority and every change to it, replayed from "
                         "the log")
-    s.add_argument("name", metavar="NAME", type=_actor_name)
+    s.add_argument("name", metavar="NAME", type=arg_types.actor_name)
 
 
 def _feed(p: Parser, parents: Parents) -> None:
-    p.add_argument("--after", type=_position, default=0,
+    p.add_argument("--after", type=arg_types.position, default=0,
                    metavar="POSITION", help="cursor: only events after this log position")
     p.add_argument("--limit", type=whole_number(1), metavar="N",
                    help="events at most, then stop (default: every one)")
@@ -317,19 +270,8 @@ def _feed(p: Parser, parents: Parents) -> None:
                    help="only these event names, comma-separated (e.g. PayoutIssued)")
     p.add_argument("--follow", action="store_true",
                    help="keep writing new events as they commit (Ctrl-C stops)")
-    p.add_argument("--interval", type=_interval, default=0.2, metavar="S",
+    p.add_argument("--interval", type=arg_types.seconds, default=0.2, metavar="S",
                    help="seconds between two reads of the log when idle (default 0.2)")
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 60:  # (NaN is refused too)
-        msg = f"must be a number of seconds above 0 and at most 60, not {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _serve(p: Parser, parents: Parents) -> None:
@@ -354,9 +296,9 @@ def _token(p: Parser, parents: Parents) -> None:
     p.add_argument("--role", choices=list(ROLES),
                    help="the new token's role (NAME only)")
     until = p.add_mutually_exclusive_group()
-    until.add_argument("--expires-in", metavar="DAYS", type=_days,
+    until.add_argument("--expires-in", metavar="DAYS", type=arg_types.days,
                        help="the token stops working DAYS days from now (NAME, rotate)")
-    until.add_argument("--expires-at", metavar="TIME", type=_from_time,
+    until.add_argument("--expires-at", metavar="TIME", type=arg_types.from_time,
                        help="the token stops working at TIME (NAME, rotate)")
     p.add_argument("--tokens-file", metavar="FILE", required=True)
     p.add_argument("--json", action="store_true", help="list as JSON")
