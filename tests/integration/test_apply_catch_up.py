@@ -61,3 +61,30 @@ def test_workers_are_forked_from_the_fork_server_not_started_anew(tmp_path: Path
         for process in pool.pool.processes:
             assert isinstance(process._popen, multiprocessing.popen_forkserver.Popen)
             assert process.is_alive()
+
+
+def test_a_new_database_is_created_before_any_worker_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two processes creating one SQLite file at once may find it locked (the
+    # switch to WAL is not retried): the command opens the log before the workers.
+    import sqlite3
+
+    import adapters.cli.commands.apply as apply_command
+
+    db = tmp_path / "new.db"
+    seen: list[bool] = []
+
+    class Watched(Workers):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            with sqlite3.connect(db) as c:
+                seen.append(bool(c.execute("SELECT name FROM sqlite_master WHERE "
+                                           "name = 'stored_events'").fetchall()))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(apply_command, "Workers", Watched)
+    source = tmp_path / "commands.jsonl"
+    source.write_text("".join(line_of(c) + "\n" for c in workload(300, 3)))
+    code = main(["--db", str(db), "apply", str(source), "--workers", "2"], out=io.StringIO())
+    assert code in (0, 1)
+    assert seen == [True]

@@ -90,12 +90,15 @@ def cmd_apply(s: Session) -> int:
             print("\r\033[K", end="", file=sys.stderr, flush=True)
         print(text, file=out, flush=args.json)
 
+    # The log is opened (on a new database: created) here, before any worker
+    # opens it: two processes creating one SQLite file at once may find it locked.
+    ledger = s.ledger
     if workers > 1:
         with Workers(args.db, args.actor, workers=workers, batch=args.batch,
                      render=render) as pool:
-            refused = pool.apply(s.ledger, lines, write, progress)
+            refused = pool.apply(ledger, lines, write, progress)
     else:
-        refused = apply_lines(s.ledger, lines, args.actor, lambda r: write(render(r)),
+        refused = apply_lines(ledger, lines, args.actor, lambda r: write(render(r)),
                               progress, args.batch, dry_run=args.dry_run)
     if args.dry_run:
         return _dry_run_summary(args.json, out, reported, refused)
