@@ -53,6 +53,7 @@ from domain.ledger.idempotency import acceptance, committed, read_records, repla
 from domain.ledger.log_reads import LogReads
 from domain.ledger.mapper import PydanticEventMapper
 from domain.ledger.outcome import Outcome, Planned, answer, failed, lost_answer, outcome, placed
+from domain.ledger.prefetch import read_ahead
 from domain.policy import Policy
 from domain.policy_year import PolicyYear
 from domain.replay import projector_of
@@ -226,6 +227,7 @@ class Ledger(LogReads):
         decided = self._overlay.begin()
         try:
             read_records(commands, decided, self._cache, self.recorder, self.decode_stored)
+            read_ahead(commands, decided, self._cache, self.recorder, self.decode_stored)
             for index, command in enumerate(commands):
                 plan = self._plan(index, command, actors[index], current)
                 if isinstance(plan, Planned):
