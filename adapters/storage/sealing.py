@@ -12,15 +12,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.audit.seal import CHECKPOINT_EVERY, PAGE, Checkpoint, SealError, genesis, link
+from adapters.audit.seal import CHECKPOINT_EVERY, PAGE, Checkpoint, SealError, chain, genesis
 
 
 def _chain(prev: bytes, events: Sequence[tuple[int, StoredEvent]]) -> list[tuple[int, bytes]]:
-    links = []
-    for position, e in events:
-        prev = link(prev, position, str(e.originator_id), e.originator_version, e.topic, e.state)
-        links.append((position, prev))
-    return links
+    links = chain(prev, [(position, str(e.originator_id), e.originator_version, e.topic, e.state)
+                         for position, e in events])
+    return [(position, h) for (position, _), h in zip(events, links, strict=True)]
 
 
 def _crosses(before: int, after: int) -> bool:
