@@ -43,26 +43,33 @@ def read_ahead(commands: Sequence[Command], states: dict[str, Any], cache: State
     read that it must read from the log (see the module's docstring)."""
     if not isinstance(recorder, ReadsManyRecords):
         return
-    created: set[str] = set()
-    named: list[str] = []
+    created: set[str] = set()  # a record is created before any command reads it
+    named: dict[str, Any] = {}
     for command in commands:
         if isinstance(command, AttachCoverage):
             created.add(policy_id_of(command.policy_id))
-        elif isinstance(command, FileClaim):
+            continue
+        if isinstance(command, FileClaim):
             created.add(claim_id_of(command.claim_id))
-            named.append(policy_id_of(command.policy_id))
-        elif hasattr(command, "claim_id"):
-            named.append(claim_id_of(command.claim_id))
-        elif hasattr(command, "policy_id"):
-            named.append(policy_id_of(command.policy_id))
-    _read(named, states, cache, created, recorder, decode)
-    _read([i for n in named for i in _led_to(n, states, cache)], states, cache, created,
+            aggregate_id = policy_id_of(command.policy_id)
+        elif (claim_id := getattr(command, "claim_id", None)) is not None:
+            aggregate_id = claim_id_of(claim_id)
+        elif (policy_id := getattr(command, "policy_id", None)) is not None:
+            aggregate_id = policy_id_of(policy_id)
+        else:
+            continue
+        if aggregate_id not in created and aggregate_id not in named:
+            named[aggregate_id] = (states[aggregate_id] if aggregate_id in states
+                                   else cache.known(aggregate_id))
+    named |= _read([i for i, state in named.items() if state is None and i not in states],
+                   states, recorder, decode)
+    led = dict.fromkeys(i for state in named.values() for i in _led_to(state))
+    _read([i for i in led if i not in states and cache.known(i) is None], states,
           recorder, decode)
 
 
-def _led_to(aggregate_id: str, states: dict[str, Any], cache: StateCache) -> list[str]:
-    """The records a command reading ``aggregate_id`` goes on to read."""
-    state = states[aggregate_id] if aggregate_id in states else cache.known(aggregate_id)
+def _led_to(state: Any) -> list[str]:
+    """The records a command reading ``state`` goes on to read."""
     if isinstance(state, Policy):
         return [policy_year_id(state.policy_id, y.year) for y in state.years]
     if isinstance(state, Claim):
@@ -73,16 +80,14 @@ def _led_to(aggregate_id: str, states: dict[str, Any], cache: StateCache) -> lis
     return []
 
 
-def _read(aggregate_ids: list[str], states: dict[str, Any], cache: StateCache,
-          created: set[str], recorder: ReadsManyRecords,
-          decode: Callable[[StoredEvent], LedgerEvent]) -> None:
-    wanted = list(dict.fromkeys(
-        i for i in aggregate_ids
-        if i not in states and i not in created and cache.known(i) is None))
+def _read(wanted: list[str], states: dict[str, Any], recorder: ReadsManyRecords,
+          decode: Callable[[StoredEvent], LedgerEvent]) -> dict[str, Any]:
+    """Read these records from the log into ``states``; return those found."""
     if not wanted:
-        return
+        return {}
     found: dict[str, list[LedgerEvent]] = {}
     for stored in recorder.events_of(wanted):
         found.setdefault(str(stored.originator_id), []).append(decode(stored))
-    for aggregate_id, events in found.items():
-        states[aggregate_id] = projector_of(aggregate_id)(None, events)
+    read = {i: projector_of(i)(None, events) for i, events in found.items()}
+    states.update(read)
+    return read
