@@ -239,14 +239,15 @@ class Ledger(LogReads):
         try:
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
-            self._cache.clear()  # some of what it held is stale: read afresh
-            for p in planned:
+            # Stale records (a refusal may rest on one created in vain): all again.
+            self._cache.clear()
+            for slot, command in enumerate(commands):
                 try:
-                    results[p.slot] = self.execute(p.command, actor=actors[p.slot])
+                    results[slot] = self.execute(command, actor=actors[slot])
                 except LedgerError as refused:
-                    results[p.slot] = answer(refused)
+                    results[slot] = answer(refused)
                 except Exception as failure:  # one command fails alone
-                    results[p.slot] = failed(p.command, failure)
+                    results[slot] = failed(command, failure)
             return placed(results, self.positions)
         self._cache.update(decided, head, stored, self._changed)
         positions = iter(stored)  # in the order given

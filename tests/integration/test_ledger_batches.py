@@ -118,6 +118,19 @@ def test_records_the_cache_let_go_are_read_ahead_for_a_batch_not_one_by_one(db_u
     assert reads == []  # the claims, P1's year and P2 came in the batch's reads ahead
 
 
+def test_a_refusal_resting_on_a_record_created_in_vain_is_decided_again(db_url: str):
+    from domain.errors import AlreadyExists
+
+    ledger = OneRecordCache(persistence_env(db_url), clock=FakeClock(), new_id=SequentialIds())
+    ledger.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                        actor="a")
+    ledger.execute_many([parse_command(attach("P2"))], actor="a")  # C1 leaves the cache
+    refiled, paid = ledger.execute_many([parse_command(c) for c in (
+        file_data_media("C1", loss=100_000), pay("C1"))], actor="a")  # nothing payable on it
+    assert isinstance(refiled, AlreadyExists)
+    assert paid.result["amount"] == 700_000  # type: ignore[union-attr]  # the stored C1
+
+
 def test_a_record_cached_between_batches_that_another_writer_changed_is_read_again(
     db_url: str,
 ):
