@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -70,16 +70,27 @@ def link(prev: bytes, position: int, aggregate_id: str, version: int, event_name
     position and version (8 bytes each, big-endian), then the aggregate id, the
     event name, the recorded time and the payload, each preceded by its length
     (8 bytes)."""
-    aggregate = aggregate_id.encode()
-    name = event_name.encode()
-    recorded = recorded_time(payload).encode()
-    return hashlib.sha256(b"".join((
-        prev,
-        _HEADER.pack(position, version, len(aggregate)), aggregate,
-        _LENGTH.pack(len(name)), name,
-        _LENGTH.pack(len(recorded)), recorded,
-        _LENGTH.pack(len(payload)), payload,
-    ))).digest()
+    return chain(prev, [(position, aggregate_id, version, event_name, payload)])[-1]
+
+
+def chain(prev: bytes, events: Iterable[tuple[int, str, int, str, bytes]]) -> list[bytes]:
+    """The links of stored events (position, aggregate id, version, event name,
+    payload) one after another, the first chained to ``prev`` (see ``link``)."""
+    links = []
+    sha256, header, length = hashlib.sha256, _HEADER.pack, _LENGTH.pack
+    start = len(_TIMESTAMP_FIRST)
+    for position, aggregate_id, version, event_name, payload in events:
+        aggregate = aggregate_id.encode()
+        name = event_name.encode()
+        end = payload.find(b'"', start) if payload.startswith(_TIMESTAMP_FIRST) else -1
+        recorded = payload[start:end] if end > 0 else recorded_time(payload).encode()
+        prev = sha256(b"".join((
+            prev, header(position, version, len(aggregate)), aggregate,
+            length(len(name)), name, length(len(recorded)), recorded,
+            length(len(payload)), payload,
+        ))).digest()
+        links.append(prev)
+    return links
 
 
 _HEADER = struct.Struct(">QQQ")

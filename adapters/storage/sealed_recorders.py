@@ -142,6 +142,14 @@ class SealedSQLiteRecorder(Sealing, SQLiteApplicationRecorder):
                   f"originator_id IN ({', '.join('?' * len(originator_ids))})", originator_ids)
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()]
 
+    def _select_events_of(self, c: SQLiteCursor,
+                          originator_ids: list[str]) -> list[StoredEvent]:
+        c.execute(f"SELECT originator_id, originator_version, topic, state "
+                  f"FROM {self.events_table_name} WHERE "
+                  f"originator_id IN ({', '.join('?' * len(originator_ids))}) "
+                  "ORDER BY originator_id, originator_version", originator_ids)
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in c.fetchall()]
+
     def _select_position(self, c: SQLiteCursor, originator_id: str,
                          version: int) -> int | None:
         c.execute(f"SELECT rowid FROM {self.events_table_name} "
@@ -262,6 +270,17 @@ class SealedPostgresRecorder(Sealing, PostgresApplicationRecorder):
                                       Identifier(self.events_table_name))
         curs.execute(SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
                          "WHERE originator_version = 1 AND originator_id = ANY(%s)")
+                     .format(table), (originator_ids,))
+        return [StoredEvent(str(r["originator_id"]), r["originator_version"], r["topic"],
+                            bytes(r["state"])) for r in curs.fetchall()]
+
+    def _select_events_of(self, curs: Cursor[DictRow],
+                          originator_ids: list[str]) -> list[StoredEvent]:
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema),
+                                      Identifier(self.events_table_name))
+        curs.execute(SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                         "WHERE originator_id = ANY(%s) "
+                         "ORDER BY originator_id, originator_version")
                      .format(table), (originator_ids,))
         return [StoredEvent(str(r["originator_id"]), r["originator_version"], r["topic"],
                             bytes(r["state"])) for r in curs.fetchall()]

@@ -12,15 +12,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.audit.seal import CHECKPOINT_EVERY, PAGE, Checkpoint, SealError, genesis, link
+from adapters.audit.seal import CHECKPOINT_EVERY, PAGE, Checkpoint, SealError, chain, genesis
 
 
 def _chain(prev: bytes, events: Sequence[tuple[int, StoredEvent]]) -> list[tuple[int, bytes]]:
-    links = []
-    for position, e in events:
-        prev = link(prev, position, str(e.originator_id), e.originator_version, e.topic, e.state)
-        links.append((position, prev))
-    return links
+    links = chain(prev, [(position, str(e.originator_id), e.originator_version, e.topic, e.state)
+                         for position, e in events])
+    return [(position, h) for (position, _), h in zip(events, links, strict=True)]
 
 
 def _crosses(before: int, after: int) -> bool:
@@ -68,6 +66,18 @@ class Sealing:
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(originator_ids), 500):
                 found += self._select_first_events(c, originator_ids[start:start + 500])
+        return found
+
+    def _select_events_of(self, c: Any, originator_ids: list[str]) -> list[StoredEvent]:
+        raise NotImplementedError
+
+    def events_of(self, originator_ids: list[str]) -> list[StoredEvent]:
+        """Every event of each of these records, in order of record and version,
+        in one query per 500 records (a batch's reads ahead)."""
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), 500):
+                found += self._select_events_of(c, originator_ids[start:start + 500])
         return found
 
     def originator_ids(self, first: int, last: int) -> set[str]:

@@ -53,6 +53,7 @@ from domain.ledger.idempotency import acceptance, committed, read_records, repla
 from domain.ledger.log_reads import LogReads
 from domain.ledger.mapper import PydanticEventMapper
 from domain.ledger.outcome import Outcome, Planned, answer, failed, lost_answer, outcome, placed
+from domain.ledger.prefetch import read_ahead
 from domain.policy import Policy
 from domain.policy_year import PolicyYear
 from domain.replay import projector_of
@@ -226,6 +227,7 @@ class Ledger(LogReads):
         decided = self._overlay.begin()
         try:
             read_records(commands, decided, self._cache, self.recorder, self.decode_stored)
+            read_ahead(commands, decided, self._cache, self.recorder, self.decode_stored)
             for index, command in enumerate(commands):
                 plan = self._plan(index, command, actors[index], current)
                 if isinstance(plan, Planned):
@@ -237,17 +239,16 @@ class Ledger(LogReads):
         try:
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
-            self._cache.clear()  # some of what it held is stale: read afresh
-            # Replays too: an id sent twice got its first copy's uncommitted plan.
-            again = sorted([p.slot for p in planned] + [
-                i for i, r in enumerate(results) if isinstance(r, Outcome)])
-            for slot in again:
+            # Stale records (a refusal may rest on one created in vain), and replays (an
+            # id sent twice got its first copy's uncommitted plan): all again.
+            self._cache.clear()
+            for slot, command in enumerate(commands):
                 try:
-                    results[slot] = self.execute(commands[slot], actor=actors[slot])
+                    results[slot] = self.execute(command, actor=actors[slot])
                 except LedgerError as refused:
                     results[slot] = answer(refused)
                 except Exception as failure:  # one command fails alone
-                    results[slot] = failed(commands[slot], failure)
+                    results[slot] = failed(command, failure)
             return placed(results, self.positions)
         self._cache.update(decided, head, stored, self._changed)
         positions = iter(stored)  # in the order given

@@ -19,7 +19,15 @@ from domain.errors import (
     PayoutRefused,
 )
 from domain.ledger import Ledger, Outcome
-from tests.builders import FakeClock, attach, end_service, file_data_media, pay, reverse
+from tests.builders import (
+    FakeClock,
+    SequentialIds,
+    attach,
+    end_service,
+    file_data_media,
+    pay,
+    reverse,
+)
 from tests.harness import Harness, RacingLedger, database_reads, make_ledger
 from tests.strategies import commands
 
@@ -79,13 +87,18 @@ def test_a_command_id_twice_in_a_batch_beaten_by_another_writer_answers_what_com
 @settings(max_examples=40, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(commands(kinds=("file",)), min_size=3, max_size=8),
-       st.lists(commands(), min_size=5, max_size=30), st.integers(min_value=1, max_value=9))
+       st.lists(commands(), min_size=5, max_size=30), st.integers(min_value=1, max_value=9),
+       st.booleans())
 def test_batched_commands_leave_the_same_ledger_as_one_at_a_time(
     filings: list[dict[str, Any]], sequence: list[dict[str, Any]], size: int,
+    small_cache: bool,
 ) -> None:
     from tests.harness import fold
 
-    one, many = (make_ledger(persistence_env(":memory:")) for _ in range(2))
+    one = make_ledger(persistence_env(":memory:"))
+    # A cache of one record: most records a batch reads are read ahead from the log.
+    many = (OneRecordCache if small_cache else Ledger)(
+        persistence_env(":memory:"), clock=FakeClock(), new_id=SequentialIds())
     parsed = [parse_command(c) for c in [attach(), *filings, *sequence]]
     singles: list[Any] = []
     for command in parsed:
@@ -104,6 +117,36 @@ def test_batched_commands_leave_the_same_ledger_as_one_at_a_time(
         return fold(events)
 
     assert states(one) == states(many)
+
+
+class OneRecordCache(Ledger):
+    cache_size = 1
+
+
+def test_records_the_cache_let_go_are_read_ahead_for_a_batch_not_one_by_one(db_url: str):
+    ledger = OneRecordCache(persistence_env(db_url), clock=FakeClock(), new_id=SequentialIds())
+    ledger.execute_many([parse_command(c) for c in (
+        attach(), attach("P2"), file_data_media("C1"), file_data_media("C2"))], actor="a")
+    reads = database_reads(ledger)
+    results = ledger.execute_many([parse_command(c) for c in (
+        pay("C1", amount=400_000), file_data_media("C3", policy_id="P2"), pay("C2"))],
+        actor="a")
+    assert [r.result["paid"] for r in results] == [  # type: ignore[union-attr]
+        400_000, 0, 600_000]  # C1 and C2 share P1's first year (1,000,000)
+    assert reads == []  # the claims, P1's year and P2 came in the batch's reads ahead
+
+
+def test_a_refusal_resting_on_a_record_created_in_vain_is_decided_again(db_url: str):
+    from domain.errors import AlreadyExists
+
+    ledger = OneRecordCache(persistence_env(db_url), clock=FakeClock(), new_id=SequentialIds())
+    ledger.execute_many([parse_command(c) for c in (attach(), file_data_media("C1"))],
+                        actor="a")
+    ledger.execute_many([parse_command(attach("P2"))], actor="a")  # C1 leaves the cache
+    refiled, paid = ledger.execute_many([parse_command(c) for c in (
+        file_data_media("C1", loss=100_000), pay("C1"))], actor="a")  # nothing payable on it
+    assert isinstance(refiled, AlreadyExists)
+    assert paid.result["amount"] == 700_000  # type: ignore[union-attr]  # the stored C1
 
 
 def test_a_record_cached_between_batches_that_another_writer_changed_is_read_again(
