@@ -239,8 +239,7 @@ class Ledger(LogReads):
         try:
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
-            # Stale records (a refusal may rest on one created in vain), and replays (an
-            # id sent twice got its first copy's uncommitted plan): all again.
+            # Stale records, or an id sent twice replaying an unsaved plan: all again.
             self._cache.clear()
             for slot, command in enumerate(commands):
                 try:
