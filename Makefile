@@ -88,12 +88,12 @@ unit: install
 	$(BIN)/pytest -q tests/unit
 
 # All three tiers on TEST_WORKERS processes (pytest-xdist, each test sent to whichever
-# is free), then the PostgreSQL restart test alone: it stops the server every other
-# test uses.
+# is free), then one at a time the PostgreSQL restart test (it stops the server every
+# other test uses) and the tests whose processes hold many PostgreSQL connections.
 TEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_postgres"
-	$(BIN)/pytest -q -m restarts_postgres
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_postgres and not many_connections"
+	$(BIN)/pytest -q -m "restarts_postgres or many_connections"
 
 check: lint unit
 

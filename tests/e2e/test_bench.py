@@ -127,6 +127,7 @@ def test_an_existing_log_is_measured_on_its_own_rebuild_reads_and_pages(tmp_path
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_the_benchmark_measures_the_ledger_its_baselines_http_reads_and_shapes_on_postgresql(
         tmp_path: Path):
     require_postgres()
@@ -243,8 +244,7 @@ def test_a_log_with_one_policy_and_no_claim_is_measured_without_claim_reads(tmp_
     ("--workers", "33", "must be at most 32, not '33'"),
 ])
 def test_a_count_option_out_of_its_range_or_not_whole_is_refused_naming_it(
-    tmp_path: Path, option: str, value: str, rule: str,
-):
+        tmp_path: Path, option: str, value: str, rule: str):
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "-m", "tests.bench", option, value,
                           "--out", str(out)], capture_output=True, text=True, timeout=60,

@@ -14,6 +14,7 @@ from tests.support.databases import PG_URL, require_postgres
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_http_with_one_and_two_server_processes_is_measured_with_the_ratio(tmp_path: Path):
     require_postgres()
     out = tmp_path / "bench.json"

@@ -133,6 +133,7 @@ def _run(work: list[Any]) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_payouts_from_clients_on_both_processes_never_overdraw_the_year(served: Served):
     conns = one_on_each(served, 6)
     policy = f"P{_id()}"
@@ -159,6 +160,7 @@ def test_payouts_from_clients_on_both_processes_never_overdraw_the_year(served: 
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_a_retry_answered_by_the_other_process_gets_the_first_outcome(served: Served):
     first, other = one_on_each(served)
     assert first.process != other.process
@@ -177,6 +179,7 @@ def test_a_retry_answered_by_the_other_process_gets_the_first_outcome(served: Se
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_the_same_command_sent_to_both_processes_at_once_is_applied_once(served: Served):
     conns = one_on_each(served, 2)
     policy = f"P{_id()}"
@@ -202,6 +205,7 @@ def test_the_same_command_sent_to_both_processes_at_once_is_applied_once(served:
 
 
 @pytest.mark.postgres
+@pytest.mark.many_connections
 def test_a_bad_command_fails_alone_on_either_process(served: Served):
     conns = one_on_each(served, 3)
     far = attach(f"P{_id()}", service_start="9999-12-31", firewall_applied_on="9999-12-31")
