@@ -37,6 +37,14 @@ CAUSES = ("unauthorized_access", "virus", "misoperation", "server_failure", "oth
 LAST_DAY = date(2026, 10, 31)
 
 
+def _settled(rng: random.Random, claim: str) -> list[dict[str, Any]]:
+    """A paid claim's last commands: now and then its payout reversed and paid again; closed."""
+    again = [{"command": "reverse_payout", "claim_id": claim, "payout_id": "payout-1",
+              "reason": "paid in error"},
+             {"command": "issue_payout", "claim_id": claim}] if rng.random() < 0.05 else []
+    return [*again, {"command": "close_claim", "claim_id": claim, "reason": "settled"}]
+
+
 def _claim(rng: random.Random, policy: str, claim: str, start: date) -> list[dict[str, Any]]:
     """One claim's commands, in the order they would arrive."""
     incident = start + timedelta(days=rng.randrange((LAST_DAY - start).days - 40))
@@ -70,12 +78,7 @@ def _claim(rng: random.Random, policy: str, claim: str, start: date) -> list[dic
                     "amount": rng.randrange(10_000, 50_000, 1000)})
     out.append({"command": "issue_payout", "claim_id": claim,
                 "command_id": f"pay-{claim}"})
-    if rng.random() < 0.05:
-        out.append({"command": "reverse_payout", "claim_id": claim, "payout_id": "payout-1",
-                    "reason": "paid in error"})
-        out.append({"command": "issue_payout", "claim_id": claim})
-    out.append({"command": "close_claim", "claim_id": claim, "reason": "settled"})
-    return out
+    return out + _settled(rng, claim)
 
 
 def commands(events: int, seed: int = 7) -> Iterator[dict[str, Any]]:
@@ -232,12 +235,7 @@ def _paid(rng: random.Random, policy: _Policy, coverage: str) -> list[dict[str, 
         out.append({"command": "issue_payout", "claim_id": claim,
                     "amount": rng.randrange(10_000, min(50_000, payable - 10_000), 1000)})
     out.append({"command": "issue_payout", "claim_id": claim, "command_id": f"pay-{claim}"})
-    if rng.random() < 0.05:
-        out.append({"command": "reverse_payout", "claim_id": claim, "payout_id": "payout-1",
-                    "reason": "paid in error"})
-        out.append({"command": "issue_payout", "claim_id": claim})
-    out.append({"command": "close_claim", "claim_id": claim, "reason": "settled"})
-    return out
+    return out + _settled(rng, claim)
 
 
 def _spread(rng: random.Random, lines: list[dict[str, Any]], after: float,
