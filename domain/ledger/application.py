@@ -1,20 +1,16 @@
 """The ledger service: a thin ``eventsourcing`` Application over the domain.
 
 ``Ledger.execute`` runs one command: it takes the aggregates the command reads
-from the states the ledger keeps between commands, or from the log (``batch_cache.py``),
-asks the decide step (``deciding.py``) for events, and saves every event of the
-command in one atomic ``append``. A concurrent writer that got there first makes
-the save fail on a version conflict; the ledger then re-reads and decides again
-(a bounded number of times, waiting between tries as the builder says). A
-command id is applied once (``idempotency.py``). ``execute_many`` decides many
-commands on one view of the records and commits them together
-(``batch_cache.py``); ``dry_run`` decides them the same way and appends
-nothing. Time and ids are inputs: the clock, the id source and the wait
-between retries are passed in by whoever builds the ledger.
+from the states kept between commands or from the log (``batch_cache.py``), asks
+the decide step (``deciding.py``) for events and saves them in one atomic
+``append``; on a version conflict it re-reads and decides again (a bounded
+number of times). A command id is applied once (``idempotency.py``).
+``execute_many`` decides many commands on one view and commits them together;
+``dry_run`` decides them the same way and appends nothing. Time, ids and the
+wait between retries are passed in by whoever builds the ledger.
 
-Reads outside commands replay aggregates from the log; they are the reference
-that projections are checked against. Reads of the log itself (its events in order,
-records as of a past time) are the base class's, ``LogReads``.
+Reads outside commands replay aggregates from the log, the reference that
+projections are checked against; reads of the log itself are ``LogReads``'.
 """
 
 from __future__ import annotations
@@ -239,8 +235,12 @@ class Ledger(LogReads):
         try:
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
+            self._cache.clear()  # stale records, or a save whose answer was lost
+            if planned and committed(self.events, planned[0].events[0], planned[0].command_id):
+                for p in planned:  # committed: the storage layer retried after the commit
+                    results[p.slot] = lost_answer(p.command, p.command_id, p.events, p.result)
+                return placed(results, self.positions)
             # Stale records, or an id sent twice replaying an unsaved plan: all again.
-            self._cache.clear()
             for slot, command in enumerate(commands):
                 try:
                     results[slot] = self.execute(command, actor=actors[slot])

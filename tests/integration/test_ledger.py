@@ -18,7 +18,7 @@ from domain.errors import (
     InvalidCommand,
     NotFound,
 )
-from domain.ledger import Ledger
+from domain.ledger import Ledger, Outcome
 from tests.builders import FakeClock, attach, file_data_media, pay
 from tests.harness import Harness, RacingLedger, make_ledger
 
@@ -162,6 +162,20 @@ def test_a_command_whose_answer_was_lost_is_not_applied_twice(db_url: str):
     ledger = LostAnswerLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
     outcome = ledger.execute(parse_command(pay()), actor="t")
     assert outcome.replayed and outcome.result["amount"] == 700_000
+    claim = setup.get_claim("C1")
+    assert [(p.payout_id, int(p.amount)) for p in claim.payouts] == [("payout-1", 700_000)]
+
+
+def test_a_batch_whose_answer_was_lost_is_not_applied_twice(db_url: str):
+    env = persistence_env(db_url)
+    setup = make_ledger(env)
+    for command in (attach(), file_data_media()):
+        setup.execute(parse_command(command), actor="t")
+    ledger = LostAnswerLedger(env, clock=FakeClock(), new_id=lambda: uuid.uuid4().hex)
+    [outcome] = ledger.execute_many([parse_command(pay())], actor="t")
+    assert isinstance(outcome, Outcome) and outcome.replayed
+    assert outcome.result["amount"] == 700_000
+    assert all(e.position for e in outcome.events)  # found in the log
     claim = setup.get_claim("C1")
     assert [(p.payout_id, int(p.amount)) for p in claim.payouts] == [("payout-1", 700_000)]
 
