@@ -236,12 +236,12 @@ class Ledger(LogReads):
             stored = self.append([e for p in planned for e in p.events]) if planned else []
         except IntegrityError:
             self._cache.clear()  # stale records, or a save whose answer was lost
-            if planned and committed(self.events, planned[0].events[0], planned[0].command_id):
+            ours = [p for p in planned if p.command.command_id is None][:1]  # an id of ours
+            if ours and committed(self.events, ours[0].events[0], ours[0].command_id):
                 for p in planned:  # committed: the storage layer retried after the commit
                     results[p.slot] = lost_answer(p.command, p.command_id, p.events, p.result)
                 return placed(results, self.positions)
-            # Stale records, or an id sent twice replaying an unsaved plan: all again.
-            for slot, command in enumerate(commands):
+            for slot, command in enumerate(commands):  # stale, or replays of unsaved plans
                 try:
                     results[slot] = self.execute(command, actor=actors[slot])
                 except LedgerError as refused:
