@@ -18,8 +18,9 @@ from projections.store import (
     generations,
     lock,
     set_generations,
+    tracking_name,
 )
-from projections.tracking import SQLTrackingRecorder, tracking_name
+from projections.tracking import SQLTrackingRecorder
 
 
 def start_build(store: ReadStore, tracking: SQLTrackingRecorder, projection: Projection,

@@ -54,8 +54,9 @@ from projections.store import (
     generations,
     open_store,
     stalls,
+    tracking_name,
 )
-from projections.tracking import SQLTrackingRecorder, tracking_name
+from projections.tracking import SQLTrackingRecorder
 from projections.writer import PageWriter
 
 PAGE_SIZE = 20_000

@@ -17,7 +17,6 @@ from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from sqlalchemy import Connection, func, select
 
 from projections.store import TRACKING, ReadStore, lock, tracking_table
-from projections.store import tracking_name as tracking_name
 
 
 class SQLTrackingRecorder(TrackingRecorder):

@@ -22,8 +22,15 @@ from projections import audit_trail
 from projections.base import Fact, Projection
 from projections.feed import Page
 from projections.log import readable_facts
-from projections.store import Stall, clear_stall, one_line, printable, record_stall
-from projections.tracking import SQLTrackingRecorder, tracking_name
+from projections.store import (
+    Stall,
+    clear_stall,
+    one_line,
+    printable,
+    record_stall,
+    tracking_name,
+)
+from projections.tracking import SQLTrackingRecorder
 
 
 class PageWriter:
