@@ -242,3 +242,20 @@ def test_more_than_one_process_is_refused_on_sqlite(tmp_path: Path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--processes 2" in done.stderr and "[one_writer]" in done.stderr
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0", "at least 1, not '0'"), ("33", "at most 32, not '33'"), ("two", "not 'two'"),
+    ("1e9", "at most 32"), ("\x1b[2J", "--processes"),
+])
+def test_a_number_of_processes_out_of_range_or_not_whole_is_refused_naming_it(
+        tmp_path: Path, value: str, problem: str):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "--db",
+                           str(tmp_path / "ledger.db"), "serve", "--processes", value],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--processes" in done.stderr and problem in done.stderr
+    assert not (tmp_path / "ledger.db").exists()  # refused before anything is opened
